@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Safeguard's benchmarks and prints one name=value line per figure.
+#   bench/run.sh quick   a short job (a few minutes on 2 cores)
+#   bench/run.sh full    BenchmarkDotNet's default job
+# The full BenchmarkDotNet output goes to bench/results/<mode>.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-quick}
+case "$mode" in quick|full) ;; *) echo "usage: bench/run.sh [quick|full]" >&2; exit 2 ;; esac
+mkdir -p bench/results
+log="bench/results/$mode.log"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build bench/Safeguard.Benchmarks -c Release -nologo -clp:ErrorsOnly >&2
+(cd bench/results && dotnet ../Safeguard.Benchmarks/bin/Release/net10.0/Safeguard.Benchmarks.dll "$mode") >"$log" 2>&1 || {
+  echo "benchmarks failed; see $log" >&2
+  tail -n 30 "$log" >&2
+  exit 1
+}
+grep -E '^[a-z0-9_]+=[0-9.]+$' "$log"

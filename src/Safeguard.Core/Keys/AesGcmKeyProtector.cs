@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace Safeguard.Keys;
+
+/// <summary>
+/// AES-256-GCM under a 256-bit key-encryption key held in memory. Blob layout (version 1):
+/// <c>0x01 | KEK id (8 bytes) | nonce (12) | tag (16) | ciphertext</c>. The KEK id is the first 8 bytes of
+/// SHA-256("safeguard-kek-id" || KEK): it names the KEK in errors and reveals nothing about it.
+/// </summary>
+public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
+{
+    /// <summary>The length of a key-encryption key, in bytes.</summary>
+    public const int KeySize = 32;
+
+    private const byte FormatVersion = 1;
+    private const int KekIdSize = 8;
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+    private const int HeaderSize = 1 + KekIdSize + NonceSize + TagSize;
+
+    private readonly AesGcm _aes;
+    private readonly byte[] _kekId;
+
+    /// <summary>Creates a protector over a 256-bit key-encryption key.</summary>
+    /// <param name="keyEncryptionKey">Exactly 32 bytes. The protector keeps its own copy.</param>
+    public AesGcmKeyProtector(ReadOnlySpan<byte> keyEncryptionKey)
+    {
+        if (keyEncryptionKey.Length != KeySize)
+        {
+            throw new KeyProtectionException(
+                $"A key-encryption key must be exactly {KeySize} bytes (256 bits); this one is {keyEncryptionKey.Length} bytes.");
+        }
+
+        _aes = new AesGcm(keyEncryptionKey, TagSize);
+        _kekId = ComputeKeyId(keyEncryptionKey);
+        KeyEncryptionKeyId = Convert.ToHexStringLower(_kekId);
+    }
+
+    /// <inheritdoc />
+    public string KeyEncryptionKeyId { get; }
+
+    /// <inheritdoc />
+    public byte[] Protect(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
+    {
+        var blob = new byte[HeaderSize + plaintext.Length];
+        blob[0] = FormatVersion;
+        _kekId.CopyTo(blob.AsSpan(1, KekIdSize));
+        var nonce = blob.AsSpan(1 + KekIdSize, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        var tag = blob.AsSpan(1 + KekIdSize + NonceSize, TagSize);
+        _aes.Encrypt(nonce, plaintext, blob.AsSpan(HeaderSize), tag, associatedData);
+        return blob;
+    }
+
+    /// <inheritdoc />
+    public byte[] Unprotect(ReadOnlySpan<byte> protectedData, ReadOnlySpan<byte> associatedData)
+    {
+        if (protectedData.Length < HeaderSize || protectedData[0] != FormatVersion)
+        {
+            throw new KeyProtectionException(
+                "The protected key is not in a format this version of Safeguard reads (truncated or an unknown version byte).");
+        }
+
+        var storedKekId = protectedData.Slice(1, KekIdSize);
+        if (!storedKekId.SequenceEqual(_kekId))
+        {
+            throw new KeyProtectionException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The protected key was encrypted under key-encryption key {Convert.ToHexStringLower(storedKekId)}, but the loaded key-encryption key is {KeyEncryptionKeyId}. Load the key-encryption key this data was created with."));
+        }
+
+        var nonce = protectedData.Slice(1 + KekIdSize, NonceSize);
+        var tag = protectedData.Slice(1 + KekIdSize + NonceSize, TagSize);
+        var ciphertext = protectedData[HeaderSize..];
+        var plaintext = new byte[ciphertext.Length];
+        try
+        {
+            _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
+        }
+        catch (AuthenticationTagMismatchException ex)
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+            throw new KeyProtectionException(
+                "The protected key failed authentication: its stored bytes were altered, or it was moved to another key id or algorithm. Restore it from a backup; it was not used.",
+                ex);
+        }
+
+        return plaintext;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _aes.Dispose();
+
+    private static byte[] ComputeKeyId(ReadOnlySpan<byte> kek)
+    {
+        ReadOnlySpan<byte> label = "safeguard-kek-id"u8;
+        Span<byte> input = stackalloc byte[label.Length + KeySize];
+        label.CopyTo(input);
+        kek.CopyTo(input[label.Length..]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input, hash);
+        CryptographicOperations.ZeroMemory(input);
+        return hash[..KekIdSize].ToArray();
+    }
+}

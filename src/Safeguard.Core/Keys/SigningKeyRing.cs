@@ -1,0 +1,482 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Safeguard.Keys;
+
+/// <summary>
+/// The signing keys, their rotation and their publication. A new key is created ahead of use and published
+/// (pending) for <see cref="KeyRingOptions.PropagationTime"/> before it signs; the key it replaces keeps verifying
+/// for <see cref="KeyRingOptions.RetentionDuration"/>; a revoked key stops verifying at once. States follow from
+/// each key's timestamps and the clock, so every node sharing a store agrees on them without talking.
+/// </summary>
+public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
+{
+    private readonly ISigningKeyStore _store;
+    private readonly IKeyProtector _protector;
+    private readonly KeyRingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SigningKeyRing> _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _snapshotLock = new();
+    private IReadOnlyList<SigningKey> _keys = [];
+    private Snapshot _snapshot = Snapshot.Empty;
+
+    /// <summary>Creates a key ring over a store. Call <see cref="EnsureKeysAsync"/> before the first token is signed.</summary>
+    /// <param name="store">Where keys are kept.</param>
+    /// <param name="protector">Encrypts private keys at rest.</param>
+    /// <param name="options">Rotation settings.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="logger">The operational log (never key material).</param>
+    public SigningKeyRing(
+        ISigningKeyStore store,
+        IKeyProtector protector,
+        IOptions<KeyRingOptions> options,
+        TimeProvider timeProvider,
+        ILogger<SigningKeyRing> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(protector);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        _store = store;
+        _protector = protector;
+        _options = OptionsGuard.Validated(new KeyRingOptionsValidator(), options);
+        _time = timeProvider;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public event EventHandler<KeyRevokedEventArgs>? KeyRevoked;
+
+    /// <summary>Raised whenever a key is created or enters a new state, for the audit trail.</summary>
+    public event EventHandler<KeyLifecycleEventArgs>? LifecycleChanged;
+
+    /// <summary>The ring's settings.</summary>
+    public KeyRingOptions Options => _options;
+
+    /// <summary>Every key the ring holds (pending, active, retired and revoked ones not yet purged).</summary>
+    public IReadOnlyList<SigningKey> Keys => _keys;
+
+    /// <summary>
+    /// Scheduled maintenance: reloads the store, deletes keys past retention, makes sure a key is active (creating
+    /// the first one, or replacing a revoked one at once) and creates the successor when rotation is due, so it is
+    /// published <see cref="KeyRingOptions.PropagationTime"/> before it signs. Call it at start-up and periodically.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the store I/O.</param>
+    /// <returns>A task that completes when the store and the ring agree.</returns>
+    public async Task EnsureKeysAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            var records = await LoadAndPurgeAsync(now, cancellationToken).ConfigureAwait(false);
+            var active = CurrentActive(records, now);
+            if (active is null)
+            {
+                var pending = records
+                    .Where(r => r.GetState(now, _options.RetentionDuration) == KeyState.Pending)
+                    .OrderBy(r => r.ActivatesAt)
+                    .FirstOrDefault();
+                if (pending is not null)
+                {
+                    // No key can sign (the active one was revoked): the published successor takes over early.
+                    active = pending with { ActivatesAt = now };
+                    await _store.UpdateAsync(active, cancellationToken).ConfigureAwait(false);
+                    LogPromotedEarly(active.KeyId);
+                    records = Replace(records, active);
+                }
+                else
+                {
+                    var created = await CreateKeyAsync(now, now, cancellationToken).ConfigureAwait(false);
+                    records = [.. records, created.Record];
+                    active = created.Record;
+                }
+            }
+
+            var hasSuccessor = records.Any(r => r.GetState(now, _options.RetentionDuration) == KeyState.Pending);
+            if (!hasSuccessor && now >= active.ActivatesAt + _options.RotationInterval - _options.PropagationTime)
+            {
+                var activatesAt = Max(now + _options.PropagationTime, active.ActivatesAt + _options.RotationInterval);
+                records = await AddSuccessorAsync(records, active, now, activatesAt, cancellationToken).ConfigureAwait(false);
+            }
+
+            Install(records, now);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Starts a rotation now, ahead of schedule: a new key is published at once and signs after
+    /// <see cref="KeyRingOptions.PropagationTime"/>. Does nothing if a successor is already pending.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the store I/O.</param>
+    /// <returns>The pending key, new or already there.</returns>
+    public async Task<SigningKey> RotateAsync(CancellationToken cancellationToken)
+    {
+        await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            var records = _keys.Select(k => k.Record).ToList();
+            var pending = records.FirstOrDefault(r => r.GetState(now, _options.RetentionDuration) == KeyState.Pending);
+            if (pending is null)
+            {
+                var active = CurrentActive(records, now)
+                    ?? throw new InvalidOperationException("The key ring has no active key to rotate from.");
+                records = await AddSuccessorAsync(records, active, now, now + _options.PropagationTime, cancellationToken)
+                    .ConfigureAwait(false);
+                Install(records, now);
+                pending = records.First(r => r.GetState(now, _options.RetentionDuration) == KeyState.Pending);
+            }
+
+            return _keys.First(k => k.KeyId == pending.KeyId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Revokes a key: from this instant it neither signs, verifies nor is published, and tokens it verified are
+    /// dropped from caches. Revoking the active key makes the pending successor (or a new key) active at once.
+    /// </summary>
+    /// <param name="keyId">The key to revoke.</param>
+    /// <param name="cancellationToken">Cancels the store I/O.</param>
+    /// <returns>False if no such key exists or it was already revoked.</returns>
+    public async Task<bool> RevokeAsync(string keyId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(keyId);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            var records = (await _store.GetAllAsync(cancellationToken).ConfigureAwait(false)).ToList();
+            var target = records.FirstOrDefault(r => r.KeyId == keyId);
+            if (target is null || target.RevokedAt is not null)
+            {
+                return false;
+            }
+
+            var revoked = target with { RevokedAt = now };
+            await _store.UpdateAsync(revoked, cancellationToken).ConfigureAwait(false);
+            records = Replace(records, revoked);
+
+            // A revoked successor must not leave its predecessor retiring into nothing.
+            foreach (var predecessor in records.Where(r => r.RetiresAt == target.ActivatesAt && r.RevokedAt is null && r.ActivatesAt < target.ActivatesAt).ToList())
+            {
+                if (predecessor.GetState(now, _options.RetentionDuration) == KeyState.Active)
+                {
+                    var kept = predecessor with { RetiresAt = null };
+                    await _store.UpdateAsync(kept, cancellationToken).ConfigureAwait(false);
+                    records = Replace(records, kept);
+                }
+            }
+
+            Install(records, now);
+            LogRevoked(keyId);
+            KeyRevoked?.Invoke(this, new KeyRevokedEventArgs(keyId));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        // Replace a revoked active key (or a revoked successor) right away rather than at the next scheduled pass.
+        await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Reloads keys from the store without changing them (another node rotated or revoked).</summary>
+    /// <param name="cancellationToken">Cancels the store I/O.</param>
+    /// <returns>A task that completes when the ring holds what the store holds.</returns>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            var before = _snapshot.Revoked;
+            var records = await _store.GetAllAsync(cancellationToken).ConfigureAwait(false);
+            Install(records, now);
+            foreach (var kid in _snapshot.Revoked.Except(before))
+            {
+                KeyRevoked?.Invoke(this, new KeyRevokedEventArgs(kid));
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The key that signs now, or null if none is active (issuance then fails closed).</summary>
+    /// <returns>The active key, holding its private key.</returns>
+    public SigningKey? GetSigningKey() => GetSnapshot().Signing;
+
+    /// <summary>The state of a key at this instant.</summary>
+    /// <param name="key">A key of this ring.</param>
+    /// <returns>Its state.</returns>
+    public KeyState GetState(SigningKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return key.GetState(_time.GetUtcNow(), _options.RetentionDuration);
+    }
+
+    /// <summary>The JWKS document (RFC 7517): pending, active and retired keys, public parameters only.</summary>
+    /// <returns>UTF-8 JSON.</returns>
+    public ReadOnlyMemory<byte> GetJwks() => GetSnapshot().Jwks;
+
+    /// <inheritdoc />
+    public KeyLookup FindKey(string keyId)
+    {
+        var snapshot = GetSnapshot();
+        if (snapshot.Verification.TryGetValue(keyId, out var key))
+        {
+            return new KeyLookup(key, IsRevoked: false);
+        }
+
+        return new KeyLookup(null, snapshot.Revoked.Contains(keyId));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _gate.Dispose();
+
+    private Snapshot GetSnapshot()
+    {
+        var snapshot = _snapshot;
+        var now = _time.GetUtcNow();
+        if (now < snapshot.ValidUntil)
+        {
+            return snapshot;
+        }
+
+        lock (_snapshotLock)
+        {
+            if (now >= _snapshot.ValidUntil)
+            {
+                RebuildSnapshot(now);
+            }
+
+            return _snapshot;
+        }
+    }
+
+    private void Install(IReadOnlyList<StoredSigningKey> records, DateTimeOffset now)
+    {
+        var existing = _keys.ToDictionary(k => k.KeyId, StringComparer.Ordinal);
+        var keys = new List<SigningKey>(records.Count);
+        foreach (var record in records)
+        {
+            var state = record.GetState(now, _options.RetentionDuration);
+            if (state == KeyState.Removed)
+            {
+                continue;
+            }
+
+            var needsPrivate = state is KeyState.Pending or KeyState.Active;
+            if (existing.TryGetValue(record.KeyId, out var known) && (known.HasPrivateKey || !needsPrivate))
+            {
+                keys.Add(known.With(record));
+            }
+            else
+            {
+                keys.Add(SigningKey.Load(record, _protector, needsPrivate));
+            }
+        }
+
+        lock (_snapshotLock)
+        {
+            _keys = keys;
+            RebuildSnapshot(now);
+        }
+    }
+
+    private void RebuildSnapshot(DateTimeOffset now)
+    {
+        var retention = _options.RetentionDuration;
+        var previous = _snapshot.States;
+        var states = new Dictionary<string, KeyState>(StringComparer.Ordinal);
+        var verification = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
+        var revoked = new HashSet<string>(StringComparer.Ordinal);
+        var published = new List<SigningKey>();
+        SigningKey? signing = null;
+        var validUntil = DateTimeOffset.MaxValue;
+        foreach (var key in _keys)
+        {
+            var state = key.GetState(now, retention);
+            states[key.KeyId] = state;
+            switch (state)
+            {
+                case KeyState.Active:
+                    verification[key.KeyId] = key;
+                    published.Add(key);
+                    if (key.HasPrivateKey && (signing is null || key.ActivatesAt > signing.ActivatesAt))
+                    {
+                        signing = key;
+                    }
+
+                    break;
+                case KeyState.Retired:
+                    verification[key.KeyId] = key;
+                    published.Add(key);
+                    break;
+                case KeyState.Pending:
+                    published.Add(key);
+                    break;
+                case KeyState.Revoked:
+                    revoked.Add(key.KeyId);
+                    break;
+                case KeyState.Removed:
+                    break;
+            }
+
+            foreach (var instant in Transitions(key, retention))
+            {
+                if (instant > now && instant < validUntil)
+                {
+                    validUntil = instant;
+                }
+            }
+
+            if (previous.TryGetValue(key.KeyId, out var before) && before != state)
+            {
+                LogStateChanged(key.KeyId, state);
+                LifecycleChanged?.Invoke(this, new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: false, now));
+            }
+        }
+
+        _snapshot = new Snapshot(validUntil, signing, verification.ToFrozenDictionary(StringComparer.Ordinal),
+            revoked.ToFrozenSet(StringComparer.Ordinal), WriteJwks(published), states);
+    }
+
+    private static IEnumerable<DateTimeOffset> Transitions(SigningKey key, TimeSpan retention)
+    {
+        yield return key.ActivatesAt;
+        if (key.RetiresAt is { } retires)
+        {
+            yield return retires;
+            yield return retires + retention;
+        }
+
+        if (key.RevokedAt is { } revoked)
+        {
+            yield return revoked;
+        }
+    }
+
+    private static byte[] WriteJwks(IEnumerable<SigningKey> keys)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("keys");
+            foreach (var key in keys.OrderByDescending(k => k.ActivatesAt))
+            {
+                key.Jwk.WriteTo(writer);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private async Task<List<StoredSigningKey>> LoadAndPurgeAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var records = await _store.GetAllAsync(cancellationToken).ConfigureAwait(false);
+        var kept = new List<StoredSigningKey>(records.Count);
+        foreach (var record in records)
+        {
+            var state = record.GetState(now, _options.RetentionDuration);
+            var expired = state == KeyState.Removed
+                || (state == KeyState.Revoked && now >= record.RevokedAt!.Value + _options.RetentionDuration);
+            if (expired)
+            {
+                await _store.RemoveAsync(record.KeyId, cancellationToken).ConfigureAwait(false);
+                LogPurged(record.KeyId);
+            }
+            else
+            {
+                kept.Add(record);
+            }
+        }
+
+        return kept;
+    }
+
+    private StoredSigningKey? CurrentActive(IEnumerable<StoredSigningKey> records, DateTimeOffset now) =>
+        records
+            .Where(r => r.GetState(now, _options.RetentionDuration) == KeyState.Active)
+            .OrderByDescending(r => r.ActivatesAt)
+            .FirstOrDefault();
+
+    private async Task<List<StoredSigningKey>> AddSuccessorAsync(
+        List<StoredSigningKey> records, StoredSigningKey active, DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    {
+        var successor = await CreateKeyAsync(now, activatesAt, cancellationToken).ConfigureAwait(false);
+        var retiring = active with { RetiresAt = activatesAt };
+        await _store.UpdateAsync(retiring, cancellationToken).ConfigureAwait(false);
+        records = Replace(records, retiring);
+        records.Add(successor.Record);
+        return records;
+    }
+
+    private async Task<SigningKey> CreateKeyAsync(DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    {
+        var key = SigningKey.Generate(_options.Algorithm, _options.RsaKeySize, now, activatesAt, _protector);
+        await _store.AddAsync(key.Record, cancellationToken).ConfigureAwait(false);
+        LogCreated(key.KeyId, key.Algorithm, activatesAt);
+        var state = key.GetState(now, _options.RetentionDuration);
+        LifecycleChanged?.Invoke(this, new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: true, now));
+        return key;
+    }
+
+    private static List<StoredSigningKey> Replace(IEnumerable<StoredSigningKey> records, StoredSigningKey replacement) =>
+        [.. records.Select(r => r.KeyId == replacement.KeyId ? replacement : r)];
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Signing key {KeyId} created ({Algorithm}); it signs from {ActivatesAt:O}.")]
+    private partial void LogCreated(string keyId, string algorithm, DateTimeOffset activatesAt);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Signing key {KeyId} is now {State}.")]
+    private partial void LogStateChanged(string keyId, KeyState state);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Signing key {KeyId} revoked: it no longer signs, verifies or is published.")]
+    private partial void LogRevoked(string keyId);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "No signing key was active; pending key {KeyId} was activated ahead of its propagation time.")]
+    private partial void LogPromotedEarly(string keyId);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Signing key {KeyId} is past retention and was deleted.")]
+    private partial void LogPurged(string keyId);
+
+    private sealed record Snapshot(
+        DateTimeOffset ValidUntil,
+        SigningKey? Signing,
+        FrozenDictionary<string, SigningKey> Verification,
+        FrozenSet<string> Revoked,
+        byte[] Jwks,
+        IReadOnlyDictionary<string, KeyState> States)
+    {
+        public static Snapshot Empty { get; } = new(
+            DateTimeOffset.MinValue,
+            null,
+            FrozenDictionary<string, SigningKey>.Empty,
+            FrozenSet<string>.Empty,
+            "{\"keys\":[]}"u8.ToArray(),
+            new Dictionary<string, KeyState>());
+    }
+}

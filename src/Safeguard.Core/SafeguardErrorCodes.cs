@@ -1,0 +1,96 @@
+namespace Safeguard;
+
+/// <summary>
+/// The stable catalogue of Safeguard error codes. Tests and operators match on the code, never on the wording.
+/// A retired code is never reused. Ranges: <c>SG1xxx</c> token validation, <c>SG2xxx</c> issuance,
+/// <c>SG3xxx</c> sessions and MFA, <c>SG4xxx</c> gateway, <c>SG9xxx</c> audit. docs/error-codes.md lists them all.
+/// </summary>
+public static class SafeguardErrorCodes
+{
+    /// <summary>Validation failed for a reason no step recorded; what an uninitialized result reports (fail closed).</summary>
+    public const string TokenValidationFailed = "SG1000";
+
+    /// <summary>No token was presented.</summary>
+    public const string TokenMissing = "SG1001";
+
+    /// <summary>The token is longer than the configured limit (8 KB by default); refused before parsing.</summary>
+    public const string TokenTooLarge = "SG1002";
+
+    /// <summary>The token is a JWE (five segments); encrypted tokens are not accepted as access tokens.</summary>
+    public const string TokenEncrypted = "SG1003";
+
+    /// <summary>The token is not a well-formed JWS: segment count, base64url, UTF-8 or JSON.</summary>
+    public const string TokenMalformed = "SG1004";
+
+    /// <summary>The header or the payload names the same member twice (RFC 8725 section 3.x, RFC 7519 section 4).</summary>
+    public const string TokenDuplicateMember = "SG1005";
+
+    /// <summary>A registered claim or header parameter has the wrong JSON type.</summary>
+    public const string TokenClaimMalformed = "SG1006";
+
+    /// <summary>The header's <c>alg</c> is missing or not on the allow-list (covers <c>none</c> and every HMAC algorithm).</summary>
+    public const string TokenAlgorithmNotAllowed = "SG1010";
+
+    /// <summary>The header carries <c>crit</c>; no critical extension is understood, so the token is refused (RFC 7515 section 4.1.11).</summary>
+    public const string TokenCriticalHeader = "SG1011";
+
+    /// <summary>The header embeds or points at key material (<c>jwk</c>, <c>jku</c>, <c>x5u</c>, <c>x5c</c>); it is never honoured.</summary>
+    public const string TokenHeaderKeyReference = "SG1012";
+
+    /// <summary>The header's <c>kid</c> is missing or not a well-formed key id.</summary>
+    public const string TokenKeyIdMalformed = "SG1013";
+
+    /// <summary>The header's <c>kid</c> names no trusted key.</summary>
+    public const string TokenKeyUnknown = "SG1014";
+
+    /// <summary>The header's <c>alg</c> is not the algorithm the key named by <c>kid</c> is bound to.</summary>
+    public const string TokenAlgorithmKeyMismatch = "SG1015";
+
+    /// <summary>The key named by <c>kid</c> has been revoked.</summary>
+    public const string TokenKeyRevoked = "SG1016";
+
+    /// <summary>The signature does not verify.</summary>
+    public const string TokenSignatureInvalid = "SG1020";
+
+    /// <summary>The header's <c>typ</c> is not <c>at+jwt</c> (RFC 9068 section 4): an ID token, a DPoP proof or an untyped JWT.</summary>
+    public const string TokenTypeInvalid = "SG1030";
+
+    /// <summary>A claim RFC 9068 requires (<c>iss</c>, <c>sub</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>jti</c>, <c>client_id</c>) is missing.</summary>
+    public const string TokenClaimMissing = "SG1031";
+
+    /// <summary>The issuer is not the expected issuer (exact comparison).</summary>
+    public const string TokenIssuerInvalid = "SG1032";
+
+    /// <summary>The audience does not contain the expected audience.</summary>
+    public const string TokenAudienceInvalid = "SG1033";
+
+    /// <summary>The token expired (beyond the allowed clock skew).</summary>
+    public const string TokenExpired = "SG1040";
+
+    /// <summary>The token's <c>nbf</c> lies in the future beyond the allowed clock skew.</summary>
+    public const string TokenNotYetValid = "SG1041";
+
+    /// <summary>The token's <c>iat</c> lies in the future beyond the allowed clock skew.</summary>
+    public const string TokenIssuedInFuture = "SG1042";
+
+    /// <summary>The token's lifetime (<c>exp</c> - <c>iat</c>) exceeds the longest lifetime Safeguard issues.</summary>
+    public const string TokenLifetimeTooLong = "SG1043";
+
+    /// <summary>The token's <c>jti</c> has been revoked.</summary>
+    public const string TokenRevoked = "SG1050";
+
+    /// <summary>A claim is not on the access-token allow-list (no PHI in tokens).</summary>
+    public const string IssuanceClaimNotAllowed = "SG2001";
+
+    /// <summary>The issuance request lacks a required value or carries an invalid one.</summary>
+    public const string IssuanceRequestInvalid = "SG2002";
+
+    /// <summary>The requested token lifetime exceeds the configured lifetime.</summary>
+    public const string IssuanceLifetimeNotAllowed = "SG2003";
+
+    /// <summary>No active signing key is available; nothing is signed.</summary>
+    public const string IssuanceNoSigningKey = "SG2004";
+
+    /// <summary>An additional claim's value is not a string, number, boolean or array of strings.</summary>
+    public const string IssuanceClaimValueNotAllowed = "SG2005";
+}

@@ -1,0 +1,294 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Frozen;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Safeguard.Keys;
+
+namespace Safeguard.Tokens;
+
+/// <summary>
+/// Verifies RFC 9068 access tokens under RFC 8725. One method, <see cref="Validate"/>, walks the whole policy
+/// top to bottom: size, parse, header policy, key by <c>kid</c>, signature, <c>typ</c>, required claims,
+/// <c>iss</c>, <c>aud</c>, lifetime, revocation. The first failed step names its <c>SG1xxx</c> code. Nothing in
+/// the token can choose key material or cause a network request.
+/// </summary>
+public sealed partial class AccessTokenValidator : IDisposable
+{
+    private readonly IVerificationKeySource _keys;
+    private readonly IAccessTokenRevocationList? _revocations;
+    private readonly AccessTokenValidationOptions _options;
+    private readonly FrozenSet<string> _algorithms;
+    private readonly FrozenSet<string> _audiences;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AccessTokenValidator> _logger;
+    private readonly VerifiedTokenCache? _cache;
+
+    /// <summary>Creates a validator.</summary>
+    /// <param name="keys">The trusted keys (the key ring, or a resource server's JWKS).</param>
+    /// <param name="options">Issuer, audiences and limits.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="logger">The operational log: codes and token ids, never tokens.</param>
+    /// <param name="revocations">Revoked token ids; null when this deployment has none to consult.</param>
+    public AccessTokenValidator(
+        IVerificationKeySource keys,
+        IOptions<AccessTokenValidationOptions> options,
+        TimeProvider timeProvider,
+        ILogger<AccessTokenValidator> logger,
+        IAccessTokenRevocationList? revocations = null)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        _keys = keys;
+        _options = OptionsGuard.Validated(new AccessTokenValidationOptionsValidator(), options);
+
+        _algorithms = (_options.ValidAlgorithms.Count == 0 ? SigningAlgorithms.All : [.. _options.ValidAlgorithms])
+            .ToFrozenSet(StringComparer.Ordinal);
+        _audiences = _options.Audiences.ToFrozenSet(StringComparer.Ordinal);
+        _time = timeProvider;
+        _logger = logger;
+        _revocations = revocations;
+        if (_options.CacheVerifiedTokens)
+        {
+            _cache = new VerifiedTokenCache(_options.CacheSize, _options.ClockSkew);
+            _keys.KeyRevoked += OnKeyRevoked;
+        }
+    }
+
+    /// <summary>How many verified tokens are cached now.</summary>
+    public int CachedTokenCount => _cache?.Count ?? 0;
+
+    /// <summary>Validates an access token presented to this resource server.</summary>
+    /// <param name="token">The compact JWS, as presented (without the <c>Bearer</c> prefix).</param>
+    /// <returns>The claims, or the code of the first check that failed.</returns>
+    public TokenValidationResult Validate(string? token)
+    {
+        // 1. Size, before anything reads the token.
+        if (string.IsNullOrEmpty(token))
+        {
+            return Fail(SafeguardErrorCodes.TokenMissing);
+        }
+
+        if (token.Length > _options.MaxTokenSize)
+        {
+            return Fail(SafeguardErrorCodes.TokenTooLarge);
+        }
+
+        // A token verified before skips steps 2 to 5 only if its key is still trusted; steps 6 to 10 run always.
+        var hash = default(VerifiedTokenCache.TokenHash);
+        ValidatedAccessToken? claims = null;
+        var fromCache = false;
+        if (_cache is not null)
+        {
+            hash = VerifiedTokenCache.Hash(token);
+            if (_cache.TryGet(hash, out var cached) && _keys.FindKey(cached.KeyId).Key is not null)
+            {
+                claims = cached;
+                fromCache = true;
+            }
+        }
+
+        if (claims is null)
+        {
+            // 2. Parse: three segments, strict base64url, UTF-8, JSON objects, no duplicate members.
+            var parseError = JwsReader.Read(token, out var header, out var parsed, out var signingInput, out var signature);
+            if (parseError is not null)
+            {
+                return Fail(parseError);
+            }
+
+            // 3. Header policy: alg on the allow-list, nothing we do not understand, no key material from the token.
+            if (header.IsEncrypted)
+            {
+                return Fail(SafeguardErrorCodes.TokenEncrypted);
+            }
+
+            if (header.Algorithm is null || !_algorithms.Contains(header.Algorithm))
+            {
+                return Fail(SafeguardErrorCodes.TokenAlgorithmNotAllowed);
+            }
+
+            if (header.HasCritical)
+            {
+                return Fail(SafeguardErrorCodes.TokenCriticalHeader);
+            }
+
+            if (header.HasKeyReference)
+            {
+                return Fail(SafeguardErrorCodes.TokenHeaderKeyReference);
+            }
+
+            // 4. Key by kid, from the trusted set only; the key's bound algorithm must be the header's.
+            if (header.KeyId is null || !KeyIds.IsWellFormed(header.KeyId))
+            {
+                return Fail(SafeguardErrorCodes.TokenKeyIdMalformed);
+            }
+
+            var lookup = _keys.FindKey(header.KeyId);
+            if (lookup.Key is null)
+            {
+                return Fail(lookup.IsRevoked ? SafeguardErrorCodes.TokenKeyRevoked : SafeguardErrorCodes.TokenKeyUnknown);
+            }
+
+            if (!string.Equals(lookup.Key.Algorithm, header.Algorithm, StringComparison.Ordinal))
+            {
+                return Fail(SafeguardErrorCodes.TokenAlgorithmKeyMismatch);
+            }
+
+            // 5. Signature.
+            if (!VerifySignature(token, signingInput, signature, lookup.Key))
+            {
+                return Fail(SafeguardErrorCodes.TokenSignatureInvalid);
+            }
+
+            claims = parsed;
+        }
+
+        // 6. typ: at+jwt only (RFC 9068 section 4), so an ID token, a DPoP proof or a plain JWT is not an access token.
+        if (!IsAccessTokenType(claims.TokenType))
+        {
+            return Fail(SafeguardErrorCodes.TokenTypeInvalid, claims);
+        }
+
+        // 7. Required claims (RFC 9068 section 2.2).
+        if (claims.Issuer is null || claims.Subject is null || claims.Audiences.Count == 0 || claims.ExpiresAt is null
+            || claims.IssuedAt is null || claims.TokenId is null || claims.ClientId is null)
+        {
+            return Fail(SafeguardErrorCodes.TokenClaimMissing, claims);
+        }
+
+        // 8. iss: exact.
+        if (!string.Equals(claims.Issuer, _options.Issuer, StringComparison.Ordinal))
+        {
+            return Fail(SafeguardErrorCodes.TokenIssuerInvalid, claims);
+        }
+
+        // 9. aud: must contain one of ours (RFC 8707 resource indicators).
+        if (!ContainsOurAudience(claims.Audiences))
+        {
+            return Fail(SafeguardErrorCodes.TokenAudienceInvalid, claims);
+        }
+
+        // 10. Lifetime, with at most 60 s of skew.
+        var now = _time.GetUtcNow();
+        var skew = _options.ClockSkew;
+        if (now >= claims.ExpiresAt.Value + skew)
+        {
+            if (fromCache)
+            {
+                _cache!.Remove(hash);
+            }
+
+            return Fail(SafeguardErrorCodes.TokenExpired, claims);
+        }
+
+        if (claims.NotBefore is { } notBefore && notBefore > now + skew)
+        {
+            return Fail(SafeguardErrorCodes.TokenNotYetValid, claims);
+        }
+
+        if (claims.IssuedAt.Value > now + skew)
+        {
+            return Fail(SafeguardErrorCodes.TokenIssuedInFuture, claims);
+        }
+
+        if (claims.ExpiresAt.Value - claims.IssuedAt.Value > _options.MaxTokenLifetime)
+        {
+            return Fail(SafeguardErrorCodes.TokenLifetimeTooLong, claims);
+        }
+
+        // 11. Revocation of this token id (RFC 7009), checked on every use.
+        if (_revocations is not null && _revocations.IsRevoked(claims.TokenId))
+        {
+            return Fail(SafeguardErrorCodes.TokenRevoked, claims);
+        }
+
+        // Access tokens are reusable until they expire; replay of DPoP proofs is the resource-server handler's step.
+        if (!fromCache)
+        {
+            _cache?.Add(hash, claims, now);
+        }
+
+        return TokenValidationResult.Success(claims, fromCache);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_cache is not null)
+        {
+            _keys.KeyRevoked -= OnKeyRevoked;
+        }
+    }
+
+    private static bool IsAccessTokenType(string? type) =>
+        string.Equals(type, "at+jwt", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(type, "application/at+jwt", StringComparison.OrdinalIgnoreCase);
+
+    private bool ContainsOurAudience(IReadOnlyList<string> audiences)
+    {
+        foreach (var audience in audiences)
+        {
+            if (_audiences.Contains(audience))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool VerifySignature(string token, Range signingInput, Range signatureRange, SigningKey key)
+    {
+        var signatureChars = token.AsSpan()[signatureRange];
+        var (offset, inputLength) = signingInput.GetOffsetAndLength(token.Length);
+        var signatureBytes = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(signatureChars.Length));
+        var input = ArrayPool<byte>.Shared.Rent(inputLength);
+        try
+        {
+            if (signatureChars.IsEmpty
+                || Base64Url.DecodeFromChars(signatureChars, signatureBytes, out _, out var signatureLength) != OperationStatus.Done)
+            {
+                return false;
+            }
+
+            // ECDSA signatures are fixed-length r || s (RFC 7518 section 3.4); anything else is refused before the math.
+            if (SigningAlgorithms.IsEcdsa(key.Algorithm) && signatureLength != SigningAlgorithms.EcdsaSignatureLength(key.Algorithm))
+            {
+                return false;
+            }
+
+            // The signing input is ASCII (checked by the parser): header '.' payload.
+            Encoding.ASCII.GetBytes(token.AsSpan(offset, inputLength), input);
+            return key.Verifier.Verify(input, 0, inputLength, signatureBytes, 0, signatureLength);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(input);
+            ArrayPool<byte>.Shared.Return(signatureBytes);
+        }
+    }
+
+    private TokenValidationResult Fail(string code)
+    {
+        LogRejected(code);
+        return TokenValidationResult.Failure(code);
+    }
+
+    private TokenValidationResult Fail(string code, ValidatedAccessToken verified)
+    {
+        LogRejectedVerified(code, verified.TokenId);
+        return TokenValidationResult.FailureAfterSignature(code, verified);
+    }
+
+    private void OnKeyRevoked(object? sender, KeyRevokedEventArgs e) => _cache?.RemoveKey(e.KeyId);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Access token rejected: {ErrorCode}.")]
+    private partial void LogRejected(string errorCode);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Access token {TokenId} rejected after its signature verified: {ErrorCode}.")]
+    private partial void LogRejectedVerified(string errorCode, string? tokenId);
+}

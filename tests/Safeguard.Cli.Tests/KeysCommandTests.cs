@@ -1,0 +1,134 @@
+using System.Text.Json;
+
+namespace Safeguard.Cli.Tests;
+
+public sealed class KeysCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("safeguard-cli-");
+
+    [Theory]
+    [InlineData("ES256")]
+    [InlineData("PS256")]
+    public async Task Demo_PrintsAJwksAndAVerifiedTokenAndRejectsATamperedOne(string algorithm)
+    {
+        var (exit, output, _) = await RunAsync("keys", "demo", "--algorithm", algorithm);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("\"use\": \"sig\"", output, StringComparison.Ordinal);
+        Assert.Contains($"\"alg\": \"{algorithm}\"", output, StringComparison.Ordinal);
+        Assert.Contains("\"typ\": \"at+jwt\"", output, StringComparison.Ordinal);
+        Assert.Contains("Verified: sub=demo-client", output, StringComparison.Ordinal);
+        Assert.Contains("rejected, SG1020", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Demo_RefusesAnUnsupportedAlgorithm()
+    {
+        var (exit, _, error) = await RunAsync("keys", "demo", "--algorithm", "HS256");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("not supported", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task List_CreatesTheDataFolderWithAPrivateKekAndOneActiveKey()
+    {
+        var (exit, output, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
+
+        Assert.Equal(0, exit);
+        using var json = JsonDocument.Parse(output);
+        var key = Assert.Single(json.RootElement.EnumerateArray());
+        Assert.Equal("active", key.GetProperty("state").GetString());
+        Assert.Equal("ES256", key.GetProperty("alg").GetString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_data.FullName, "kek")));
+    }
+
+    [Fact]
+    public async Task RotateThenRevoke_WorkOnTheSameDataFolder()
+    {
+        await RunAsync("keys", "list", "--data", _data.FullName);
+        var (rotateExit, rotateOutput, _) = await RunAsync("keys", "rotate", "--data", _data.FullName, "--json");
+        using var rotated = JsonDocument.Parse(rotateOutput);
+        var states = rotated.RootElement.EnumerateArray().Select(k => k.GetProperty("state").GetString()!).ToArray();
+        var pending = rotated.RootElement.EnumerateArray().Single(k => k.GetProperty("state").GetString() == "pending").GetProperty("kid").GetString()!;
+
+        var (revokeExit, revokeOutput, _) = await RunAsync("keys", "revoke", pending, "--data", _data.FullName, "--json");
+
+        Assert.Equal(0, rotateExit);
+        Assert.Equal(["active", "pending"], states);
+        Assert.Equal(0, revokeExit);
+        using var revoked = JsonDocument.Parse(revokeOutput);
+        Assert.Contains(revoked.RootElement.EnumerateArray(), k => k.GetProperty("kid").GetString() == pending && k.GetProperty("state").GetString() == "revoked");
+    }
+
+    [Theory]
+    [InlineData("../../etc/passwd", 2)]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 1)]
+    public async Task Revoke_ExplainsABadOrUnknownKeyId(string kid, int expectedExit)
+    {
+        var (exit, _, error) = await RunAsync("keys", "revoke", kid, "--data", _data.FullName);
+
+        Assert.Equal(expectedExit, exit);
+        Assert.NotEmpty(error.Trim());
+    }
+
+    [Fact]
+    public async Task List_RefusesAKekFileOthersCanRead()
+    {
+        await RunAsync("keys", "list", "--data", _data.FullName);
+        File.SetUnixFileMode(Path.Combine(_data.FullName, "kek"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+
+        var (exit, _, error) = await RunAsync("keys", "list", "--data", _data.FullName);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("chmod 600", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task List_WithTheWrongKekFromTheEnvironment_FailsWithoutTouchingTheKeys()
+    {
+        await RunAsync("keys", "list", "--data", _data.FullName);
+        var before = Directory.GetFiles(Path.Combine(_data.FullName, "keys")).Select(File.ReadAllText).ToArray();
+        Environment.SetEnvironmentVariable("SAFEGUARD_KEK", Convert.ToBase64String(new byte[32]));
+        try
+        {
+            var (exit, _, error) = await RunAsync("keys", "list", "--data", _data.FullName);
+
+            Assert.Equal(1, exit);
+            Assert.Contains("key-encryption key", error, StringComparison.Ordinal);
+            Assert.Equal(before, Directory.GetFiles(Path.Combine(_data.FullName, "keys")).Select(File.ReadAllText).ToArray());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SAFEGUARD_KEK", null);
+        }
+    }
+
+    [Fact]
+    public async Task GenerateKek_Prints32BytesOfBase64()
+    {
+        var (exit, output, _) = await RunAsync("keys", "generate-kek");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(32, Convert.FromBase64String(output.Trim()).Length);
+    }
+
+    [Fact]
+    public async Task UnknownCommand_ExitsWithBadInput()
+    {
+        var (exit, _, error) = await RunAsync("keys", "frobnicate");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("frobnicate", error, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _data.Delete(recursive: true);
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await SafeguardCommand.InvokeAsync(args, output, error, CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+}
