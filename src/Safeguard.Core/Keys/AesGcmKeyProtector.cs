@@ -20,6 +20,9 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     private const int HeaderSize = 1 + KekIdSize + NonceSize + TagSize;
 
     private readonly AesGcm _aes;
+
+    // One AesGcm holds one native cipher context: calls are serialized so nonces never cross between threads.
+    private readonly Lock _lock = new();
     private readonly byte[] _kekId;
 
     /// <summary>Creates a protector over a 256-bit key-encryption key.</summary>
@@ -49,7 +52,11 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
         var nonce = blob.AsSpan(1 + KekIdSize, NonceSize);
         RandomNumberGenerator.Fill(nonce);
         var tag = blob.AsSpan(1 + KekIdSize + NonceSize, TagSize);
-        _aes.Encrypt(nonce, plaintext, blob.AsSpan(HeaderSize), tag, associatedData);
+        lock (_lock)
+        {
+            _aes.Encrypt(nonce, plaintext, blob.AsSpan(HeaderSize), tag, associatedData);
+        }
+
         return blob;
     }
 
@@ -76,7 +83,10 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
         var plaintext = new byte[ciphertext.Length];
         try
         {
-            _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
+            lock (_lock)
+            {
+                _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
+            }
         }
         catch (AuthenticationTagMismatchException ex)
         {

@@ -82,8 +82,9 @@ public sealed class FileSigningKeyStore : ISigningKeyStore
     private async Task WriteAsync(StoredSigningKey key, CancellationToken cancellationToken)
     {
         var path = PathFor(key.KeyId);
-        var temporary = path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        // A fresh, unpredictable temporary name created exclusively: no symlink or stale file is ever followed.
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;

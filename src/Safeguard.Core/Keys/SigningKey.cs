@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -52,6 +53,9 @@ public sealed class SigningKey
     /// <summary>The stored form of this key.</summary>
     internal StoredSigningKey Record { get; }
 
+    /// <summary>The public key, for IdentityModel validation parameters.</summary>
+    internal AsymmetricSecurityKey PublicSecurityKey => _publicKey;
+
     /// <summary>Verifies signatures; thread-safe, created once.</summary>
     internal SignatureProvider Verifier { get; }
 
@@ -81,35 +85,37 @@ public sealed class SigningKey
             : RSA.Create(Math.Max(rsaKeySize, SigningAlgorithms.MinimumRsaKeySize));
         var publicKeyInfo = privateAlgorithm.ExportSubjectPublicKeyInfo();
         var jwk = PublicJwk.From(algorithm, publicKeyInfo);
-        var pkcs8 = privateAlgorithm.ExportPkcs8PrivateKey();
-        byte[] protectedKey;
-        try
-        {
-            protectedKey = protector.Protect(pkcs8, AssociatedData(jwk.KeyId, algorithm));
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(pkcs8);
-        }
-
-        var record = new StoredSigningKey
+        var unsealed = new StoredSigningKey
         {
             KeyId = jwk.KeyId,
             Algorithm = algorithm,
             CreatedAt = createdAt,
             ActivatesAt = activatesAt,
             PublicKey = publicKeyInfo,
-            ProtectedPrivateKey = protectedKey,
+            ProtectedPrivateKey = [],
         };
+        var pkcs8 = privateAlgorithm.ExportPkcs8PrivateKey();
+        StoredSigningKey record;
+        try
+        {
+            record = unsealed with { ProtectedPrivateKey = protector.Protect(pkcs8, AssociatedData(unsealed)) };
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
+
         return new SigningKey(record, ImportPublic(algorithm, publicKeyInfo, jwk.KeyId), Wrap(privateAlgorithm, jwk.KeyId), jwk);
     }
 
     /// <summary>
-    /// Loads a stored key. The private key is decrypted only when <paramref name="loadPrivateKey"/> is set; the
-    /// key id is recomputed from the public key and must match the record.
+    /// Loads a stored key. The private key is always decrypted, because its authenticated encryption is what
+    /// vouches for the whole record (key id, algorithm, public key and every lifecycle timestamp): a record
+    /// added, edited or un-revoked by someone without the KEK fails here. The private key is kept in memory only
+    /// when <paramref name="keepPrivateKey"/> is set.
     /// </summary>
-    /// <exception cref="KeyProtectionException">The private key does not decrypt, or does not match the public key.</exception>
-    internal static SigningKey Load(StoredSigningKey record, IKeyProtector protector, bool loadPrivateKey)
+    /// <exception cref="KeyProtectionException">The record is not authentic, or the keys do not match.</exception>
+    internal static SigningKey Load(StoredSigningKey record, IKeyProtector protector, bool keepPrivateKey)
     {
         if (!SigningAlgorithms.IsSupported(record.Algorithm))
         {
@@ -123,39 +129,63 @@ public sealed class SigningKey
         }
 
         AsymmetricSecurityKey? privateKey = null;
-        if (loadPrivateKey)
+        var pkcs8 = protector.Unprotect(record.ProtectedPrivateKey, AssociatedData(record));
+        AsymmetricAlgorithm algorithm = SigningAlgorithms.IsEcdsa(record.Algorithm) ? ECDsa.Create() : RSA.Create();
+        try
         {
-            var pkcs8 = protector.Unprotect(record.ProtectedPrivateKey, AssociatedData(record.KeyId, record.Algorithm));
-            try
+            algorithm.ImportPkcs8PrivateKey(pkcs8, out _);
+            if (!algorithm.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(record.PublicKey))
             {
-                AsymmetricAlgorithm algorithm = SigningAlgorithms.IsEcdsa(record.Algorithm) ? ECDsa.Create() : RSA.Create();
-                algorithm.ImportPkcs8PrivateKey(pkcs8, out _);
-                if (!algorithm.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(record.PublicKey))
-                {
-                    throw new KeyProtectionException($"Stored key '{record.KeyId}': the private key does not belong to the public key.");
-                }
+                throw new KeyProtectionException($"Stored key '{record.KeyId}': the private key does not belong to the public key.");
+            }
 
+            if (keepPrivateKey)
+            {
                 privateKey = Wrap(algorithm, record.KeyId);
             }
-            finally
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+            if (privateKey is null)
             {
-                CryptographicOperations.ZeroMemory(pkcs8);
+                algorithm.Dispose();
             }
         }
 
         return new SigningKey(record, ImportPublic(record.Algorithm, record.PublicKey, record.KeyId), privateKey, jwk);
     }
 
-    /// <summary>The same key with a changed record (lifecycle timestamps only).</summary>
-    internal SigningKey With(StoredSigningKey record)
+    /// <summary>
+    /// Re-encrypts the private key for a record whose lifecycle timestamps changed, so the new timestamps are
+    /// authenticated too. <paramref name="current"/> must be the authentic stored record.
+    /// </summary>
+    internal static StoredSigningKey Reseal(StoredSigningKey current, StoredSigningKey changed, IKeyProtector protector)
     {
-        var privateKey = (AsymmetricSecurityKey?)SigningCredentials?.Key;
-        return new SigningKey(record, _publicKey, privateKey, Jwk);
+        var pkcs8 = protector.Unprotect(current.ProtectedPrivateKey, AssociatedData(current));
+        try
+        {
+            var unsealed = changed with { ProtectedPrivateKey = [] };
+            return unsealed with { ProtectedPrivateKey = protector.Protect(pkcs8, AssociatedData(unsealed)) };
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
     }
 
-    /// <summary>The associated data a private key is encrypted under: format, key id and algorithm.</summary>
-    internal static byte[] AssociatedData(string keyId, string algorithm) =>
-        Encoding.UTF8.GetBytes($"safeguard/signing-key/v1\0{keyId}\0{algorithm}");
+    /// <summary>
+    /// The associated data a private key is encrypted under: the format, key id, algorithm, every lifecycle
+    /// timestamp and the SHA-256 of the public key. Changing any of them without the KEK breaks decryption.
+    /// </summary>
+    internal static byte[] AssociatedData(StoredSigningKey record)
+    {
+        static string Ticks(DateTimeOffset? time) => time is { } t ? t.UtcTicks.ToString(CultureInfo.InvariantCulture) : "-";
+        var text = string.Join('\0',
+            "safeguard/signing-key/v2", record.KeyId, record.Algorithm, Ticks(record.CreatedAt), Ticks(record.ActivatesAt),
+            Ticks(record.RetiresAt), Ticks(record.RevokedAt), Convert.ToHexStringLower(SHA256.HashData(record.PublicKey)));
+        return Encoding.UTF8.GetBytes(text);
+    }
 
     private static AsymmetricSecurityKey ImportPublic(string algorithm, byte[] publicKeyInfo, string keyId)
     {

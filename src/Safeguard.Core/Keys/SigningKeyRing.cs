@@ -85,8 +85,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
                 if (pending is not null)
                 {
                     // No key can sign (the active one was revoked): the published successor takes over early.
-                    active = pending with { ActivatesAt = now };
-                    await _store.UpdateAsync(active, cancellationToken).ConfigureAwait(false);
+                    active = await UpdateRecordAsync(pending, r => r with { ActivatesAt = now }, cancellationToken).ConfigureAwait(false);
                     LogPromotedEarly(active.KeyId);
                     records = Replace(records, active);
                 }
@@ -126,7 +125,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         try
         {
             var now = _time.GetUtcNow();
-            var records = _keys.Select(k => k.Record).ToList();
+            var records = await LoadAndPurgeAsync(now, cancellationToken).ConfigureAwait(false);
             var pending = records.FirstOrDefault(r => r.GetState(now, _options.RetentionDuration) == KeyState.Pending);
             if (pending is null)
             {
@@ -167,8 +166,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
                 return false;
             }
 
-            var revoked = target with { RevokedAt = now };
-            await _store.UpdateAsync(revoked, cancellationToken).ConfigureAwait(false);
+            var revoked = await UpdateRecordAsync(target, r => r with { RevokedAt = now }, cancellationToken).ConfigureAwait(false);
             records = Replace(records, revoked);
 
             // A revoked successor must not leave its predecessor retiring into nothing.
@@ -176,8 +174,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             {
                 if (predecessor.GetState(now, _options.RetentionDuration) == KeyState.Active)
                 {
-                    var kept = predecessor with { RetiresAt = null };
-                    await _store.UpdateAsync(kept, cancellationToken).ConfigureAwait(false);
+                    var kept = await UpdateRecordAsync(predecessor, r => r with { RetiresAt = null }, cancellationToken).ConfigureAwait(false);
                     records = Replace(records, kept);
                 }
             }
@@ -260,15 +257,19 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             return snapshot;
         }
 
+        List<KeyLifecycleEventArgs>? changes = null;
         lock (_snapshotLock)
         {
             if (now >= _snapshot.ValidUntil)
             {
-                RebuildSnapshot(now);
+                changes = RebuildSnapshot(now);
             }
 
-            return _snapshot;
+            snapshot = _snapshot;
         }
+
+        Raise(changes);
+        return snapshot;
     }
 
     private void Install(IReadOnlyList<StoredSigningKey> records, DateTimeOffset now)
@@ -284,9 +285,10 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             }
 
             var needsPrivate = state is KeyState.Pending or KeyState.Active;
-            if (existing.TryGetValue(record.KeyId, out var known) && (known.HasPrivateKey || !needsPrivate))
+            // A record is reused unverified only if it is byte-for-byte the one already authenticated.
+            if (existing.TryGetValue(record.KeyId, out var known) && SameRecord(known.Record, record) && (known.HasPrivateKey || !needsPrivate))
             {
-                keys.Add(known.With(record));
+                keys.Add(known);
             }
             else
             {
@@ -294,15 +296,45 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             }
         }
 
+        List<KeyLifecycleEventArgs> changes;
         lock (_snapshotLock)
         {
             _keys = keys;
-            RebuildSnapshot(now);
+            changes = RebuildSnapshot(now);
+        }
+
+        Raise(changes);
+    }
+
+    private static bool SameRecord(StoredSigningKey a, StoredSigningKey b) =>
+        a.KeyId == b.KeyId && a.Algorithm == b.Algorithm && a.CreatedAt == b.CreatedAt && a.ActivatesAt == b.ActivatesAt
+        && a.RetiresAt == b.RetiresAt && a.RevokedAt == b.RevokedAt
+        && a.PublicKey.AsSpan().SequenceEqual(b.PublicKey) && a.ProtectedPrivateKey.AsSpan().SequenceEqual(b.ProtectedPrivateKey);
+
+    /// <summary>Raises lifecycle events outside every lock; a failing handler is logged and cannot stop verification.</summary>
+    private void Raise(List<KeyLifecycleEventArgs>? changes)
+    {
+        if (changes is null)
+        {
+            return;
+        }
+
+        foreach (var change in changes)
+        {
+            try
+            {
+                LifecycleChanged?.Invoke(this, change);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogHandlerFailed(ex, change.KeyId, change.State);
+            }
         }
     }
 
-    private void RebuildSnapshot(DateTimeOffset now)
+    private List<KeyLifecycleEventArgs> RebuildSnapshot(DateTimeOffset now)
     {
+        var changes = new List<KeyLifecycleEventArgs>();
         var retention = _options.RetentionDuration;
         var previous = _snapshot.States;
         var states = new Dictionary<string, KeyState>(StringComparer.Ordinal);
@@ -351,12 +383,13 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             if (previous.TryGetValue(key.KeyId, out var before) && before != state)
             {
                 LogStateChanged(key.KeyId, state);
-                LifecycleChanged?.Invoke(this, new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: false, now));
+                changes.Add(new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: false, now));
             }
         }
 
         _snapshot = new Snapshot(validUntil, signing, verification.ToFrozenDictionary(StringComparer.Ordinal),
             revoked.ToFrozenSet(StringComparer.Ordinal), WriteJwks(published), states);
+        return changes;
     }
 
     private static IEnumerable<DateTimeOffset> Transitions(SigningKey key, TimeSpan retention)
@@ -426,8 +459,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         List<StoredSigningKey> records, StoredSigningKey active, DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
     {
         var successor = await CreateKeyAsync(now, activatesAt, cancellationToken).ConfigureAwait(false);
-        var retiring = active with { RetiresAt = activatesAt };
-        await _store.UpdateAsync(retiring, cancellationToken).ConfigureAwait(false);
+        var retiring = await UpdateRecordAsync(active, r => r with { RetiresAt = activatesAt }, cancellationToken).ConfigureAwait(false);
         records = Replace(records, retiring);
         records.Add(successor.Record);
         return records;
@@ -439,8 +471,28 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         await _store.AddAsync(key.Record, cancellationToken).ConfigureAwait(false);
         LogCreated(key.KeyId, key.Algorithm, activatesAt);
         var state = key.GetState(now, _options.RetentionDuration);
-        LifecycleChanged?.Invoke(this, new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: true, now));
+        Raise([new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: true, now)]);
         return key;
+    }
+
+    /// <summary>
+    /// Changes a key's lifecycle timestamps: re-reads the record, applies the change, keeps a revocation that
+    /// another writer made meanwhile (revocation is permanent), and re-seals the record under the KEK.
+    /// </summary>
+    private async Task<StoredSigningKey> UpdateRecordAsync(
+        StoredSigningKey record, Func<StoredSigningKey, StoredSigningKey> change, CancellationToken cancellationToken)
+    {
+        var fresh = (await _store.GetAllAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(r => r.KeyId == record.KeyId)
+            ?? throw new InvalidOperationException($"Signing key '{record.KeyId}' disappeared from the store.");
+        var changed = change(fresh);
+        if (fresh.RevokedAt is { } revokedAt)
+        {
+            changed = changed with { RevokedAt = revokedAt };
+        }
+
+        changed = SigningKey.Reseal(fresh, changed, _protector);
+        await _store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);
+        return changed;
     }
 
     private static List<StoredSigningKey> Replace(IEnumerable<StoredSigningKey> records, StoredSigningKey replacement) =>
@@ -459,6 +511,9 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "No signing key was active; pending key {KeyId} was activated ahead of its propagation time.")]
     private partial void LogPromotedEarly(string keyId);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "A key lifecycle handler failed for key {KeyId} ({State}); the key ring carries on.")]
+    private partial void LogHandlerFailed(Exception exception, string keyId, KeyState state);
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Signing key {KeyId} is past retention and was deleted.")]
     private partial void LogPurged(string keyId);

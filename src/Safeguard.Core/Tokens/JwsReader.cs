@@ -19,6 +19,9 @@ internal readonly record struct JwsHeader(
 internal static class JwsReader
 {
     private const int MaxJsonDepth = 8;
+
+    // Year 3000: far beyond any honest token, and far enough from DateTimeOffset.MaxValue that adding skew cannot overflow.
+    private const double MaxNumericDate = 32503680000d;
     private static readonly SearchValues<char> Base64UrlCharacters =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
@@ -99,8 +102,27 @@ internal static class JwsReader
     }
 
     /// <summary>Whether a segment is non-empty unpadded base64url of a length that can decode (length mod 4 is never 1).</summary>
-    public static bool IsBase64Url(ReadOnlySpan<char> segment) =>
-        !segment.IsEmpty && segment.Length % 4 != 1 && !segment.ContainsAnyExcept(Base64UrlCharacters);
+    public static bool IsBase64Url(ReadOnlySpan<char> segment)
+    {
+        if (segment.IsEmpty || segment.Length % 4 == 1 || segment.ContainsAnyExcept(Base64UrlCharacters))
+        {
+            return false;
+        }
+
+        // Canonical form only: the unused low bits of the last character must be zero, so one value has one
+        // spelling and the cache key (the token's hash) cannot be varied for the same signature.
+        var unusedBits = (segment.Length % 4) switch { 2 => 4, 3 => 2, _ => 0 };
+        return unusedBits == 0 || (SextetOf(segment[^1]) & ((1 << unusedBits) - 1)) == 0;
+    }
+
+    private static int SextetOf(char c) => c switch
+    {
+        >= 'A' and <= 'Z' => c - 'A',
+        >= 'a' and <= 'z' => c - 'a' + 26,
+        >= '0' and <= '9' => c - '0' + 52,
+        '-' => 62,
+        _ => 63,
+    };
 
     private static string? DecodeAndRead(ReadOnlySpan<char> segment, bool isHeader, out JwsHeader header, out Payload payload)
     {
@@ -127,8 +149,9 @@ internal static class JwsReader
                 var reader = new Utf8JsonReader(json, ReaderOptions);
                 return isHeader ? ReadHeader(ref reader, out header) : ReadPayload(ref reader, out payload);
             }
-            catch (JsonException)
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
             {
+                // InvalidOperationException: a \u escape naming a lone surrogate (GetString refuses it).
                 return SafeguardErrorCodes.TokenMalformed;
             }
         }
@@ -303,7 +326,7 @@ internal static class JwsReader
         // RFC 7519 section 2: a JSON number of seconds since the epoch; fractions are allowed and truncated.
         value = null;
         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDouble(out var seconds)
-            || !double.IsFinite(seconds) || seconds < 0 || seconds > 253402300799d)
+            || !double.IsFinite(seconds) || seconds < 0 || seconds > MaxNumericDate)
         {
             return false;
         }
@@ -374,6 +397,13 @@ internal static class JwsReader
                 }
             }
 
+            return true;
+        }
+
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            // Decoding proves the escapes name valid code points (a lone surrogate throws, and is malformed).
+            _ = reader.GetString();
             return true;
         }
 

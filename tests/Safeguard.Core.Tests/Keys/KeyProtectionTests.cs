@@ -40,6 +40,62 @@ public sealed class KeyProtectionTests
     }
 
     [Fact]
+    public async Task Load_OfARetiredKeyPlantedWithoutTheKek_IsRefused()
+    {
+        // Someone with write access to the store but not the KEK adds their own public key as a "retired" key.
+        using var fixture = new TokenFixture();
+        using var attacker = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var p = attacker.ExportParameters(false);
+        var now = fixture.Time.GetUtcNow();
+        await fixture.Store.AddAsync(new StoredSigningKey
+        {
+            KeyId = KeyIds.EcThumbprint("P-256", p.Q.X, p.Q.Y),
+            Algorithm = SigningAlgorithms.ES256,
+            CreatedAt = now.AddHours(-2),
+            ActivatesAt = now.AddHours(-2),
+            RetiresAt = now.AddMinutes(-1),
+            PublicKey = attacker.ExportSubjectPublicKeyInfo(),
+            ProtectedPrivateKey = RandomNumberGenerator.GetBytes(200),
+        }, CancellationToken.None);
+
+        await Assert.ThrowsAsync<KeyProtectionException>(() => fixture.Ring.ReloadAsync(CancellationToken.None));
+        using var ring = new SigningKeyRing(fixture.Store, fixture.Protector, Options.Create(new KeyRingOptions()), fixture.Time, NullLogger<SigningKeyRing>.Instance);
+        await Assert.ThrowsAsync<KeyProtectionException>(() => ring.EnsureKeysAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Load_OfARevokedKeyWhoseRevocationWasErased_IsRefused()
+    {
+        using var fixture = new TokenFixture();
+        var kid = fixture.ActiveKey.KeyId;
+        await fixture.Ring.RevokeAsync(kid, CancellationToken.None);
+        var stored = (await fixture.Store.GetAllAsync(CancellationToken.None)).Single(k => k.KeyId == kid);
+        await fixture.Store.UpdateAsync(stored with { RevokedAt = null }, CancellationToken.None);
+        using var ring = new SigningKeyRing(fixture.Store, fixture.Protector, Options.Create(new KeyRingOptions()), fixture.Time, NullLogger<SigningKeyRing>.Instance);
+
+        await Assert.ThrowsAsync<KeyProtectionException>(() => ring.EnsureKeysAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public void Protector_IsSafeUnderConcurrentUse()
+    {
+        using var protector = new AesGcmKeyProtector(RandomNumberGenerator.GetBytes(32));
+        var failures = 0;
+
+        Parallel.For(0, 20_000, i =>
+        {
+            var secret = BitConverter.GetBytes(i);
+            var blob = protector.Protect(secret, "ad"u8);
+            if (!protector.Unprotect(blob, "ad"u8).AsSpan().SequenceEqual(secret))
+            {
+                Interlocked.Increment(ref failures);
+            }
+        });
+
+        Assert.Equal(0, failures);
+    }
+
+    [Fact]
     public void Unprotect_WithOtherAssociatedData_Fails()
     {
         using var protector = new AesGcmKeyProtector(RandomNumberGenerator.GetBytes(32));

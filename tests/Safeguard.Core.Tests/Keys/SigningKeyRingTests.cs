@@ -157,6 +157,23 @@ public sealed class SigningKeyRingTests
     }
 
     [Fact]
+    public async Task Ring_KeepsVerifyingWhenALifecycleHandlerThrows()
+    {
+        using var fixture = new TokenFixture();
+        fixture.Ring.LifecycleChanged += (_, _) => throw new InvalidOperationException("audit sink down");
+        await fixture.Ring.RotateAsync(CancellationToken.None);
+        fixture.Time.Advance(fixture.KeyOptions.PropagationTime - TimeSpan.FromMinutes(1));
+        var token = fixture.IssueToken();
+
+        // The transition (and its throwing handlers) happens inside the next lookup.
+        fixture.Time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.True(fixture.Validator.Validate(token).IsValid);
+        Assert.NotNull(fixture.Ring.GetSigningKey());
+        Assert.True(fixture.Validator.Validate(fixture.IssueToken()).IsValid);
+    }
+
+    [Fact]
     public async Task Ring_ReloadsItsKeysFromAFileStore()
     {
         var directory = Directory.CreateTempSubdirectory("safeguard-keys-");

@@ -82,6 +82,10 @@ public sealed class AccessTokenValidatorAttackTests
         { "issuer of another server", SafeguardErrorCodes.TokenIssuerInvalid },
         { "audience of another API (audience confusion)", SafeguardErrorCodes.TokenAudienceInvalid },
         { "token id revoked", SafeguardErrorCodes.TokenRevoked },
+        { "lone surrogate in a header member name", SafeguardErrorCodes.TokenMalformed },
+        { "lone surrogate in a claim value", SafeguardErrorCodes.TokenMalformed },
+        { "exp in the year 9999", SafeguardErrorCodes.TokenClaimMalformed },
+        { "non-canonical base64url spelling of the signature", SafeguardErrorCodes.TokenMalformed },
     };
 
     [Theory]
@@ -346,6 +350,20 @@ public sealed class AccessTokenValidatorAttackTests
             case "token id revoked":
                 f.Revocations.Revoke("revoked-jti", f.Time.GetUtcNow().AddHours(1));
                 return f.Sign(f.Header(), f.Payload(c => c["jti"] = "revoked-jti"));
+            case "lone surrogate in a header member name":
+                return f.Sign(f.Header(extra: ",\"\\ud800\":1"), f.Payload());
+            case "lone surrogate in a claim value":
+                return f.Sign(f.Header(), f.Payload()[..^1] + ",\"note\":\"\\udc00\"}");
+            case "exp in the year 9999":
+                return f.Sign(f.Header(), f.Payload(c => c["exp"] = 253402300799L));
+            case "non-canonical base64url spelling of the signature":
+            {
+                var token = f.Sign(f.Header(), f.Payload());
+                const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                var last = alphabet.IndexOf(token[^1], StringComparison.Ordinal);
+                return token[..^1] + alphabet[last | 1];
+            }
+
             default:
                 throw new ArgumentOutOfRangeException(nameof(attack), attack, "No builder for this attack row.");
         }
