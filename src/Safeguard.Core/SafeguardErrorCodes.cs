@@ -93,4 +93,13 @@ public static class SafeguardErrorCodes
 
     /// <summary>An additional claim's value is not a string, number, boolean or array of strings.</summary>
     public const string IssuanceClaimValueNotAllowed = "SG2005";
+
+    /// <summary>The audit queue is full: the event was not accepted (a PHI request is then refused, 503).</summary>
+    public const string AuditQueueFull = "SG9001";
+
+    /// <summary>The audit store could not be written: the event is not durable (a PHI request is then refused, 503).</summary>
+    public const string AuditStoreUnavailable = "SG9002";
+
+    /// <summary>The audit writer is not running.</summary>
+    public const string AuditWriterStopped = "SG9003";
 }

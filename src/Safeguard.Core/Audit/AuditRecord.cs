@@ -1,0 +1,66 @@
+namespace Safeguard.Audit;
+
+/// <summary>
+/// An audit event as stored: its canonical bytes and chain hash, plus a few columns copied out of it for search.
+/// The verifier trusts only <see cref="Body"/> and <see cref="Hash"/>; search results are re-checked against the body.
+/// </summary>
+public sealed record AuditRecord
+{
+    /// <summary>The chain (writer node).</summary>
+    public required string Chain { get; init; }
+
+    /// <summary>The position in the chain, from 1, gapless.</summary>
+    public required long Sequence { get; init; }
+
+    /// <summary>The event id.</summary>
+    public required string EventId { get; init; }
+
+    /// <summary>The event time.</summary>
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The event type's wire name.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>The outcome's wire name.</summary>
+    public required string Outcome { get; init; }
+
+    /// <summary>The subject, for search.</summary>
+    public string? Subject { get; init; }
+
+    /// <summary>The patient id, for search.</summary>
+    public string? PatientId { get; init; }
+
+#pragma warning disable CA1819 // Stored bytes, handed between the store and the verifier; never mutated.
+    /// <summary>The canonical event (RFC 8785 JSON, UTF-8).</summary>
+    public required byte[] Body { get; init; }
+
+    /// <summary>SHA-256(previous hash || body).</summary>
+    public required byte[] Hash { get; init; }
+#pragma warning restore CA1819
+}
+
+/// <summary>The last event of a chain: where the writer continues.</summary>
+/// <param name="Sequence">The last sequence number.</param>
+/// <param name="Hash">Its hash.</param>
+public sealed record AuditChainHead(long Sequence, byte[] Hash);
+
+/// <summary>A signed statement of a chain's head: <c>{chain, seq, head hash, time}</c> as a JWS under the audit key.</summary>
+public sealed record AuditCheckpoint
+{
+    /// <summary>The chain.</summary>
+    public required string Chain { get; init; }
+
+    /// <summary>The sequence number whose hash is <see cref="HeadHash"/>.</summary>
+    public required long Sequence { get; init; }
+
+#pragma warning disable CA1819 // Stored bytes; never mutated.
+    /// <summary>The hash of event <see cref="Sequence"/>.</summary>
+    public required byte[] HeadHash { get; init; }
+#pragma warning restore CA1819
+
+    /// <summary>When it was signed.</summary>
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The compact JWS (<c>typ: safeguard-audit-checkpoint+jwt</c>).</summary>
+    public required string Jws { get; init; }
+}

@@ -1,0 +1,156 @@
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Safeguard.Keys;
+
+namespace Safeguard.Audit;
+
+/// <summary>
+/// The audit key: an ES256 key used only to sign audit checkpoints, never tokens, kept in its own store outside
+/// the audit database (its private key encrypted like the token keys). Public keys are never purged, so
+/// checkpoints stay verifiable for the whole retention period.
+/// </summary>
+public sealed class AuditSigningKeys
+{
+    private readonly ISigningKeyStore _store;
+    private readonly IKeyProtector _protector;
+    private readonly TimeProvider _time;
+    private IReadOnlyList<SigningKey> _trusted = [];
+    private SigningKey? _current;
+
+    /// <summary>Creates the audit key set over its own store.</summary>
+    /// <param name="store">The audit key store (not the token key store).</param>
+    /// <param name="protector">Encrypts the private key at rest.</param>
+    /// <param name="timeProvider">The clock.</param>
+    public AuditSigningKeys(ISigningKeyStore store, IKeyProtector protector, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(protector);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _store = store;
+        _protector = protector;
+        _time = timeProvider;
+    }
+
+    /// <summary>The key that signs checkpoints; null before <see cref="LoadAsync"/>.</summary>
+    public SigningKey? Current => _current;
+
+    /// <summary>Every unrevoked audit public key: the keys checkpoints are verified with.</summary>
+    public IReadOnlyList<SigningKey> Trusted => _trusted;
+
+    /// <summary>Loads the audit keys, creating the first one if <paramref name="createIfMissing"/> and there is none.</summary>
+    /// <param name="createIfMissing">False for a verifier, which must never mint a key of its own.</param>
+    /// <param name="cancellationToken">Cancels the store I/O.</param>
+    /// <returns>A task that completes when loaded.</returns>
+    public async Task LoadAsync(bool createIfMissing, CancellationToken cancellationToken)
+    {
+        var records = (await _store.GetAllAsync(cancellationToken).ConfigureAwait(false))
+            .Where(r => r.RevokedAt is null)
+            .OrderBy(r => r.ActivatesAt)
+            .ToList();
+        if (records.Count == 0 && createIfMissing)
+        {
+            var now = _time.GetUtcNow();
+            var created = SigningKey.Generate(SigningAlgorithms.ES256, 0, now, now, _protector);
+            await _store.AddAsync(created.Record, cancellationToken).ConfigureAwait(false);
+            records.Add(created.Record);
+        }
+
+        var keys = new List<SigningKey>(records.Count);
+        for (var i = 0; i < records.Count; i++)
+        {
+            // Only the newest key's private half is decrypted: older ones only verify.
+            keys.Add(SigningKey.Load(records[i], _protector, keepPrivateKey: createIfMissing && i == records.Count - 1));
+        }
+
+        _trusted = keys;
+        _current = keys.Count > 0 && keys[^1].HasPrivateKey ? keys[^1] : null;
+    }
+}
+
+/// <summary>Signs and verifies audit checkpoints: JWS with their own <c>typ</c>, so no token can pass as a checkpoint or the reverse.</summary>
+public static class AuditCheckpoints
+{
+    /// <summary>The checkpoint's JWS <c>typ</c>.</summary>
+    public const string TokenType = "safeguard-audit-checkpoint+jwt";
+
+    private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    /// <summary>Signs a checkpoint over a chain head.</summary>
+    /// <param name="key">The audit key (with its private key).</param>
+    /// <param name="chain">The chain.</param>
+    /// <param name="sequence">The head's sequence number.</param>
+    /// <param name="headHash">The head's hash.</param>
+    /// <param name="time">The signing time.</param>
+    /// <returns>The checkpoint.</returns>
+    public static AuditCheckpoint Sign(SigningKey key, string chain, long sequence, ReadOnlySpan<byte> headHash, DateTimeOffset time)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.SigningCredentials is null)
+        {
+            throw new InvalidOperationException("The audit key's private key is not loaded.");
+        }
+
+        var at = DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds());
+        var descriptor = new SecurityTokenDescriptor
+        {
+            TokenType = TokenType,
+            IssuedAt = at.UtcDateTime,
+            SigningCredentials = key.SigningCredentials,
+            Claims = new Dictionary<string, object>(StringComparer.Ordinal)
+            {
+                ["chain"] = chain,
+                ["seq"] = sequence,
+                ["head"] = Base64UrlEncoder.Encode(headHash.ToArray()),
+            },
+        };
+        return new AuditCheckpoint
+        {
+            Chain = chain,
+            Sequence = sequence,
+            HeadHash = headHash.ToArray(),
+            Time = at,
+            Jws = Handler.CreateToken(descriptor),
+        };
+    }
+
+    /// <summary>
+    /// Verifies a checkpoint's signature with the trusted audit keys and reads what it states. The stated values
+    /// are returned only from a valid signature; the caller compares them with the chain.
+    /// </summary>
+    /// <param name="jws">The checkpoint JWS.</param>
+    /// <param name="trusted">The trusted audit public keys.</param>
+    /// <returns>The signed statement, or null if the signature, type or key is not valid.</returns>
+    public static async Task<AuditCheckpoint?> VerifyAsync(string jws, IReadOnlyList<SigningKey> trusted)
+    {
+        ArgumentNullException.ThrowIfNull(trusted);
+        var parameters = new TokenValidationParameters
+        {
+            IssuerSigningKeys = trusted.Select(k => (SecurityKey)k.PublicSecurityKey).ToList(),
+            ValidTypes = [TokenType],
+            ValidAlgorithms = [SigningAlgorithms.ES256, SigningAlgorithms.ES384],
+            ValidateIssuer = false,
+            ValidateAudience = false,
+            ValidateLifetime = false,
+            RequireExpirationTime = false,
+            RequireSignedTokens = true,
+            TryAllIssuerSigningKeys = false,
+        };
+        var result = await Handler.ValidateTokenAsync(jws, parameters).ConfigureAwait(false);
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken token
+            || !token.TryGetPayloadValue<string>("chain", out var chain)
+            || !token.TryGetPayloadValue<long>("seq", out var sequence)
+            || !token.TryGetPayloadValue<string>("head", out var head))
+        {
+            return null;
+        }
+
+        return new AuditCheckpoint
+        {
+            Chain = chain,
+            Sequence = sequence,
+            HeadHash = Base64UrlEncoder.DecodeBytes(head),
+            Time = token.TryGetPayloadValue<long>("iat", out var iat) ? DateTimeOffset.FromUnixTimeSeconds(iat) : default,
+            Jws = jws,
+        };
+    }
+}

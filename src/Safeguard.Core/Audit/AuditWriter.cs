@@ -1,0 +1,397 @@
+using System.Buffers;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Safeguard.Audit;
+
+/// <summary>
+/// The one writer of a node's audit chain. Producers never block on I/O: events go through a bounded queue to a
+/// single loop that seals them (sequence number, canonical bytes, chain hash) and group-commits each batch in
+/// one transaction. A caller that needs durability awaits <see cref="AppendAsync"/>, which completes only once
+/// its event is committed and fails with <see cref="AuditUnavailableException"/> when the queue is full or the
+/// store cannot be written. Signed checkpoints are written every N events or T seconds and copied to a sink
+/// outside the database.
+/// </summary>
+public sealed partial class AuditWriter : IAsyncDisposable
+{
+    private const int MaxRetained = 65_536;
+
+    private readonly IAuditStore _store;
+    private readonly AuditSigningKeys _keys;
+    private readonly IAuditCheckpointSink? _sink;
+    private readonly AuditOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AuditWriter> _logger;
+    private readonly Channel<Pending> _queue;
+    private readonly List<Pending> _retry = [];
+    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
+    private long _headSequence;
+    private byte[] _headHash = [];
+    private long _markerSequence;
+    private DateTimeOffset _lastCheckpointTime;
+    private int _consecutiveFailures;
+    private volatile bool _healthy = true;
+    private volatile bool _running;
+
+    /// <summary>Creates a writer. Call <see cref="StartAsync"/> before appending.</summary>
+    /// <param name="store">The audit store.</param>
+    /// <param name="keys">The audit signing key (checkpoints).</param>
+    /// <param name="sink">Where checkpoints are copied outside the database; null to keep them in the database only.</param>
+    /// <param name="options">Queue, batch and checkpoint settings.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="logger">The operational log.</param>
+    public AuditWriter(
+        IAuditStore store,
+        AuditSigningKeys keys,
+        IAuditCheckpointSink? sink,
+        IOptions<AuditOptions> options,
+        TimeProvider timeProvider,
+        ILogger<AuditWriter> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        _store = store;
+        _keys = keys;
+        _sink = sink;
+        _options = OptionsGuard.Validated(new AuditOptionsValidator(), options);
+        _time = timeProvider;
+        _logger = logger;
+        Chain = _options.ResolveChainId();
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>This writer's chain.</summary>
+    public string Chain { get; }
+
+    /// <summary>Whether the loop runs.</summary>
+    public bool IsRunning => _running;
+
+    /// <summary>False while the last commit failed: the readiness probe and alarms read this.</summary>
+    public bool IsHealthy => _healthy && _running;
+
+    /// <summary>The sequence number of the last committed event.</summary>
+    public long CommittedSequence => Interlocked.Read(ref _headSequence);
+
+    /// <summary>Loads the chain head and the audit key, then starts the commit loop.</summary>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <returns>A task that completes when the writer accepts events.</returns>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _keys.LoadAsync(createIfMissing: true, cancellationToken).ConfigureAwait(false);
+        var head = await _store.GetHeadAsync(Chain, cancellationToken).ConfigureAwait(false);
+        _headSequence = head?.Sequence ?? 0;
+        _headHash = head?.Hash ?? AuditHash.Genesis(Chain);
+        var checkpoints = await _store.GetCheckpointsAsync(Chain, cancellationToken).ConfigureAwait(false);
+        // Each checkpoint is followed at once by its marker event.
+        _markerSequence = checkpoints.Count > 0 ? checkpoints[^1].Sequence + 1 : 0;
+        _lastCheckpointTime = _time.GetUtcNow();
+        _running = true;
+        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Appends an event and completes once it is durable. Fails with <see cref="AuditUnavailableException"/>
+    /// (never blocking) when the queue is full, the writer is stopped, or the store cannot be written.
+    /// </summary>
+    /// <param name="auditEvent">The event (chain and sequence are assigned here).</param>
+    /// <param name="cancellationToken">Stops waiting; the event may still be committed.</param>
+    /// <returns>The committed sequence number.</returns>
+    public async Task<long> AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvent);
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Pending(auditEvent, done), throwWhenRefused: true);
+        return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Queues an event without waiting for it to be durable. False (and an operational alarm) if it was refused.</summary>
+    /// <param name="auditEvent">The event.</param>
+    /// <returns>True if queued.</returns>
+    public bool TryAppend(AuditEvent auditEvent)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvent);
+        return Enqueue(new Pending(auditEvent, null), throwWhenRefused: false);
+    }
+
+    /// <summary>Stops accepting events, commits what is queued, writes a final checkpoint and stops.</summary>
+    /// <returns>A task that completes when the loop has ended.</returns>
+    public async Task StopAsync()
+    {
+        if (!_running)
+        {
+            return;
+        }
+
+        _running = false;
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private bool Enqueue(Pending pending, bool throwWhenRefused)
+    {
+        if (!_running)
+        {
+            if (throwWhenRefused)
+            {
+                throw new AuditUnavailableException(SafeguardErrorCodes.AuditWriterStopped, "The audit writer is not running.");
+            }
+
+            return false;
+        }
+
+        if (_queue.Writer.TryWrite(pending))
+        {
+            return true;
+        }
+
+        LogQueueFull(_options.QueueCapacity);
+        if (throwWhenRefused)
+        {
+            throw new AuditUnavailableException(SafeguardErrorCodes.AuditQueueFull, $"The audit queue is full ({_options.QueueCapacity} events waiting).");
+        }
+
+        return false;
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var reader = _queue.Reader;
+        var batch = new List<Pending>(_options.MaxBatchSize);
+        while (true)
+        {
+            var wait = reader.WaitToReadAsync(cancellationToken).AsTask();
+            var delay = Task.Delay(CheckpointDueIn(), _time, cancellationToken);
+            var first = await Task.WhenAny(wait, delay).ConfigureAwait(false);
+            if (first == wait && !await wait.ConfigureAwait(false))
+            {
+                break;
+            }
+
+            batch.Clear();
+            batch.AddRange(_retry);
+            _retry.Clear();
+            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            if (batch.Count > 0 || CheckpointDue())
+            {
+                await CommitAsync(batch, forceCheckpoint: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // Drain what is left, then a final checkpoint so the tail is covered by a signature.
+        batch.Clear();
+        batch.AddRange(_retry);
+        _retry.Clear();
+        while (reader.TryRead(out var rest))
+        {
+            batch.Add(rest);
+        }
+
+        await CommitAsync(batch, forceCheckpoint: true, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private TimeSpan CheckpointDueIn()
+    {
+        var due = _lastCheckpointTime + _options.CheckpointInterval - _time.GetUtcNow();
+        return due < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : due;
+    }
+
+    private bool CheckpointDue() =>
+        _headSequence > _markerSequence && _time.GetUtcNow() >= _lastCheckpointTime + _options.CheckpointInterval;
+
+    private async Task CommitAsync(List<Pending> batch, bool forceCheckpoint, CancellationToken cancellationToken)
+    {
+        var sequence = _headSequence;
+        var previous = _headHash;
+        var marker = _markerSequence;
+        var records = new List<AuditRecord>(batch.Count + 2);
+        var checkpoints = new List<AuditCheckpoint>(1);
+        var now = _time.GetUtcNow();
+
+        foreach (var pending in batch)
+        {
+            previous = Seal(pending.Event, ++sequence, previous, records);
+            if (sequence - marker >= _options.CheckpointEveryEvents)
+            {
+                (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
+                marker = sequence;
+            }
+        }
+
+        // Time-driven (or final) checkpoint: only when events were written after the last marker.
+        var timeDue = now >= _lastCheckpointTime + _options.CheckpointInterval;
+        if ((forceCheckpoint || timeDue) && sequence > marker)
+        {
+            (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
+            marker = sequence;
+        }
+
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.AppendAsync(records, checkpoints, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Fail(batch, ex);
+            await Task.Delay(Backoff(), _time, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        Interlocked.Exchange(ref _headSequence, sequence);
+        _headHash = previous;
+        if (checkpoints.Count > 0)
+        {
+            _markerSequence = marker;
+            _lastCheckpointTime = now;
+        }
+
+        if (!_healthy)
+        {
+            LogRecovered(_consecutiveFailures);
+        }
+
+        _healthy = true;
+        _consecutiveFailures = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done?.TrySetResult(records[i].Sequence);
+        }
+
+        await ExportAsync(checkpoints).ConfigureAwait(false);
+    }
+
+    private byte[] Seal(AuditEvent source, long sequence, byte[] previous, List<AuditRecord> records)
+    {
+        var sealedEvent = source with { Chain = Chain, Sequence = sequence };
+        _buffer.ResetWrittenCount();
+        AuditCanonicalJson.Write(sealedEvent, _buffer);
+        var body = _buffer.WrittenSpan.ToArray();
+        var hash = new byte[AuditHash.Size];
+        AuditHash.Next(previous, body, hash);
+        records.Add(new AuditRecord
+        {
+            Chain = Chain,
+            Sequence = sequence,
+            EventId = sealedEvent.EventId,
+            Time = sealedEvent.Time,
+            Type = AuditEventTypes.WireName(sealedEvent.Type),
+            Outcome = AuditEventTypes.WireName(sealedEvent.Outcome),
+            Subject = sealedEvent.Subject,
+            PatientId = sealedEvent.PatientId,
+            Body = body,
+            Hash = hash,
+        });
+        return hash;
+    }
+
+    private (long Sequence, byte[] Hash) AddCheckpoint(
+        long sequence, byte[] head, DateTimeOffset now, List<AuditRecord> records, List<AuditCheckpoint> checkpoints)
+    {
+        var key = _keys.Current ?? throw new InvalidOperationException("The audit key is not loaded.");
+        var checkpoint = AuditCheckpoints.Sign(key, Chain, sequence, head, now);
+        checkpoints.Add(checkpoint);
+
+        // The checkpoint is itself an event of the chain, so the trail says when and over what it was signed.
+        var marker = new AuditEvent
+        {
+            EventId = Guid.CreateVersion7(now).ToString(),
+            Time = now,
+            Type = AuditEventType.AuditCheckpoint,
+            Outcome = AuditOutcome.Success,
+            NodeId = Chain,
+            ResourceType = "audit_chain",
+            ResourceId = sequence.ToString(CultureInfo.InvariantCulture),
+            Reason = Convert.ToHexStringLower(head),
+        };
+        var next = sequence + 1;
+        return (next, Seal(marker, next, head, records));
+    }
+
+    private void Fail(List<Pending> batch, Exception ex)
+    {
+        _healthy = false;
+        _consecutiveFailures++;
+        var retained = 0;
+        var failure = new AuditUnavailableException(SafeguardErrorCodes.AuditStoreUnavailable, "The audit store could not be written; the event is not durable.", ex);
+        foreach (var pending in batch)
+        {
+            if (pending.Done is not null)
+            {
+                // The caller is told now and fails closed; its event is not retried behind its back.
+                pending.Done.TrySetException(failure);
+            }
+            else if (_retry.Count < MaxRetained)
+            {
+                _retry.Add(pending);
+                retained++;
+            }
+        }
+
+        LogStoreFailed(ex, batch.Count, retained, _consecutiveFailures);
+    }
+
+    private TimeSpan Backoff() => TimeSpan.FromMilliseconds(Math.Min(5_000, 50 * (1 << Math.Min(_consecutiveFailures, 7))));
+
+    private async Task ExportAsync(List<AuditCheckpoint> checkpoints)
+    {
+        if (_sink is null)
+        {
+            return;
+        }
+
+        foreach (var checkpoint in checkpoints)
+        {
+            try
+            {
+                await _sink.WriteAsync(checkpoint, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
+            {
+                LogExportFailed(ex, checkpoint.Sequence);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "Audit queue full ({Capacity} events): an event was refused.")]
+    private partial void LogQueueFull(int capacity);
+
+    [LoggerMessage(EventId = 9002, Level = LogLevel.Critical, Message = "Audit store write failed ({Count} events, {Retained} kept for retry, failure {Failures} in a row); awaiting callers were refused.")]
+    private partial void LogStoreFailed(Exception exception, int count, int retained, int failures);
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Warning, Message = "Audit store writable again after {Failures} failed commits.")]
+    private partial void LogRecovered(int failures);
+
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Error, Message = "Audit checkpoint {Sequence} could not be copied to the checkpoint sink; it is in the database and the next checkpoint will be tried.")]
+    private partial void LogExportFailed(Exception exception, long sequence);
+
+    private sealed record Pending(AuditEvent Event, TaskCompletionSource<long>? Done);
+}

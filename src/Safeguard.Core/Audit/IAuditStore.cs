@@ -1,0 +1,54 @@
+namespace Safeguard.Audit;
+
+/// <summary>
+/// Where audit records are kept. Append-only: there is no update or delete, and implementations make the
+/// database itself refuse both.
+/// </summary>
+public interface IAuditStore
+{
+    /// <summary>The last record of a chain, or null for a new chain.</summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The head.</returns>
+    Task<AuditChainHead?> GetHeadAsync(string chain, CancellationToken cancellationToken);
+
+    /// <summary>Appends records and checkpoints in one transaction; returns only when it is durable.</summary>
+    /// <param name="records">Consecutive records of one chain.</param>
+    /// <param name="checkpoints">Checkpoints covering some of them.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes once committed.</returns>
+    Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken);
+
+    /// <summary>Every chain in the store.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The chain ids.</returns>
+    Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken);
+
+    /// <summary>How many records a chain holds (for progress reporting).</summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The count.</returns>
+    Task<long> CountAsync(string chain, CancellationToken cancellationToken);
+
+    /// <summary>Streams a chain's records in sequence order, holding only one batch in memory.</summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The records.</returns>
+    IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, CancellationToken cancellationToken);
+
+    /// <summary>A chain's checkpoints, in sequence order.</summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The checkpoints.</returns>
+    Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken);
+}
+
+/// <summary>A copy of every checkpoint kept outside the database, so truncation and a recomputed chain are caught.</summary>
+public interface IAuditCheckpointSink
+{
+    /// <summary>Writes a checkpoint durably.</summary>
+    /// <param name="checkpoint">The checkpoint.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when written.</returns>
+    Task WriteAsync(AuditCheckpoint checkpoint, CancellationToken cancellationToken);
+}

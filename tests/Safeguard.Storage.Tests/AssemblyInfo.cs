@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// Safeguard runs on Linux.
+[assembly: SupportedOSPlatform("linux")]

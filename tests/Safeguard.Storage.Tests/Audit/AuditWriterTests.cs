@@ -1,0 +1,187 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Safeguard.Audit;
+
+namespace Safeguard.Storage.Tests.Audit;
+
+public sealed class AuditWriterTests
+{
+    [Fact]
+    public async Task Append_CompletesWithTheCommittedSequenceNumber()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+
+        var first = await trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        var second = await trail.Writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None);
+
+        Assert.Equal(1, first);
+        Assert.Equal(2, second);
+        Assert.Equal(2, (await trail.Store.GetHeadAsync(AuditTrailFixture.Chain, CancellationToken.None))!.Sequence);
+    }
+
+    [Fact]
+    public async Task Stop_WritesAFinalCheckpointOverTheTail()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        await trail.AppendAsync(25);
+
+        await trail.Writer.StopAsync();
+
+        var checkpoints = await trail.Store.GetCheckpointsAsync(AuditTrailFixture.Chain, CancellationToken.None);
+        Assert.Equal(25, Assert.Single(checkpoints).Sequence);
+        Assert.Single(DirectoryCheckpointLines(trail));
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    [Fact]
+    public async Task Restart_ContinuesTheSameChain()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+        await trail.AppendAsync(15);
+        await trail.Writer.StopAsync();
+        var head = (await trail.Store.GetHeadAsync(AuditTrailFixture.Chain, CancellationToken.None))!.Sequence;
+
+        await using var again = trail.NewWriter();
+        await again.StartAsync(CancellationToken.None);
+        var next = await again.AppendAsync(AuditTrailFixture.Event(99), CancellationToken.None);
+        await again.StopAsync();
+
+        Assert.Equal(head + 1, next);
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    [Fact]
+    public async Task Append_FailsClosedWhenTheStoreIsDown_AndLosesNothingAcknowledged()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var store = new SwitchableStore(trail.Store);
+        await using var writer = new AuditWriter(store, trail.Keys, trail.Sink, Options.Create(trail.Options with { ChainId = "node-b" }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+        var acknowledged = await writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+
+        store.Down = true;
+        var error = await Assert.ThrowsAsync<AuditUnavailableException>(() => writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None));
+        Assert.Equal(SafeguardErrorCodes.AuditStoreUnavailable, error.ErrorCode);
+        Assert.False(writer.IsHealthy);
+
+        store.Down = false;
+        var after = await writer.AppendAsync(AuditTrailFixture.Event(3), CancellationToken.None);
+        await writer.StopAsync();
+
+        Assert.Equal(acknowledged + 1, after);
+        Assert.True(writer.CommittedSequence >= after);
+        var report = await trail.VerifyAsync();
+        Assert.True(report.IsIntact, string.Join("; ", report.Chains.SelectMany(c => c.Problems).Select(p => p.Detail)));
+    }
+
+    [Fact]
+    public async Task TryAppend_KeepsUnawaitedEventsAcrossAnOutageAndWritesThemAfter()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var store = new SwitchableStore(trail.Store) { Down = true };
+        await using var writer = new AuditWriter(store, trail.Keys, trail.Sink, Options.Create(trail.Options with { ChainId = "node-c" }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+
+        Assert.True(writer.TryAppend(AuditTrailFixture.Event(1)));
+        await Task.Delay(200);
+        store.Down = false;
+        var sequence = await writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None);
+
+        Assert.Equal(2, sequence);
+    }
+
+    [Fact]
+    public async Task Append_FailsAtOnceWhenTheQueueIsFull()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+        var store = new SwitchableStore(trail.Store) { Stall = new TaskCompletionSource() };
+        await using var writer = new AuditWriter(store, trail.Keys, trail.Sink, Options.Create(trail.Options with { ChainId = "node-d", QueueCapacity = 2 }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+
+        // The first event is taken by the stalled commit; two more fill the queue; the next is refused.
+        var pending = new List<Task<long>> { writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None) };
+        await store.Entered.Task;
+        pending.Add(writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None));
+        pending.Add(writer.AppendAsync(AuditTrailFixture.Event(3), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<AuditUnavailableException>(() => writer.AppendAsync(AuditTrailFixture.Event(4), CancellationToken.None));
+        Assert.False(writer.TryAppend(AuditTrailFixture.Event(5)));
+
+        Assert.Equal(SafeguardErrorCodes.AuditQueueFull, error.ErrorCode);
+        store.Stall.SetResult();
+        Assert.Equal([1L, 2L, 3L], (await Task.WhenAll(pending)).Order());
+    }
+
+    [Fact]
+    public async Task Append_AfterStop_IsRefused()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+        await trail.Writer.StopAsync();
+
+        var error = await Assert.ThrowsAsync<AuditUnavailableException>(() => trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None));
+
+        Assert.Equal(SafeguardErrorCodes.AuditWriterStopped, error.ErrorCode);
+    }
+
+    [Fact]
+    public void CanonicalForm_IsSortedCompactAndEscapedPerRfc8785()
+    {
+        var e = AuditTrailFixture.Event(3) with
+        {
+            Chain = "node-a",
+            Sequence = 42,
+            UserAgent = "Mozilla/5.0 \"quoted\"\n\u0001 é ✓",
+            Changes = [new AuditChange("scope", "a", "b")],
+            Emergency = true,
+        };
+
+        var text = System.Text.Encoding.UTF8.GetString(AuditCanonicalJson.ToBytes(e));
+
+        Assert.StartsWith("{\"action\":\"read\",\"chain\":\"node-a\",\"changes\":[{\"field\":\"scope\",\"new\":\"b\",\"old\":\"a\"}],\"client_id\":\"ehr-portal\"", text, StringComparison.Ordinal);
+        Assert.Contains(",\"emergency\":true,", text, StringComparison.Ordinal);
+        Assert.Contains(",\"seq\":42,", text, StringComparison.Ordinal);
+        Assert.Contains("\"user_agent\":\"Mozilla/5.0 \\\"quoted\\\"\\n\\u0001 é ✓\"}", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(" :", text, StringComparison.Ordinal);
+        using var parsed = System.Text.Json.JsonDocument.Parse(text);
+        var names = parsed.RootElement.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal), names);
+    }
+
+    private static string[] DirectoryCheckpointLines(AuditTrailFixture trail) =>
+        File.ReadAllLines(Path.Combine(trail.CheckpointDirectory, AuditTrailFixture.Chain + ".checkpoints.jsonl"));
+
+    /// <summary>A real store that can be switched off (a database that is down) or made to stall (a slow disk).</summary>
+    private sealed class SwitchableStore(IAuditStore inner) : IAuditStore
+    {
+        public bool Down { get; set; }
+
+        public TaskCompletionSource? Stall { get; init; }
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<AuditChainHead?> GetHeadAsync(string chain, CancellationToken cancellationToken) => inner.GetHeadAsync(chain, cancellationToken);
+
+        public async Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            if (Stall is not null)
+            {
+                await Stall.Task;
+            }
+
+            if (Down)
+            {
+                throw new IOException("disk I/O error (simulated outage)");
+            }
+
+            await inner.AppendAsync(records, checkpoints, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken) => inner.GetChainsAsync(cancellationToken);
+
+        public Task<long> CountAsync(string chain, CancellationToken cancellationToken) => inner.CountAsync(chain, cancellationToken);
+
+        public IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, CancellationToken cancellationToken) => inner.ReadChainAsync(chain, cancellationToken);
+
+        public Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken) => inner.GetCheckpointsAsync(chain, cancellationToken);
+    }
+}
