@@ -16,6 +16,7 @@ public static class SafeguardCommand
     {
         var root = new RootCommand("Safeguard: HIPAA-grade authentication for health software.");
         root.Subcommands.Add(KeysCommand.Create(output, error));
+        root.Subcommands.Add(AuditCommand.Create(output, error));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 
@@ -16,45 +17,18 @@ public static class AuditCanonicalJson
     /// <summary>Longest string value kept; longer values are cut (a user agent, say), so events stay small.</summary>
     public const int MaxStringLength = 2048;
 
+    private static readonly SearchValues<char> NeedsEscape = SearchValues.Create(
+        "\"\\\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u0009\u000A\u000B\u000C\u000D\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F");
+
     /// <summary>Writes the canonical form of <paramref name="e"/>.</summary>
     /// <param name="e">The event, with chain and sequence set.</param>
     /// <param name="output">Where the UTF-8 bytes go.</param>
     public static void Write(AuditEvent e, IBufferWriter<byte> output)
     {
-        ArgumentNullException.ThrowIfNull(e);
         ArgumentNullException.ThrowIfNull(output);
-        var w = new Writer(output);
-        w.Raw((byte)'{');
-
-        // Member names in RFC 8785 order (ordinal on UTF-16 code units; all names are ASCII).
-        w.String("acr", e.Acr);
-        w.String("action", e.Action is { } action ? AuditEventTypes.WireName(action) : null);
-        w.String("actor", e.Actor);
-        w.Strings("amr", e.Amr);
-        w.String("chain", e.Chain);
-        w.Changes("changes", e.Changes);
-        w.String("client_id", e.ClientId);
-        w.String("cnf", e.ConfirmationThumbprint);
-        w.String("correlation_id", e.CorrelationId);
-        w.True("emergency", e.Emergency);
-        w.String("event_id", e.EventId);
-        w.Integer("http_status", e.HttpStatus);
-        w.String("jti", e.TokenId);
-        w.String("node_id", e.NodeId);
-        w.String("outcome", AuditEventTypes.WireName(e.Outcome));
-        w.String("patient_id", e.PatientId);
-        w.String("purpose_of_use", e.PurposeOfUse);
-        w.String("reason", e.Reason);
-        w.String("resource_id", e.ResourceId);
-        w.String("resource_type", e.ResourceType);
-        w.Integer("seq", e.Sequence);
-        w.String("sid", e.SessionId);
-        w.String("source_ip", e.SourceIp);
-        w.String("sub", e.Subject);
-        w.String("time", FormatTime(e.Time));
-        w.String("type", AuditEventTypes.WireName(e.Type));
-        w.String("user_agent", e.UserAgent);
-        w.Raw((byte)'}');
+        var buffer = new CanonicalBuffer(1024);
+        Write(e, buffer);
+        output.Write(buffer.Written);
     }
 
     /// <summary>The canonical form as a new array.</summary>
@@ -62,9 +36,9 @@ public static class AuditCanonicalJson
     /// <returns>UTF-8 bytes.</returns>
     public static byte[] ToBytes(AuditEvent e)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
+        var buffer = new CanonicalBuffer(1024);
         Write(e, buffer);
-        return buffer.WrittenSpan.ToArray();
+        return buffer.Written.ToArray();
     }
 
     /// <summary>The canonical time format: <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> in UTC.</summary>
@@ -73,169 +47,252 @@ public static class AuditCanonicalJson
     public static string FormatTime(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
-    private ref struct Writer(IBufferWriter<byte> output)
+    /// <summary>Appends the canonical form of <paramref name="e"/> to <paramref name="b"/>.</summary>
+    internal static void Write(AuditEvent e, CanonicalBuffer b)
     {
-        private bool _first = true;
+        ArgumentNullException.ThrowIfNull(e);
+        b.Byte((byte)'{');
+        var first = true;
 
-        public void Raw(byte b)
+        // Member names in RFC 8785 order (ordinal on UTF-16 code units; all names are ASCII).
+        String(b, ref first, "\"acr\":"u8, e.Acr);
+        String(b, ref first, "\"action\":"u8, e.Action is { } action ? AuditEventTypes.WireName(action) : null);
+        String(b, ref first, "\"actor\":"u8, e.Actor);
+        Strings(b, ref first, "\"amr\":"u8, e.Amr);
+        String(b, ref first, "\"chain\":"u8, e.Chain);
+        Changes(b, ref first, e.Changes);
+        String(b, ref first, "\"client_id\":"u8, e.ClientId);
+        String(b, ref first, "\"cnf\":"u8, e.ConfirmationThumbprint);
+        String(b, ref first, "\"correlation_id\":"u8, e.CorrelationId);
+        if (e.Emergency)
         {
-            output.GetSpan(1)[0] = b;
-            output.Advance(1);
+            Name(b, ref first, "\"emergency\":"u8);
+            b.Bytes("true"u8);
         }
 
-        public void String(string name, string? value)
-        {
-            if (value is null)
-            {
-                return;
-            }
+        String(b, ref first, "\"event_id\":"u8, e.EventId);
+        Integer(b, ref first, "\"http_status\":"u8, e.HttpStatus);
+        String(b, ref first, "\"jti\":"u8, e.TokenId);
+        String(b, ref first, "\"node_id\":"u8, e.NodeId);
+        String(b, ref first, "\"outcome\":"u8, AuditEventTypes.WireName(e.Outcome));
+        String(b, ref first, "\"patient_id\":"u8, e.PatientId);
+        String(b, ref first, "\"purpose_of_use\":"u8, e.PurposeOfUse);
+        String(b, ref first, "\"reason\":"u8, e.Reason);
+        String(b, ref first, "\"resource_id\":"u8, e.ResourceId);
+        String(b, ref first, "\"resource_type\":"u8, e.ResourceType);
+        Integer(b, ref first, "\"seq\":"u8, e.Sequence);
+        String(b, ref first, "\"sid\":"u8, e.SessionId);
+        String(b, ref first, "\"source_ip\":"u8, e.SourceIp);
+        String(b, ref first, "\"sub\":"u8, e.Subject);
+        Name(b, ref first, "\"time\":"u8);
+        Time(b, e.Time);
+        String(b, ref first, "\"type\":"u8, AuditEventTypes.WireName(e.Type));
+        String(b, ref first, "\"user_agent\":"u8, e.UserAgent);
+        b.Byte((byte)'}');
+    }
 
-            Name(name);
-            Text(value);
+    private static void Name(CanonicalBuffer b, ref bool first, ReadOnlySpan<byte> quotedNameAndColon)
+    {
+        if (!first)
+        {
+            b.Byte((byte)',');
         }
 
-        public void Strings(string name, IReadOnlyList<string> values)
+        first = false;
+        b.Bytes(quotedNameAndColon);
+    }
+
+    private static void String(CanonicalBuffer b, ref bool first, ReadOnlySpan<byte> name, string? value)
+    {
+        if (value is null)
         {
-            if (values.Count == 0)
-            {
-                return;
-            }
-
-            Name(name);
-            Raw((byte)'[');
-            for (var i = 0; i < values.Count; i++)
-            {
-                if (i > 0)
-                {
-                    Raw((byte)',');
-                }
-
-                Text(values[i] ?? string.Empty);
-            }
-
-            Raw((byte)']');
+            return;
         }
 
-        public void Changes(string name, IReadOnlyList<AuditChange> changes)
+        Name(b, ref first, name);
+        Text(b, value);
+    }
+
+    private static void Strings(CanonicalBuffer b, ref bool first, ReadOnlySpan<byte> name, IReadOnlyList<string> values)
+    {
+        if (values.Count == 0)
         {
-            if (changes.Count == 0)
-            {
-                return;
-            }
-
-            Name(name);
-            Raw((byte)'[');
-            for (var i = 0; i < changes.Count; i++)
-            {
-                if (i > 0)
-                {
-                    Raw((byte)',');
-                }
-
-                var nested = new Writer(output);
-                nested.Raw((byte)'{');
-                nested.String("field", changes[i].Field);
-                nested.String("new", changes[i].New);
-                nested.String("old", changes[i].Old);
-                nested.Raw((byte)'}');
-            }
-
-            Raw((byte)']');
+            return;
         }
 
-        public void True(string name, bool value)
+        Name(b, ref first, name);
+        b.Byte((byte)'[');
+        for (var i = 0; i < values.Count; i++)
         {
-            if (!value)
+            if (i > 0)
             {
-                return;
+                b.Byte((byte)',');
             }
 
-            Name(name);
-            Ascii("true");
+            Text(b, values[i] ?? string.Empty);
         }
 
-        public void Integer(string name, long? value)
+        b.Byte((byte)']');
+    }
+
+    private static void Changes(CanonicalBuffer b, ref bool first, IReadOnlyList<AuditChange> changes)
+    {
+        if (changes.Count == 0)
         {
-            if (value is not { } number)
+            return;
+        }
+
+        Name(b, ref first, "\"changes\":"u8);
+        b.Byte((byte)'[');
+        for (var i = 0; i < changes.Count; i++)
+        {
+            if (i > 0)
             {
-                return;
+                b.Byte((byte)',');
             }
 
-            Name(name);
-            var span = output.GetSpan(20);
-            number.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
-            output.Advance(written);
+            var nestedFirst = true;
+            b.Byte((byte)'{');
+            String(b, ref nestedFirst, "\"field\":"u8, changes[i].Field);
+            String(b, ref nestedFirst, "\"new\":"u8, changes[i].New);
+            String(b, ref nestedFirst, "\"old\":"u8, changes[i].Old);
+            b.Byte((byte)'}');
         }
 
-        private void Name(string name)
+        b.Byte((byte)']');
+    }
+
+    private static void Integer(CanonicalBuffer b, ref bool first, ReadOnlySpan<byte> name, long? value)
+    {
+        if (value is not { } number)
         {
-            if (!_first)
+            return;
+        }
+
+        Name(b, ref first, name);
+        Utf8Formatter.TryFormat(number, b.Reserve(20), out var written);
+        b.Advance(written);
+    }
+
+    private static void Time(CanonicalBuffer b, DateTimeOffset time)
+    {
+        var utc = time.UtcDateTime;
+        var span = b.Reserve(29);
+        span[0] = (byte)'"';
+        Digits(span.Slice(1, 4), utc.Year);
+        span[5] = (byte)'-';
+        Digits(span.Slice(6, 2), utc.Month);
+        span[8] = (byte)'-';
+        Digits(span.Slice(9, 2), utc.Day);
+        span[11] = (byte)'T';
+        Digits(span.Slice(12, 2), utc.Hour);
+        span[14] = (byte)':';
+        Digits(span.Slice(15, 2), utc.Minute);
+        span[17] = (byte)':';
+        Digits(span.Slice(18, 2), utc.Second);
+        span[20] = (byte)'.';
+        Digits(span.Slice(21, 6), (int)(utc.Ticks % TimeSpan.TicksPerSecond / 10));
+        span[27] = (byte)'Z';
+        span[28] = (byte)'"';
+        b.Advance(29);
+    }
+
+    private static void Digits(Span<byte> destination, int value)
+    {
+        for (var i = destination.Length - 1; i >= 0; i--)
+        {
+            destination[i] = (byte)('0' + (value % 10));
+            value /= 10;
+        }
+    }
+
+    private static void Text(CanonicalBuffer b, string value)
+    {
+        var text = value.AsSpan(0, Math.Min(value.Length, MaxStringLength));
+        b.Byte((byte)'"');
+        while (!text.IsEmpty)
+        {
+            var escape = text.IndexOfAny(NeedsEscape);
+            var plain = escape < 0 ? text : text[..escape];
+            if (!plain.IsEmpty)
             {
-                Raw((byte)',');
+                // Lone surrogates become U+FFFD, as Encoding.UTF8 does: the output is always valid UTF-8.
+                var written = Encoding.UTF8.GetBytes(plain, b.Reserve(Encoding.UTF8.GetMaxByteCount(plain.Length)));
+                b.Advance(written);
             }
 
-            _first = false;
-            Raw((byte)'"');
-            Ascii(name);
-            Raw((byte)'"');
-            Raw((byte)':');
-        }
-
-        private void Ascii(string text)
-        {
-            var span = output.GetSpan(text.Length);
-            Encoding.ASCII.GetBytes(text, span);
-            output.Advance(text.Length);
-        }
-
-        private void Text(string value)
-        {
-            var text = value.Length > MaxStringLength ? value[..MaxStringLength] : value;
-            Raw((byte)'"');
-            var start = 0;
-            for (var i = 0; i < text.Length; i++)
+            if (escape < 0)
             {
-                var c = text[i];
-                if (c >= 0x20 && c != '"' && c != '\\')
-                {
-                    continue;
-                }
-
-                Utf8(text.AsSpan(start, i - start));
-                Escape(c);
-                start = i + 1;
+                break;
             }
 
-            Utf8(text.AsSpan(start));
-            Raw((byte)'"');
+            Escape(b, text[escape]);
+            text = text[(escape + 1)..];
         }
 
-        private void Utf8(ReadOnlySpan<char> chars)
+        b.Byte((byte)'"');
+    }
+
+    private static void Escape(CanonicalBuffer b, char c)
+    {
+        switch (c)
         {
-            if (chars.IsEmpty)
-            {
-                return;
-            }
-
-            // Lone surrogates become U+FFFD, as Encoding.UTF8 does: the output is always valid UTF-8.
-            var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(chars.Length));
-            var written = Encoding.UTF8.GetBytes(chars, span);
-            output.Advance(written);
+            case '"': b.Bytes("\\\""u8); break;
+            case '\\': b.Bytes("\\\\"u8); break;
+            case '\b': b.Bytes("\\b"u8); break;
+            case '\t': b.Bytes("\\t"u8); break;
+            case '\n': b.Bytes("\\n"u8); break;
+            case '\f': b.Bytes("\\f"u8); break;
+            case '\r': b.Bytes("\\r"u8); break;
+            default:
+                var span = b.Reserve(6);
+                "\\u00"u8.CopyTo(span);
+                span[4] = (byte)"0123456789abcdef"[c >> 4];
+                span[5] = (byte)"0123456789abcdef"[c & 0xF];
+                b.Advance(6);
+                break;
         }
+    }
+}
 
-        private void Escape(char c)
+/// <summary>A growable byte buffer the writer reuses between events (no per-event allocation but the result).</summary>
+internal sealed class CanonicalBuffer(int capacity)
+{
+    private byte[] _bytes = new byte[capacity];
+
+    public int Length { get; private set; }
+
+    public ReadOnlySpan<byte> Written => _bytes.AsSpan(0, Length);
+
+    public byte[] Array => _bytes;
+
+    public void Reset(int length = 0)
+    {
+        Reserve(length);
+        Length = length;
+    }
+
+    public Span<byte> Reserve(int size)
+    {
+        if (Length + size > _bytes.Length)
         {
-            switch (c)
-            {
-                case '"': Ascii("\\\""); break;
-                case '\\': Ascii("\\\\"); break;
-                case '\b': Ascii("\\b"); break;
-                case '\t': Ascii("\\t"); break;
-                case '\n': Ascii("\\n"); break;
-                case '\f': Ascii("\\f"); break;
-                case '\r': Ascii("\\r"); break;
-                default: Ascii("\\u00" + ((int)c).ToString("x2", CultureInfo.InvariantCulture)); break;
-            }
+            System.Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, Length + size));
         }
+
+        return _bytes.AsSpan(Length, size);
+    }
+
+    public void Advance(int count) => Length += count;
+
+    public void Byte(byte value)
+    {
+        Reserve(1)[0] = value;
+        Length++;
+    }
+
+    public void Bytes(ReadOnlySpan<byte> value)
+    {
+        value.CopyTo(Reserve(value.Length));
+        Length += value.Length;
     }
 }

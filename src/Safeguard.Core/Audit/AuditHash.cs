@@ -27,18 +27,6 @@ public static class AuditHash
     /// <param name="destination">32 bytes to receive the hash.</param>
     public static void Next(ReadOnlySpan<byte> previous, ReadOnlySpan<byte> canonicalEvent, Span<byte> destination)
     {
-        // One contiguous input: a single SHA-256 call is cheaper than an incremental hash per event.
-        var length = previous.Length + canonicalEvent.Length;
-        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            previous.CopyTo(rented);
-            canonicalEvent.CopyTo(rented.AsSpan(previous.Length));
-            SHA256.HashData(rented.AsSpan(0, length), destination);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
+        Sha256.Hash(previous, canonicalEvent, destination);
     }
 }

@@ -1,8 +1,8 @@
 namespace Safeguard.Audit;
 
 /// <summary>
-/// An audit event as stored: its canonical bytes and chain hash, plus a few columns copied out of it for search.
-/// The verifier trusts only <see cref="Body"/> and <see cref="Hash"/>; search results are re-checked against the body.
+/// An audit event as stored: its canonical bytes and chain hash, and its time (for time-range reads). The
+/// verifier trusts only <see cref="Body"/> and <see cref="Hash"/>.
 /// </summary>
 public sealed record AuditRecord
 {
@@ -12,23 +12,8 @@ public sealed record AuditRecord
     /// <summary>The position in the chain, from 1, gapless.</summary>
     public required long Sequence { get; init; }
 
-    /// <summary>The event id.</summary>
-    public required string EventId { get; init; }
-
-    /// <summary>The event time.</summary>
+    /// <summary>The event time, for time-range search.</summary>
     public required DateTimeOffset Time { get; init; }
-
-    /// <summary>The event type's wire name.</summary>
-    public required string Type { get; init; }
-
-    /// <summary>The outcome's wire name.</summary>
-    public required string Outcome { get; init; }
-
-    /// <summary>The subject, for search.</summary>
-    public string? Subject { get; init; }
-
-    /// <summary>The patient id, for search.</summary>
-    public string? PatientId { get; init; }
 
 #pragma warning disable CA1819 // Stored bytes, handed between the store and the verifier; never mutated.
     /// <summary>The canonical event (RFC 8785 JSON, UTF-8).</summary>

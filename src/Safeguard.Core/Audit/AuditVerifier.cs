@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Buffers.Text;
 using Safeguard.Keys;
 
@@ -106,113 +107,63 @@ public sealed class AuditVerifier
     {
         var problems = new List<AuditProblem>();
         var signed = await LoadCheckpointsAsync(chain, problems, cancellationToken).ConfigureAwait(false);
+        var check = new ChainCheck(chain, signed, problems, offset, progress);
 
-        var previous = AuditHash.Genesis(chain);
-        var computed = new byte[AuditHash.Size];
-        var expected = 1L;
-        var bodyOffset = 0L;
-        var lastGoodCheckpoint = 0L;
-        var highestWritten = 0L;
-        var checkpointsVerified = 0;
-        long count = 0;
+        // Two stages on two cores: this thread reads rows from the store into batches; another hashes and
+        // checks them. The queue holds at most four batches, so memory stays bounded for any trail length.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var queue = new BlockingCollection<RowBatch>(boundedCapacity: 4);
+        var free = new ConcurrentBag<RowBatch>();
+        var consumer = Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    foreach (var batch in queue.GetConsumingEnumerable(stop.Token))
+                    {
+                        batch.VisitAll(check.Visit);
+                        batch.Clear();
+                        free.Add(batch);
+                    }
+                }
+                catch
+                {
+                    stop.Cancel();
+                    throw;
+                }
+            },
+            stop.Token,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
-        var rows = _store.ReadChainAsync(chain, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        await using var rowsScope = rows.ConfigureAwait(false);
-
-        // The stored hash of the last few events by the sequence their bytes say, so that after a reorder or
-        // an insertion each event is still checked against its true predecessor. Bounded: 16 entries.
-        var recent = new Dictionary<long, byte[]>();
-        var lastReordered = -1L;
-        var next = await rows.MoveNextAsync().ConfigureAwait(false) ? rows.Current : null;
-        while (next is not null)
+        var current = new RowBatch();
+        try
         {
-            var row = next;
-            next = await rows.MoveNextAsync().ConfigureAwait(false) ? rows.Current : null;
-            count++;
-            if ((count & 0xFFFF) == 0)
+            await _store.ScanChainAsync(
+                chain,
+                (sequence, body, hash) =>
+                {
+                    if (!current.TryAdd(sequence, body, hash))
+                    {
+                        queue.Add(current, stop.Token);
+                        current = free.TryTake(out var reused) ? reused : new RowBatch();
+                        current.TryAdd(sequence, body, hash);
+                    }
+                },
+                stop.Token).ConfigureAwait(false);
+            if (current.Count > 0)
             {
-                progress?.Report(offset + count);
+                queue.Add(current, stop.Token);
             }
-
-            if (row.Sequence > expected)
-            {
-                problems.Add(new(AuditProblemKind.Missing, expected, row.Sequence - 1,
-                    $"Events {expected} to {row.Sequence - 1} are missing from the trail."));
-            }
-
-            var bodySequence = BodySequence(row.Body);
-            var predecessorKnown = bodySequence == 1 || recent.ContainsKey(bodySequence - 1);
-            var predecessor = bodySequence == 1 ? AuditHash.Genesis(chain) : recent.GetValueOrDefault(bodySequence - 1, previous);
-            AuditHash.Next(predecessor, row.Body, computed);
-            var linked = computed.AsSpan().SequenceEqual(row.Hash);
-            var expectedBody = row.Sequence + bodyOffset;
-            if (bodySequence != expectedBody)
-            {
-                if (lastReordered == row.Sequence - 1 && bodySequence == row.Sequence - 1)
-                {
-                    problems.Add(new(AuditProblemKind.Reordered, row.Sequence, row.Sequence,
-                        $"Position {row.Sequence} holds the event written as {bodySequence}: the trail was reordered."));
-                }
-                else if (bodySequence == expectedBody - 1)
-                {
-                    // This row holds the event that belonged one place earlier: the row before it was inserted.
-                    problems.Add(new(AuditProblemKind.Inserted, row.Sequence - 1, row.Sequence - 1,
-                        $"Event {row.Sequence - 1} was inserted: the event written as {bodySequence} now sits at {row.Sequence}."));
-                    bodyOffset--;
-                }
-                else if (bodySequence == expectedBody + 1 && (next is null || BodySequence(next.Body) != expectedBody))
-                {
-                    problems.Add(new(AuditProblemKind.Missing, row.Sequence, row.Sequence,
-                        $"Event {expectedBody} is missing and the events after it were renumbered."));
-                    bodyOffset++;
-                }
-                else
-                {
-                    problems.Add(new(AuditProblemKind.Reordered, row.Sequence, row.Sequence,
-                        $"Position {row.Sequence} holds the event written as {bodySequence}: the trail was reordered."));
-                    lastReordered = row.Sequence;
-                }
-            }
-            else if (!linked && predecessorKnown)
-            {
-                problems.Add(new(AuditProblemKind.Modified, row.Sequence, row.Sequence,
-                    $"Event {row.Sequence} does not hash to its stored value (or does not follow event {row.Sequence - 1}): it was modified."));
-            }
-
-            // A checkpoint speaks of the event written as that sequence number, wherever it now sits.
-            if (signed.TryGetValue(bodySequence, out var checkpoint))
-            {
-                if (row.Hash.AsSpan().SequenceEqual(checkpoint.HeadHash))
-                {
-                    checkpointsVerified++;
-                    lastGoodCheckpoint = bodySequence;
-                }
-                else
-                {
-                    problems.Add(new(AuditProblemKind.Modified, lastGoodCheckpoint + 1, bodySequence,
-                        $"The chain at event {bodySequence} differs from the signed checkpoint: events {lastGoodCheckpoint + 1} to {bodySequence} were altered and the chain recomputed."));
-                    lastGoodCheckpoint = bodySequence;
-                }
-            }
-
-            highestWritten = Math.Max(highestWritten, bodySequence);
-            // Carry on from the stored hash, so one edit is reported once, not at every later event.
-            previous = row.Hash;
-            recent[bodySequence] = row.Hash;
-            recent.Remove(bodySequence - 16);
-            expected = row.Sequence + 1;
+        }
+        finally
+        {
+            queue.CompleteAdding();
         }
 
-        progress?.Report(offset + count);
-        var last = Math.Max(expected - 1, highestWritten);
-        var beyond = signed.Keys.Where(s => s > last).DefaultIfEmpty().Max();
-        if (beyond > last)
-        {
-            problems.Add(new(AuditProblemKind.Truncated, last + 1, beyond,
-                $"A signed checkpoint covers event {beyond}, but the trail ends at {last}: it was truncated."));
-        }
-
-        return new AuditChainReport(chain, count, checkpointsVerified, [.. problems.OrderBy(p => p.Sequence)]);
+        await consumer.ConfigureAwait(false);
+        check.Finish();
+        return new AuditChainReport(chain, check.Count, check.CheckpointsVerified, [.. problems.OrderBy(p => p.Sequence)]);
     }
 
     /// <summary>Checks every checkpoint's signature; returns the authentic ones by sequence (database and exported copies merged).</summary>
@@ -259,13 +210,240 @@ public sealed class AuditVerifier
         return signed;
     }
 
+    /// <summary>Rows copied out of the store: one arena of bytes and the offsets into it.</summary>
+    private sealed class RowBatch
+    {
+        private const int MaxRows = 4096;
+        private readonly long[] _sequences = new long[MaxRows];
+        private readonly int[] _bodyStarts = new int[MaxRows];
+        private readonly int[] _bodyLengths = new int[MaxRows];
+        private readonly int[] _hashLengths = new int[MaxRows];
+        private byte[] _arena = new byte[MaxRows * 768];
+        private int _used;
+
+        public int Count { get; private set; }
+
+        public bool TryAdd(long sequence, ReadOnlySpan<byte> body, ReadOnlySpan<byte> hash)
+        {
+            var size = body.Length + hash.Length;
+            if (Count == MaxRows || (_used + size > _arena.Length && Count > 0))
+            {
+                return false;
+            }
+
+            if (_used + size > _arena.Length)
+            {
+                _arena = new byte[size];
+            }
+
+            _sequences[Count] = sequence;
+            _bodyStarts[Count] = _used;
+            _bodyLengths[Count] = body.Length;
+            _hashLengths[Count] = hash.Length;
+            body.CopyTo(_arena.AsSpan(_used));
+            hash.CopyTo(_arena.AsSpan(_used + body.Length));
+            _used += size;
+            Count++;
+            return true;
+        }
+
+        public void VisitAll(AuditRowVisitor visitor)
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                var body = _arena.AsSpan(_bodyStarts[i], _bodyLengths[i]);
+                var hash = _arena.AsSpan(_bodyStarts[i] + _bodyLengths[i], _hashLengths[i]);
+                visitor(_sequences[i], body, hash);
+            }
+        }
+
+        public void Clear()
+        {
+            Count = 0;
+            _used = 0;
+        }
+    }
+
+    /// <summary>
+    /// The checks of one chain, fed one stored record at a time. State is a few hashes and counters, so memory
+    /// stays flat however long the chain.
+    /// </summary>
+    private sealed class ChainCheck
+    {
+        private const int Window = 16;
+
+        private readonly string _chain;
+        private readonly Dictionary<long, AuditCheckpoint> _signed;
+        private readonly List<AuditProblem> _problems;
+        private readonly long _offset;
+        private readonly IProgress<long>? _progress;
+        private readonly byte[] _genesis;
+        private readonly byte[] _previous = new byte[AuditHash.Size];
+        private readonly long[] _recentSequences = new long[Window];
+        private readonly byte[][] _recentHashes = [.. Enumerable.Range(0, Window).Select(_ => new byte[AuditHash.Size])];
+        private long _expected = 1;
+        private long _bodyOffset;
+        private long _lastReordered = -1;
+        private long _lastGoodCheckpoint;
+        private long _highestWritten;
+        private (long Row, long Body, long ExpectedBody)? _pending;
+
+        public ChainCheck(string chain, Dictionary<long, AuditCheckpoint> signed, List<AuditProblem> problems, long offset, IProgress<long>? progress)
+        {
+            _chain = chain;
+            _signed = signed;
+            _problems = problems;
+            _offset = offset;
+            _progress = progress;
+            _genesis = AuditHash.Genesis(chain);
+            _genesis.CopyTo(_previous, 0);
+            Array.Fill(_recentSequences, -1);
+        }
+
+        public long Count { get; private set; }
+
+        public int CheckpointsVerified { get; private set; }
+
+        public void Visit(long sequence, ReadOnlySpan<byte> body, ReadOnlySpan<byte> hash)
+        {
+            Count++;
+            if ((Count & 0xFFFF) == 0)
+            {
+                _progress?.Report(_offset + Count);
+            }
+
+            var bodySequence = BodySequence(body);
+            Resolve(bodySequence);
+
+            if (sequence > _expected)
+            {
+                Add(AuditProblemKind.Missing, _expected, sequence - 1, $"Events {_expected} to {sequence - 1} are missing from the trail.");
+            }
+
+            var predecessor = bodySequence == 1 ? _genesis : Recent(bodySequence - 1);
+            var linked = Links(predecessor ?? _previous, body, hash);
+            var expectedBody = sequence + _bodyOffset;
+            if (bodySequence != expectedBody)
+            {
+                if (_lastReordered == sequence - 1 && bodySequence == sequence - 1)
+                {
+                    Add(AuditProblemKind.Reordered, sequence, sequence, $"Position {sequence} holds the event written as {bodySequence}: the trail was reordered.");
+                }
+                else if (bodySequence == expectedBody - 1)
+                {
+                    // This row holds the event that belonged one place earlier: the row before it was inserted.
+                    Add(AuditProblemKind.Inserted, sequence - 1, sequence - 1, $"Event {sequence - 1} was inserted: the event written as {bodySequence} now sits at {sequence}.");
+                    _bodyOffset--;
+                }
+                else if (bodySequence == expectedBody + 1)
+                {
+                    // A deletion with renumbering or the first half of a swap: the next row tells which.
+                    _pending = (sequence, bodySequence, expectedBody);
+                }
+                else
+                {
+                    Add(AuditProblemKind.Reordered, sequence, sequence, $"Position {sequence} holds the event written as {bodySequence}: the trail was reordered.");
+                    _lastReordered = sequence;
+                }
+            }
+            else if (!linked && predecessor is not null)
+            {
+                Add(AuditProblemKind.Modified, sequence, sequence, $"Event {sequence} does not hash to its stored value (or does not follow event {sequence - 1}): it was modified.");
+            }
+
+            // A checkpoint speaks of the event written as that sequence number, wherever it now sits.
+            if (_signed.TryGetValue(bodySequence, out var checkpoint))
+            {
+                if (hash.SequenceEqual(checkpoint.HeadHash))
+                {
+                    CheckpointsVerified++;
+                }
+                else
+                {
+                    Add(AuditProblemKind.Modified, _lastGoodCheckpoint + 1, bodySequence,
+                        $"The chain at event {bodySequence} differs from the signed checkpoint: events {_lastGoodCheckpoint + 1} to {bodySequence} were altered and the chain recomputed.");
+                }
+
+                _lastGoodCheckpoint = bodySequence;
+            }
+
+            _highestWritten = Math.Max(_highestWritten, bodySequence);
+
+            // Carry on from the stored hash, so one edit is reported once, not at every later event.
+            hash.CopyTo(_previous);
+            Remember(bodySequence, hash);
+            _expected = sequence + 1;
+        }
+
+        public void Finish()
+        {
+            Resolve(null);
+            _progress?.Report(_offset + Count);
+            var last = Math.Max(_expected - 1, _highestWritten);
+            var beyond = _signed.Keys.Where(s => s > last).DefaultIfEmpty().Max();
+            if (beyond > last)
+            {
+                Add(AuditProblemKind.Truncated, last + 1, beyond, $"A signed checkpoint covers event {beyond}, but the trail ends at {last}: it was truncated.");
+            }
+        }
+
+        private void Resolve(long? nextBodySequence)
+        {
+            if (_pending is not { } pending)
+            {
+                return;
+            }
+
+            _pending = null;
+            if (nextBodySequence == pending.ExpectedBody)
+            {
+                Add(AuditProblemKind.Reordered, pending.Row, pending.Row, $"Position {pending.Row} holds the event written as {pending.Body}: the trail was reordered.");
+                _lastReordered = pending.Row;
+            }
+            else
+            {
+                Add(AuditProblemKind.Missing, pending.Row, pending.Row, $"Event {pending.ExpectedBody} is missing and the events after it were renumbered.");
+                _bodyOffset++;
+            }
+        }
+
+        private static bool Links(byte[] predecessor, ReadOnlySpan<byte> body, ReadOnlySpan<byte> hash)
+        {
+            Span<byte> computed = stackalloc byte[AuditHash.Size];
+            Sha256.Hash(predecessor, body, computed);
+            return computed.SequenceEqual(hash);
+        }
+
+        private byte[]? Recent(long bodySequence)
+        {
+            var slot = (int)(bodySequence & (Window - 1));
+            return bodySequence >= 0 && _recentSequences[slot] == bodySequence ? _recentHashes[slot] : null;
+        }
+
+        private void Remember(long bodySequence, ReadOnlySpan<byte> hash)
+        {
+            if (bodySequence < 0 || hash.Length != AuditHash.Size)
+            {
+                return;
+            }
+
+            var slot = (int)(bodySequence & (Window - 1));
+            _recentSequences[slot] = bodySequence;
+            hash.CopyTo(_recentHashes[slot]);
+        }
+
+        private void Add(AuditProblemKind kind, long sequence, long last, string detail) =>
+            _problems.Add(new AuditProblem(kind, sequence, last, $"{_chain}: {detail}"));
+    }
+
     /// <summary>
     /// The <c>seq</c> member of a canonical event, read without parsing: members are sorted and <c>seq</c> is
     /// never first, so it is the only place the bytes <c>,"seq":</c> occur (inside a string a quote is escaped).
+    /// It sits near the end (only sid, source_ip, sub, time, type and user_agent follow), so search backwards.
     /// </summary>
     internal static long BodySequence(ReadOnlySpan<byte> body)
     {
-        var at = body.IndexOf(",\"seq\":"u8);
+        var at = body.LastIndexOf(",\"seq\":"u8);
         if (at < 0)
         {
             return -1;

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -8,11 +8,12 @@ namespace Safeguard.Audit;
 
 /// <summary>
 /// The one writer of a node's audit chain. Producers never block on I/O: events go through a bounded queue to a
-/// single loop that seals them (sequence number, canonical bytes, chain hash) and group-commits each batch in
-/// one transaction. A caller that needs durability awaits <see cref="AppendAsync"/>, which completes only once
-/// its event is committed and fails with <see cref="AuditUnavailableException"/> when the queue is full or the
-/// store cannot be written. Signed checkpoints are written every N events or T seconds and copied to a sink
-/// outside the database.
+/// sealing stage (sequence number, canonical bytes, chain hash) and then to a commit stage that group-commits
+/// each batch in one transaction; the next batch is sealed while the previous one is being made durable. A
+/// caller that needs durability awaits <see cref="AppendAsync"/>, which completes only once its event is
+/// committed and fails with <see cref="AuditUnavailableException"/> when the queue is full or the store cannot
+/// be written. Signed checkpoints are written every N events or T seconds and copied to a sink outside the
+/// database.
 /// </summary>
 public sealed partial class AuditWriter : IAsyncDisposable
 {
@@ -25,14 +26,19 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<AuditWriter> _logger;
     private readonly Channel<Pending> _queue;
-    private readonly List<Pending> _retry = [];
-    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _loop;
-    private long _headSequence;
-    private byte[] _headHash = [];
-    private long _markerSequence;
-    private DateTimeOffset _lastCheckpointTime;
+    private readonly Channel<SealedBatch> _sealed = Channel.CreateBounded<SealedBatch>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+    private readonly ConcurrentQueue<Pending> _retry = new();
+    private readonly CanonicalBuffer _buffer = new(2048);
+    private readonly Lock _headLock = new();
+    private Task? _sealing;
+    private Task? _committing;
+
+    // Guarded by _headLock. "Sealed" runs ahead of "committed" by at most the batches in flight; a failed
+    // commit bumps the epoch, and every batch sealed on top of it is discarded and its events retried.
+    private Head _sealedHead;
+    private Head _committedHead;
+    private int _epoch;
+
     private int _consecutiveFailures;
     private volatile bool _healthy = true;
     private volatile bool _running;
@@ -73,30 +79,43 @@ public sealed partial class AuditWriter : IAsyncDisposable
     /// <summary>This writer's chain.</summary>
     public string Chain { get; }
 
-    /// <summary>Whether the loop runs.</summary>
+    /// <summary>Whether the writer accepts events.</summary>
     public bool IsRunning => _running;
 
     /// <summary>False while the last commit failed: the readiness probe and alarms read this.</summary>
     public bool IsHealthy => _healthy && _running;
 
     /// <summary>The sequence number of the last committed event.</summary>
-    public long CommittedSequence => Interlocked.Read(ref _headSequence);
+    public long CommittedSequence
+    {
+        get
+        {
+            lock (_headLock)
+            {
+                return _committedHead.Sequence;
+            }
+        }
+    }
 
-    /// <summary>Loads the chain head and the audit key, then starts the commit loop.</summary>
+    /// <summary>Loads the chain head and the audit key, then starts the sealing and commit stages.</summary>
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <returns>A task that completes when the writer accepts events.</returns>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _keys.LoadAsync(createIfMissing: true, cancellationToken).ConfigureAwait(false);
         var head = await _store.GetHeadAsync(Chain, cancellationToken).ConfigureAwait(false);
-        _headSequence = head?.Sequence ?? 0;
-        _headHash = head?.Hash ?? AuditHash.Genesis(Chain);
         var checkpoints = await _store.GetCheckpointsAsync(Chain, cancellationToken).ConfigureAwait(false);
+
         // Each checkpoint is followed at once by its marker event.
-        _markerSequence = checkpoints.Count > 0 ? checkpoints[^1].Sequence + 1 : 0;
-        _lastCheckpointTime = _time.GetUtcNow();
+        _committedHead = new Head(
+            head?.Sequence ?? 0,
+            head?.Hash ?? AuditHash.Genesis(Chain),
+            checkpoints.Count > 0 ? checkpoints[^1].Sequence + 1 : 0,
+            _time.GetUtcNow());
+        _sealedHead = _committedHead;
         _running = true;
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        _committing = Task.Run(CommitLoopAsync, CancellationToken.None);
+        _sealing = Task.Run(SealLoopAsync, CancellationToken.None);
     }
 
     /// <summary>
@@ -124,7 +143,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
     }
 
     /// <summary>Stops accepting events, commits what is queued, writes a final checkpoint and stops.</summary>
-    /// <returns>A task that completes when the loop has ended.</returns>
+    /// <returns>A task that completes when both stages have ended.</returns>
     public async Task StopAsync()
     {
         if (!_running)
@@ -134,19 +153,19 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
         _running = false;
         _queue.Writer.TryComplete();
-        if (_loop is not null)
+        if (_sealing is not null)
         {
-            await _loop.ConfigureAwait(false);
+            await _sealing.ConfigureAwait(false);
+        }
+
+        if (_committing is not null)
+        {
+            await _committing.ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
     private bool Enqueue(Pending pending, bool throwWhenRefused)
     {
@@ -174,64 +193,111 @@ public sealed partial class AuditWriter : IAsyncDisposable
         return false;
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
+    private async Task SealLoopAsync()
     {
         var reader = _queue.Reader;
-        var batch = new List<Pending>(_options.MaxBatchSize);
+        try
+        {
+            while (true)
+            {
+                var wait = reader.WaitToReadAsync().AsTask();
+                using var timer = new CancellationTokenSource();
+                var delay = Task.Delay(CheckpointDueIn(), _time, timer.Token);
+                var first = await Task.WhenAny(wait, delay).ConfigureAwait(false);
+                await timer.CancelAsync().ConfigureAwait(false);
+                if (first == wait && !await wait.ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                var batch = Drain(reader);
+                if (batch.Count > 0 || CheckpointDue())
+                {
+                    await SealAndPostAsync(batch, forceCheckpoint: false).ConfigureAwait(false);
+                }
+            }
+
+            // Stopping: wait for commits in flight (a failure puts events back for retry), then seal the rest
+            // with a final checkpoint so the tail is covered by a signature.
+            await WaitForCommitsAsync().ConfigureAwait(false);
+            var rest = Drain(reader);
+            await SealAndPostAsync(rest, forceCheckpoint: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sealed.Writer.TryComplete();
+        }
+    }
+
+    private List<Pending> Drain(ChannelReader<Pending> reader)
+    {
+        var batch = new List<Pending>(Math.Min(_options.MaxBatchSize, 1024));
+        while (batch.Count < _options.MaxBatchSize && _retry.TryDequeue(out var retried))
+        {
+            batch.Add(retried);
+        }
+
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var pending))
+        {
+            batch.Add(pending);
+        }
+
+        return batch;
+    }
+
+    private async Task WaitForCommitsAsync()
+    {
         while (true)
         {
-            var wait = reader.WaitToReadAsync(cancellationToken).AsTask();
-            var delay = Task.Delay(CheckpointDueIn(), _time, cancellationToken);
-            var first = await Task.WhenAny(wait, delay).ConfigureAwait(false);
-            if (first == wait && !await wait.ConfigureAwait(false))
+            lock (_headLock)
             {
-                break;
+                if (_committedHead.Sequence == _sealedHead.Sequence)
+                {
+                    return;
+                }
             }
 
-            batch.Clear();
-            batch.AddRange(_retry);
-            _retry.Clear();
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var pending))
-            {
-                batch.Add(pending);
-            }
-
-            if (batch.Count > 0 || CheckpointDue())
-            {
-                await CommitAsync(batch, forceCheckpoint: false, cancellationToken).ConfigureAwait(false);
-            }
+            await Task.Delay(5, CancellationToken.None).ConfigureAwait(false);
         }
-
-        // Drain what is left, then a final checkpoint so the tail is covered by a signature.
-        batch.Clear();
-        batch.AddRange(_retry);
-        _retry.Clear();
-        while (reader.TryRead(out var rest))
-        {
-            batch.Add(rest);
-        }
-
-        await CommitAsync(batch, forceCheckpoint: true, CancellationToken.None).ConfigureAwait(false);
     }
 
     private TimeSpan CheckpointDueIn()
     {
-        var due = _lastCheckpointTime + _options.CheckpointInterval - _time.GetUtcNow();
+        DateTimeOffset last;
+        lock (_headLock)
+        {
+            last = _sealedHead.LastCheckpointTime;
+        }
+
+        var due = last + _options.CheckpointInterval - _time.GetUtcNow();
         return due < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : due;
     }
 
-    private bool CheckpointDue() =>
-        _headSequence > _markerSequence && _time.GetUtcNow() >= _lastCheckpointTime + _options.CheckpointInterval;
-
-    private async Task CommitAsync(List<Pending> batch, bool forceCheckpoint, CancellationToken cancellationToken)
+    private bool CheckpointDue()
     {
-        var sequence = _headSequence;
-        var previous = _headHash;
-        var marker = _markerSequence;
+        lock (_headLock)
+        {
+            return _sealedHead.Sequence > _sealedHead.Marker
+                && _time.GetUtcNow() >= _sealedHead.LastCheckpointTime + _options.CheckpointInterval;
+        }
+    }
+
+    private async Task SealAndPostAsync(List<Pending> batch, bool forceCheckpoint)
+    {
+        Head head;
+        int epoch;
+        lock (_headLock)
+        {
+            head = _sealedHead;
+            epoch = _epoch;
+        }
+
+        var sequence = head.Sequence;
+        var previous = head.Hash;
+        var marker = head.Marker;
         var records = new List<AuditRecord>(batch.Count + 2);
         var checkpoints = new List<AuditCheckpoint>(1);
         var now = _time.GetUtcNow();
-
         foreach (var pending in batch)
         {
             previous = Seal(pending.Event, ++sequence, previous, records);
@@ -243,7 +309,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
 
         // Time-driven (or final) checkpoint: only when events were written after the last marker.
-        var timeDue = now >= _lastCheckpointTime + _options.CheckpointInterval;
+        var timeDue = now >= head.LastCheckpointTime + _options.CheckpointInterval;
         if ((forceCheckpoint || timeDue) && sequence > marker)
         {
             (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
@@ -255,59 +321,83 @@ public sealed partial class AuditWriter : IAsyncDisposable
             return;
         }
 
-        try
+        var sealedHead = new Head(sequence, previous, marker, checkpoints.Count > 0 ? now : head.LastCheckpointTime);
+        lock (_headLock)
         {
-            await _store.AppendAsync(records, checkpoints, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            Fail(batch, ex);
-            await Task.Delay(Backoff(), _time, CancellationToken.None).ConfigureAwait(false);
-            return;
+            if (epoch != _epoch)
+            {
+                // A commit failed while this batch was being sealed on top of it: seal it again later.
+                Requeue(batch);
+                return;
+            }
+
+            _sealedHead = sealedHead;
         }
 
-        Interlocked.Exchange(ref _headSequence, sequence);
-        _headHash = previous;
-        if (checkpoints.Count > 0)
-        {
-            _markerSequence = marker;
-            _lastCheckpointTime = now;
-        }
+        await _sealed.Writer.WriteAsync(new SealedBatch(epoch, batch, records, checkpoints, sealedHead)).ConfigureAwait(false);
+    }
 
-        if (!_healthy)
+    private async Task CommitLoopAsync()
+    {
+        await foreach (var batch in _sealed.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            LogRecovered(_consecutiveFailures);
-        }
+            lock (_headLock)
+            {
+                if (batch.Epoch != _epoch)
+                {
+                    Requeue(batch.Events);
+                    continue;
+                }
+            }
 
-        _healthy = true;
-        _consecutiveFailures = 0;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            batch[i].Done?.TrySetResult(records[i].Sequence);
-        }
+            try
+            {
+                await _store.AppendAsync(batch.Records, batch.Checkpoints, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Fail(batch.Events, ex);
+                await Task.Delay(Backoff(), _time, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
 
-        await ExportAsync(checkpoints).ConfigureAwait(false);
+            lock (_headLock)
+            {
+                _committedHead = batch.Head;
+            }
+
+            if (!_healthy)
+            {
+                LogRecovered(_consecutiveFailures);
+            }
+
+            _healthy = true;
+            _consecutiveFailures = 0;
+            for (var i = 0; i < batch.Events.Count; i++)
+            {
+                batch.Events[i].Done?.TrySetResult(batch.Records[i].Sequence);
+            }
+
+            await ExportAsync(batch.Checkpoints).ConfigureAwait(false);
+        }
     }
 
     private byte[] Seal(AuditEvent source, long sequence, byte[] previous, List<AuditRecord> records)
     {
         var sealedEvent = source with { Chain = Chain, Sequence = sequence };
-        _buffer.ResetWrittenCount();
+
+        // previous hash || canonical event, contiguous: one SHA-256 call, no copy.
+        _buffer.Reset(AuditHash.Size);
+        previous.CopyTo(_buffer.Array, 0);
         AuditCanonicalJson.Write(sealedEvent, _buffer);
-        var body = _buffer.WrittenSpan.ToArray();
         var hash = new byte[AuditHash.Size];
-        AuditHash.Next(previous, body, hash);
+        Sha256.Hash(_buffer.Written, hash);
         records.Add(new AuditRecord
         {
             Chain = Chain,
             Sequence = sequence,
-            EventId = sealedEvent.EventId,
             Time = sealedEvent.Time,
-            Type = AuditEventTypes.WireName(sealedEvent.Type),
-            Outcome = AuditEventTypes.WireName(sealedEvent.Outcome),
-            Subject = sealedEvent.Subject,
-            PatientId = sealedEvent.PatientId,
-            Body = body,
+            Body = _buffer.Written[AuditHash.Size..].ToArray(),
             Hash = hash,
         });
         return hash;
@@ -323,7 +413,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         // The checkpoint is itself an event of the chain, so the trail says when and over what it was signed.
         var marker = new AuditEvent
         {
-            EventId = Guid.CreateVersion7(now).ToString(),
+            EventId = AuditEventIds.New(now),
             Time = now,
             Type = AuditEventType.AuditCheckpoint,
             Outcome = AuditOutcome.Success,
@@ -336,13 +426,20 @@ public sealed partial class AuditWriter : IAsyncDisposable
         return (next, Seal(marker, next, head, records));
     }
 
-    private void Fail(List<Pending> batch, Exception ex)
+    private void Fail(List<Pending> events, Exception ex)
     {
+        lock (_headLock)
+        {
+            // Everything sealed on top of the failed batch is void; sealing restarts from the last commit.
+            _epoch++;
+            _sealedHead = _committedHead;
+        }
+
         _healthy = false;
         _consecutiveFailures++;
         var retained = 0;
         var failure = new AuditUnavailableException(SafeguardErrorCodes.AuditStoreUnavailable, "The audit store could not be written; the event is not durable.", ex);
-        foreach (var pending in batch)
+        foreach (var pending in events)
         {
             if (pending.Done is not null)
             {
@@ -351,12 +448,21 @@ public sealed partial class AuditWriter : IAsyncDisposable
             }
             else if (_retry.Count < MaxRetained)
             {
-                _retry.Add(pending);
+                _retry.Enqueue(pending);
                 retained++;
             }
         }
 
-        LogStoreFailed(ex, batch.Count, retained, _consecutiveFailures);
+        LogStoreFailed(ex, events.Count, retained, _consecutiveFailures);
+    }
+
+    private void Requeue(List<Pending> events)
+    {
+        // Never attempted: awaiting callers keep waiting, and the events are sealed again after the retry.
+        foreach (var pending in events)
+        {
+            _retry.Enqueue(pending);
+        }
     }
 
     private TimeSpan Backoff() => TimeSpan.FromMilliseconds(Math.Min(5_000, 50 * (1 << Math.Min(_consecutiveFailures, 7))));
@@ -394,4 +500,8 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private partial void LogExportFailed(Exception exception, long sequence);
 
     private sealed record Pending(AuditEvent Event, TaskCompletionSource<long>? Done);
+
+    private readonly record struct Head(long Sequence, byte[] Hash, long Marker, DateTimeOffset LastCheckpointTime);
+
+    private sealed record SealedBatch(int Epoch, List<Pending> Events, List<AuditRecord> Records, List<AuditCheckpoint> Checkpoints, Head Head);
 }

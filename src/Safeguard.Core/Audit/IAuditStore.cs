@@ -24,11 +24,21 @@ public interface IAuditStore
     /// <returns>The chain ids.</returns>
     Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken);
 
-    /// <summary>How many records a chain holds (for progress reporting).</summary>
+    /// <summary>How many records a chain should hold: its highest sequence number (for progress reporting; the verifier counts the real rows).</summary>
     /// <param name="chain">The chain.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The count.</returns>
     Task<long> CountAsync(string chain, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Visits a chain's records in sequence order with their stored bytes only (the verifier's fast path: no
+    /// allocation per record). The spans are valid during the call only.
+    /// </summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="visitor">Called once per record.</param>
+    /// <param name="cancellationToken">Cancels the scan.</param>
+    /// <returns>A task that completes after the last record.</returns>
+    Task ScanChainAsync(string chain, AuditRowVisitor visitor, CancellationToken cancellationToken);
 
     /// <summary>Streams a chain's records in sequence order, holding only one batch in memory.</summary>
     /// <param name="chain">The chain.</param>
@@ -42,6 +52,12 @@ public interface IAuditStore
     /// <returns>The checkpoints.</returns>
     Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken);
 }
+
+/// <summary>Receives one stored record: its sequence number, canonical bytes and stored hash.</summary>
+/// <param name="sequence">The sequence column.</param>
+/// <param name="body">The canonical event bytes.</param>
+/// <param name="hash">The stored hash.</param>
+public delegate void AuditRowVisitor(long sequence, ReadOnlySpan<byte> body, ReadOnlySpan<byte> hash);
 
 /// <summary>A copy of every checkpoint kept outside the database, so truncation and a recomputed chain are caught.</summary>
 public interface IAuditCheckpointSink

@@ -78,7 +78,7 @@ public sealed class AuditTamperTests
                     var hash = new byte[32];
                     AuditHash.Next(previousHash, body, hash);
                     AuditTrailFixture.Execute(db,
-                        "INSERT INTO audit_events (chain, seq, event_id, time, type, outcome, body, hash) VALUES ($c, $s, 'x', 't', 'phi.access_allowed', 'success', $b, $h)",
+                        "INSERT INTO audit_events (chain, seq, time, body, hash) VALUES ($c, $s, 0, $b, $h)",
                         ("$c", AuditTrailFixture.Chain), ("$s", Target), ("$b", body), ("$h", hash));
                     break;
                 }
@@ -128,7 +128,7 @@ public sealed class AuditTamperTests
                     var (_, hash) = AuditTrailFixture.Row(db, forgedCheckpointAt);
                     var forged = AuditCheckpoints.Sign(attackerKeys.Current!, AuditTrailFixture.Chain, forgedCheckpointAt, hash, DateTimeOffset.UnixEpoch);
                     AuditTrailFixture.Execute(db, "DELETE FROM audit_checkpoints WHERE seq = $s", ("$s", forgedCheckpointAt));
-                    AuditTrailFixture.Execute(db, "INSERT INTO audit_checkpoints (chain, seq, head, time, jws) VALUES ($c, $s, $h, 't', $j)",
+                    AuditTrailFixture.Execute(db, "INSERT INTO audit_checkpoints (chain, seq, head, time, jws) VALUES ($c, $s, $h, 'not-a-time', $j)",
                         ("$c", AuditTrailFixture.Chain), ("$s", forgedCheckpointAt), ("$h", hash), ("$j", forged.Jws));
                     break;
                 }
@@ -184,7 +184,7 @@ public sealed class AuditTamperTests
     }
 
     [Theory]
-    [InlineData("UPDATE audit_events SET subject = 'x'")]
+    [InlineData("UPDATE audit_events SET time = 0")]
     [InlineData("DELETE FROM audit_events")]
     [InlineData("UPDATE audit_checkpoints SET jws = 'x'")]
     [InlineData("DELETE FROM audit_checkpoints")]

@@ -98,17 +98,39 @@ public sealed class AuditWriterTests
         await using var writer = new AuditWriter(store, trail.Keys, trail.Sink, Options.Create(trail.Options with { ChainId = "node-d", QueueCapacity = 2 }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
         await writer.StartAsync(CancellationToken.None);
 
-        // The first event is taken by the stalled commit; two more fill the queue; the next is refused.
-        var pending = new List<Task<long>> { writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None) };
-        await store.Entered.Task;
-        pending.Add(writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None));
-        pending.Add(writer.AppendAsync(AuditTrailFixture.Event(3), CancellationToken.None));
-        var error = await Assert.ThrowsAsync<AuditUnavailableException>(() => writer.AppendAsync(AuditTrailFixture.Event(4), CancellationToken.None));
-        Assert.False(writer.TryAppend(AuditTrailFixture.Event(5)));
+        // The commit stalls (a slow disk): the sealed batches in flight and the queue fill, then events are refused.
+        var accepted = new List<Task<long>>();
+        AuditUnavailableException? refused = null;
+        try
+        {
+            for (var i = 1; i <= 100 && refused is null; i++)
+            {
+                // A refusal is immediate: the returned task has already failed.
+                var append = writer.AppendAsync(AuditTrailFixture.Event(i), CancellationToken.None);
+                if (append.IsFaulted)
+                {
+                    refused = append.Exception!.InnerException as AuditUnavailableException;
+                    break;
+                }
 
-        Assert.Equal(SafeguardErrorCodes.AuditQueueFull, error.ErrorCode);
-        store.Stall.SetResult();
-        Assert.Equal([1L, 2L, 3L], (await Task.WhenAll(pending)).Order());
+                accepted.Add(append);
+                await store.Entered.Task;
+                await Task.Delay(20);
+            }
+
+            Assert.NotNull(refused);
+            Assert.Equal(SafeguardErrorCodes.AuditQueueFull, refused.ErrorCode);
+            Assert.False(writer.TryAppend(AuditTrailFixture.Event(500)));
+            Assert.InRange(accepted.Count, 3, 10);
+        }
+        finally
+        {
+            store.Stall.TrySetResult();
+        }
+
+        // Nothing accepted is lost once the disk catches up.
+        var sequences = await Task.WhenAll(accepted);
+        Assert.Equal(Enumerable.Range(1, accepted.Count).Select(i => (long)i), sequences.Order());
     }
 
     [Fact]
@@ -179,6 +201,8 @@ public sealed class AuditWriterTests
         public Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken) => inner.GetChainsAsync(cancellationToken);
 
         public Task<long> CountAsync(string chain, CancellationToken cancellationToken) => inner.CountAsync(chain, cancellationToken);
+
+        public Task ScanChainAsync(string chain, AuditRowVisitor visitor, CancellationToken cancellationToken) => inner.ScanChainAsync(chain, visitor, cancellationToken);
 
         public IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, CancellationToken cancellationToken) => inner.ReadChainAsync(chain, cancellationToken);
 
