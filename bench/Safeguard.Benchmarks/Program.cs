@@ -1,32 +1,55 @@
 using System.Globalization;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using Perfolizer.Horology;
 using Safeguard.Benchmarks;
 
 // Usage: Safeguard.Benchmarks [quick|full]. Prints the BenchmarkDotNet tables, then one name=value line per
 // figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare benchmarks of one run.
 var quick = args.Length == 0 || args[0] != "full";
-var job = quick
-    ? Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250))
+var id = quick ? "quick" : "full";
+
+var tokenJob = quick
+    ? Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8).WithIterationTime(TimeInterval.FromMilliseconds(250))
     : Job.Default;
-var config = ManualConfig.Create(DefaultConfig.Instance)
-    .AddJob(job.WithId(quick ? "quick" : "full"))
-    .WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
-var summary = BenchmarkRunner.Run<TokenBenchmarks>(config);
+// Each audit invocation writes or reads 100,000 to 1,000,000 events: one invocation per iteration.
+var auditJob = (quick ? Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5) : Job.Default.WithWarmupCount(3).WithIterationCount(15))
+    .WithInvocationCount(1).WithUnrollFactor(1);
 
-double Mean(string method) =>
+var tokens = BenchmarkRunner.Run<TokenBenchmarks>(Config(tokenJob.WithId(id)));
+var audit = BenchmarkRunner.Run<AuditBenchmarks>(Config(auditJob.WithId(id)));
+
+static ManualConfig Config(Job job) => ManualConfig.Create(DefaultConfig.Instance).AddJob(job).WithOptions(ConfigOptions.DisableOptimizationsValidator);
+
+static double Mean(Summary summary, string method) =>
     summary.Reports.Single(r => r.BenchmarkCase.Descriptor.WorkloadMethod.Name == method).ResultStatistics?.Mean
     ?? throw new InvalidOperationException($"Benchmark {method} produced no result.");
 
 static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 
-Console.WriteLine($"validate_new_vs_raw_verify={Format(Mean(nameof(TokenBenchmarks.ValidateNew)) / Mean(nameof(TokenBenchmarks.RawVerify)))}");
-Console.WriteLine($"validate_cached={Format(Mean(nameof(TokenBenchmarks.ValidateCached)) / 1000)}");
-Console.WriteLine($"issue_vs_raw_sign={Format(Mean(nameof(TokenBenchmarks.Issue)) / Mean(nameof(TokenBenchmarks.RawSign)))}");
-Console.WriteLine($"raw_verify_us={Format(Mean(nameof(TokenBenchmarks.RawVerify)) / 1000)}");
-Console.WriteLine($"validate_new_us={Format(Mean(nameof(TokenBenchmarks.ValidateNew)) / 1000)}");
-Console.WriteLine($"raw_sign_us={Format(Mean(nameof(TokenBenchmarks.RawSign)) / 1000)}");
-Console.WriteLine($"issue_us={Format(Mean(nameof(TokenBenchmarks.Issue)) / 1000)}");
-return summary.Reports.All(r => r.Success) ? 0 : 1;
+static string PerSecond(double nanoseconds) => (1e9 / nanoseconds).ToString("0", CultureInfo.InvariantCulture);
+
+Console.WriteLine($"validate_new_vs_raw_verify={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateNew)) / Mean(tokens, nameof(TokenBenchmarks.RawVerify)))}");
+Console.WriteLine($"validate_cached={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateCached)) / 1000)}");
+Console.WriteLine($"issue_vs_raw_sign={Format(Mean(tokens, nameof(TokenBenchmarks.Issue)) / Mean(tokens, nameof(TokenBenchmarks.RawSign)))}");
+Console.WriteLine($"raw_verify_us={Format(Mean(tokens, nameof(TokenBenchmarks.RawVerify)) / 1000)}");
+Console.WriteLine($"validate_new_us={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateNew)) / 1000)}");
+Console.WriteLine($"raw_sign_us={Format(Mean(tokens, nameof(TokenBenchmarks.RawSign)) / 1000)}");
+Console.WriteLine($"issue_us={Format(Mean(tokens, nameof(TokenBenchmarks.Issue)) / 1000)}");
+
+Console.WriteLine($"audit_append={PerSecond(Mean(audit, nameof(AuditBenchmarks.Append)))}");
+Console.WriteLine($"audit_raw_insert={PerSecond(Mean(audit, nameof(AuditBenchmarks.RawInsert)))}");
+Console.WriteLine($"audit_append_vs_raw_insert={Format(Mean(audit, nameof(AuditBenchmarks.Append)) / Mean(audit, nameof(AuditBenchmarks.RawInsert)))}");
+Console.WriteLine($"audit_verify={PerSecond(Mean(audit, nameof(AuditBenchmarks.Verify)))}");
+Console.WriteLine($"audit_raw_scan_hash={PerSecond(Mean(audit, nameof(AuditBenchmarks.RawScanHash)))}");
+Console.WriteLine($"audit_verify_vs_raw_scan_hash={Format(Mean(audit, nameof(AuditBenchmarks.Verify)) / Mean(audit, nameof(AuditBenchmarks.RawScanHash)))}");
+
+var peak = AuditMemoryProbe.Run(quick ? 1_000_000 : 10_000_000);
+Console.WriteLine($"audit_verify_events={peak.Events}");
+Console.WriteLine($"audit_verify_peak_mb={Format(peak.PeakWorkingSetMb)}");
+Console.WriteLine($"audit_verify_managed_peak_mb={Format(peak.PeakManagedMb)}");
+
+return tokens.Reports.Concat(audit.Reports).All(r => r.Success) ? 0 : 1;

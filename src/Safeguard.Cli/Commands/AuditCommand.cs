@@ -14,6 +14,8 @@ internal static class AuditCommand
     {
         var audit = new Command("audit", "The tamper-evident audit trail: verify, export, search, prove.");
         audit.Subcommands.Add(Verify(output, error));
+        audit.Subcommands.Add(Export(output, error));
+        audit.Subcommands.Add(Search(output, error));
         audit.Subcommands.Add(Generate(output, error));
         return audit;
     }
@@ -29,13 +31,20 @@ internal static class AuditCommand
         var data = DataOption();
         var checkpoints = new Option<string?>("--checkpoints") { Description = "The directory checkpoints were exported to (default: DATA/audit-checkpoints)." };
         var json = new Option<bool>("--json") { Description = "Write the report as JSON." };
+        var jsonl = new Option<string?>("--jsonl") { Description = "Verify a JSON Lines export file instead of the database (the audit keys still come from DATA)." };
         var command = new Command("verify", "Check every link of every chain, every checkpoint signature, and the exported checkpoints. Exit 0 only if intact.");
         command.Options.Add(data);
         command.Options.Add(checkpoints);
         command.Options.Add(json);
+        command.Options.Add(jsonl);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var folder = parse.GetValue(data)!;
+            if (parse.GetValue(jsonl) is { } exportFile)
+            {
+                return await VerifyExportAsync(folder, exportFile, parse.GetValue(json), output, error, cancellationToken).ConfigureAwait(false);
+            }
+
             if (!File.Exists(Path.Combine(folder, "safeguard.db")))
             {
                 await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
@@ -71,30 +80,194 @@ internal static class AuditCommand
             watch.Stop();
             progress?.Done();
 
-            if (parse.GetValue(json))
-            {
-                await output.WriteLineAsync(JsonSerializer.Serialize(report, AuditJsonContext.Default.AuditVerificationReport)).ConfigureAwait(false);
-            }
-            else
-            {
-                foreach (var chain in report.Chains)
-                {
-                    await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"chain {chain.Chain}: {chain.Events} events, {chain.CheckpointsVerified} checkpoints verified: {(chain.IsIntact ? "intact" : $"BROKEN at {chain.Problems[0].Sequence}")}")).ConfigureAwait(false);
-                    foreach (var problem in chain.Problems)
-                    {
-                        await output.WriteLineAsync($"  {problem.Kind.ToString().ToLowerInvariant()} at {problem.Sequence}: {problem.Detail}").ConfigureAwait(false);
-                    }
-                }
-
-                var events = report.Chains.Sum(c => c.Events);
-                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{(report.IsIntact ? "Audit trail intact" : "AUDIT TRAIL TAMPERED")}: {events} events in {report.Chains.Count} chain(s), checked in {watch.Elapsed.TotalSeconds:0.00} s.")).ConfigureAwait(false);
-            }
-
+            await WriteReportAsync(output, report, parse.GetValue(json), watch.Elapsed).ConfigureAwait(false);
             return report.IsIntact ? ExitCodes.Success : ExitCodes.Failed;
         });
         return command;
+    }
+
+    private static async Task<int> VerifyExportAsync(string folder, string exportFile, bool json, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(exportFile))
+        {
+            await error.WriteLineAsync($"The export file '{exportFile}' does not exist.").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+
+        using var dataFolder = DataFolder.Open(folder);
+        var keys = dataFolder.AuditKeys();
+        await keys.LoadAsync(createIfMissing: false, cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(exportFile);
+        var watch = Stopwatch.StartNew();
+        var report = await AuditJsonlVerifier.VerifyAsync(reader, keys.Trusted, cancellationToken).ConfigureAwait(false);
+        await WriteReportAsync(output, report, json, watch.Elapsed).ConfigureAwait(false);
+        return report.IsIntact ? ExitCodes.Success : ExitCodes.Failed;
+    }
+
+    private static async Task WriteReportAsync(TextWriter output, AuditVerificationReport report, bool json, TimeSpan elapsed)
+    {
+        if (json)
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(report, AuditJsonContext.Default.AuditVerificationReport)).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var chain in report.Chains)
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"chain {chain.Chain}: {chain.Events} events, {chain.CheckpointsVerified} checkpoints verified: {(chain.IsIntact ? "intact" : $"BROKEN at {chain.Problems[0].Sequence}")}")).ConfigureAwait(false);
+            foreach (var problem in chain.Problems)
+            {
+                await output.WriteLineAsync($"  {problem.Kind.ToString().ToLowerInvariant()} at {problem.Sequence}: {problem.Detail}").ConfigureAwait(false);
+            }
+        }
+
+        var events = report.Chains.Sum(c => c.Events);
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{(report.IsIntact ? "Audit trail intact" : "AUDIT TRAIL TAMPERED")}: {events} events in {report.Chains.Count} chain(s), checked in {elapsed.TotalSeconds:0.00} s.")).ConfigureAwait(false);
+    }
+
+    private static Command Export(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var format = new Option<string>("--format") { Description = "jsonl (re-verifiable), fhir (R4 AuditEvent NDJSON) or cef (SIEM).", DefaultValueFactory = _ => "jsonl" };
+        var since = new Option<string?>("--since") { Description = "Only events at or after this time (ISO 8601, UTC if no offset)." };
+        var until = new Option<string?>("--until") { Description = "Only events before this time." };
+        var outFile = new Option<string?>("--out") { Description = "Write to this file instead of standard output." };
+        var command = new Command("export", "Export the trail as JSON Lines with hashes, FHIR R4 AuditEvent resources, or CEF lines.");
+        command.Options.Add(data);
+        command.Options.Add(format);
+        command.Options.Add(since);
+        command.Options.Add(until);
+        command.Options.Add(outFile);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var formatName = parse.GetValue(format)!;
+            AuditExportFormat? chosen = formatName switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
+            if (chosen is null)
+            {
+                await error.WriteLineAsync($"--format '{formatName}' is not one of jsonl, fhir, cef.").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), null, null, null, null);
+            if (filterError is not null)
+            {
+                await error.WriteLineAsync(filterError).ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            var folder = parse.GetValue(data)!;
+            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            {
+                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+            long written;
+            if (parse.GetValue(outFile) is { } path)
+            {
+                var file = new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
+                await using (file.ConfigureAwait(false))
+                {
+                    written = await AuditExport.ExportAsync(store, file, chosen.Value, filter, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                written = await AuditExport.ExportAsync(store, output, chosen.Value, filter, cancellationToken).ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{written} events exported as {formatName}.")).ConfigureAwait(false);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Search(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var subject = new Option<string?>("--subject") { Description = "Only this subject (sub)." };
+        var patient = new Option<string?>("--patient") { Description = "Only this patient id." };
+        var type = new Option<string?>("--type") { Description = "Only this event type, for example phi.access_denied." };
+        var outcome = new Option<string?>("--outcome") { Description = "success, denied or error." };
+        var since = new Option<string?>("--since") { Description = "Only events at or after this time (ISO 8601)." };
+        var until = new Option<string?>("--until") { Description = "Only events before this time." };
+        var format = new Option<string>("--format") { Description = "jsonl (default), fhir or cef.", DefaultValueFactory = _ => "jsonl" };
+        var command = new Command("search", "Find events for an auditor: by subject, patient, type, outcome and time range.");
+        foreach (var option in new Option[] { data, subject, patient, type, outcome, since, until, format })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), parse.GetValue(subject), parse.GetValue(patient), parse.GetValue(type), parse.GetValue(outcome));
+            AuditExportFormat? chosen = parse.GetValue(format) switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
+            filterError ??= chosen is null ? "--format must be jsonl, fhir or cef." : null;
+            if (filterError is not null)
+            {
+                await error.WriteLineAsync(filterError).ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            var folder = parse.GetValue(data)!;
+            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            {
+                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+            var found = await AuditExport.ExportAsync(store, output, chosen!.Value, filter, cancellationToken).ConfigureAwait(false);
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{found} matching events. Run 'safeguard audit verify' to confirm the trail they come from is intact.")).ConfigureAwait(false);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static (AuditFilter? Filter, string? Error) ParseFilter(string? since, string? until, string? subject, string? patient, string? type, string? outcome)
+    {
+        DateTimeOffset? from = null, to = null;
+        if (since is not null)
+        {
+            if (!DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                return (null, $"--since '{since}' is not a date or time (use ISO 8601, for example 2026-11-01 or 2026-11-01T08:00:00Z).");
+            }
+
+            from = parsed;
+        }
+
+        if (until is not null)
+        {
+            if (!DateTimeOffset.TryParse(until, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                return (null, $"--until '{until}' is not a date or time (use ISO 8601).");
+            }
+
+            to = parsed;
+        }
+
+        AuditEventType? eventType = null;
+        if (type is not null)
+        {
+            if (!AuditEventTypes.TryParse(type, out var parsed))
+            {
+                return (null, $"--type '{type}' is not an event type; use one of {string.Join(", ", Enum.GetValues<AuditEventType>().Select(AuditEventTypes.WireName))}.");
+            }
+
+            eventType = parsed;
+        }
+
+        AuditOutcome? eventOutcome = outcome switch { null => null, "success" => AuditOutcome.Success, "denied" => AuditOutcome.Denied, "error" => AuditOutcome.Error, _ => (AuditOutcome)(-1) };
+        if ((int?)eventOutcome == -1)
+        {
+            return (null, $"--outcome '{outcome}' is not success, denied or error.");
+        }
+
+        return (new AuditFilter { Since = from, Until = to, Subject = subject, PatientId = patient, Type = eventType, Outcome = eventOutcome }, null);
     }
 
     private static Command Generate(TextWriter output, TextWriter error)

@@ -270,7 +270,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
 
         var due = last + _options.CheckpointInterval - _time.GetUtcNow();
-        return due < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : due;
+
+        // Nothing written since the last checkpoint: nothing to sign, so wait a whole interval rather than spin.
+        return due < TimeSpan.FromMilliseconds(1) ? (CheckpointDue() ? TimeSpan.FromMilliseconds(1) : _options.CheckpointInterval) : due;
     }
 
     private bool CheckpointDue()
@@ -296,11 +298,14 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var previous = head.Hash;
         var marker = head.Marker;
         var records = new List<AuditRecord>(batch.Count + 2);
+        var sequences = new long[batch.Count];
         var checkpoints = new List<AuditCheckpoint>(1);
         var now = _time.GetUtcNow();
-        foreach (var pending in batch)
+        for (var i = 0; i < batch.Count; i++)
         {
-            previous = Seal(pending.Event, ++sequence, previous, records);
+            // Checkpoint markers interleave with the events: remember each event's own sequence number.
+            sequences[i] = ++sequence;
+            previous = Seal(batch[i].Event, sequence, previous, records);
             if (sequence - marker >= _options.CheckpointEveryEvents)
             {
                 (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
@@ -334,7 +339,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
             _sealedHead = sealedHead;
         }
 
-        await _sealed.Writer.WriteAsync(new SealedBatch(epoch, batch, records, checkpoints, sealedHead)).ConfigureAwait(false);
+        await _sealed.Writer.WriteAsync(new SealedBatch(epoch, batch, sequences, records, checkpoints, sealedHead)).ConfigureAwait(false);
     }
 
     private async Task CommitLoopAsync()
@@ -375,7 +380,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
             _consecutiveFailures = 0;
             for (var i = 0; i < batch.Events.Count; i++)
             {
-                batch.Events[i].Done?.TrySetResult(batch.Records[i].Sequence);
+                batch.Events[i].Done?.TrySetResult(batch.Sequences[i]);
             }
 
             await ExportAsync(batch.Checkpoints).ConfigureAwait(false);
@@ -503,5 +508,5 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
     private readonly record struct Head(long Sequence, byte[] Hash, long Marker, DateTimeOffset LastCheckpointTime);
 
-    private sealed record SealedBatch(int Epoch, List<Pending> Events, List<AuditRecord> Records, List<AuditCheckpoint> Checkpoints, Head Head);
+    private sealed record SealedBatch(int Epoch, List<Pending> Events, long[] Sequences, List<AuditRecord> Records, List<AuditCheckpoint> Checkpoints, Head Head);
 }

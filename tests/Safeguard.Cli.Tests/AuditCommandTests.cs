@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Safeguard.Cli.Tests;
+
+public sealed class AuditCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("safeguard-cli-audit-");
+
+    [Fact]
+    public async Task Verify_OnAnUntouchedTrail_ExitsZero()
+    {
+        var (generated, _, _) = await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "500", "--chain", "node-t");
+
+        var (exit, output, _) = await RunAsync("audit", "verify", "--data", _data.FullName);
+
+        Assert.Equal(0, generated);
+        Assert.Equal(0, exit);
+        Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
+        Assert.Contains("chain node-t: 501 events", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_OnATamperedTrail_NamesTheSequenceAndExitsNonZero()
+    {
+        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "300", "--chain", "node-t");
+        Tamper("UPDATE audit_events SET body = replace(body, 'TREAT', 'ETREAT') WHERE seq = 123");
+
+        var (exit, output, _) = await RunAsync("audit", "verify", "--data", _data.FullName);
+        var (jsonExit, json, _) = await RunAsync("audit", "verify", "--data", _data.FullName, "--json");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("BROKEN at 123", output, StringComparison.Ordinal);
+        Assert.Contains("modified at 123", output, StringComparison.Ordinal);
+        Assert.Equal(1, jsonExit);
+        using var report = JsonDocument.Parse(json);
+        var problem = report.RootElement.GetProperty("chains")[0].GetProperty("problems")[0];
+        Assert.Equal("Modified", problem.GetProperty("kind").GetString());
+        Assert.Equal(123, problem.GetProperty("sequence").GetInt64());
+    }
+
+    [Fact]
+    public async Task Verify_WithoutATrail_ExplainsAndExitsWithBadInput()
+    {
+        var (exit, _, error) = await RunAsync("audit", "verify", "--data", Path.Combine(_data.FullName, "nothing-here"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("No audit trail", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Writer_KilledWhileAppending_LosesNoAcknowledgedEvent()
+    {
+        // A child process appends as fast as it can and prints each event once it is durable; it is killed
+        // with SIGKILL mid-stream. Every acknowledged event must be in the trail, and the trail must verify.
+        var cli = typeof(SafeguardCommand).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { cli, "audit", "generate", "--data", _data.FullName, "--count", "5000000", "--concurrency", "64", "--chain", "node-k", "--ack" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var acknowledged = new List<(long Sequence, string EventId)>();
+        using (var child = Process.Start(start)!)
+        {
+            child.ErrorDataReceived += (_, _) => { };
+            child.BeginErrorReadLine();
+            string? line;
+            var deadline = Stopwatch.StartNew();
+            while ((line = await child.StandardOutput.ReadLineAsync()) is not null)
+            {
+                var parts = line.Split(' ');
+                if (parts.Length == 3 && parts[0] == "ack")
+                {
+                    acknowledged.Add((long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), parts[2]));
+                }
+
+                if (acknowledged.Count == 20_000 || deadline.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    child.Kill(entireProcessTree: true);
+                    break;
+                }
+            }
+
+            // Acknowledgements already written to the pipe before the kill count too.
+            while ((line = await child.StandardOutput.ReadLineAsync()) is not null)
+            {
+                var parts = line.Split(' ');
+                if (parts.Length == 3 && parts[0] == "ack")
+                {
+                    acknowledged.Add((long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), parts[2]));
+                }
+            }
+
+            await child.WaitForExitAsync();
+            Assert.NotEqual(0, child.ExitCode);
+        }
+
+        Assert.True(acknowledged.Count >= 1000, $"Only {acknowledged.Count} events were acknowledged before the kill.");
+        var stored = StoredEventIds("node-k");
+        Assert.All(acknowledged, a => Assert.True(stored.TryGetValue(a.EventId, out var seq) && seq == a.Sequence, $"Acknowledged event {a.Sequence} {a.EventId} is missing."));
+
+        var (exit, output, _) = await RunAsync("audit", "verify", "--data", _data.FullName);
+        Assert.True(exit == 0, output);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _data.Delete(recursive: true);
+    }
+
+    private Dictionary<string, long> StoredEventIds(string chain)
+    {
+        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "safeguard.db")};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, body FROM audit_events WHERE chain = $c";
+        command.Parameters.AddWithValue("$c", chain);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            using var body = JsonDocument.Parse(reader.GetFieldValue<byte[]>(1));
+            ids[body.RootElement.GetProperty("event_id").GetString()!] = reader.GetInt64(0);
+        }
+
+        return ids;
+    }
+
+    private void Tamper(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "safeguard.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "DROP TRIGGER audit_events_append_only_update; " + sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await SafeguardCommand.InvokeAsync(args, output, error, CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+}
