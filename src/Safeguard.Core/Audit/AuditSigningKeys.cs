@@ -37,7 +37,11 @@ public sealed class AuditSigningKeys
     /// <summary>Every unrevoked audit public key: the keys checkpoints are verified with.</summary>
     public IReadOnlyList<SigningKey> Trusted => _trusted;
 
-    /// <summary>Loads the audit keys, creating the first one if <paramref name="createIfMissing"/> and there is none.</summary>
+    /// <summary>
+    /// Loads the audit keys. With <paramref name="createIfMissing"/> (a writer) the first key is created if there
+    /// is none and the newest key's private half is decrypted for signing; without it (a verifier) only the
+    /// trusted public keys are refreshed, and a signing key already loaded stays loaded.
+    /// </summary>
     /// <param name="createIfMissing">False for a verifier, which must never mint a key of its own.</param>
     /// <param name="cancellationToken">Cancels the store I/O.</param>
     /// <returns>A task that completes when loaded.</returns>
@@ -63,7 +67,10 @@ public sealed class AuditSigningKeys
         }
 
         _trusted = keys;
-        _current = keys.Count > 0 && keys[^1].HasPrivateKey ? keys[^1] : null;
+        if (createIfMissing)
+        {
+            _current = keys.Count > 0 && keys[^1].HasPrivateKey ? keys[^1] : null;
+        }
     }
 }
 

@@ -198,6 +198,22 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var reader = _queue.Reader;
         try
         {
+            await SealUntilStoppedAsync(reader).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A bug or an unusable audit key: stop accepting events and tell every waiting caller, never hang.
+            Crash(ex);
+        }
+        finally
+        {
+            _sealed.Writer.TryComplete();
+        }
+    }
+
+    private async Task SealUntilStoppedAsync(ChannelReader<Pending> reader)
+    {
+        {
             while (true)
             {
                 var wait = reader.WaitToReadAsync().AsTask();
@@ -223,9 +239,31 @@ public sealed partial class AuditWriter : IAsyncDisposable
             var rest = Drain(reader);
             await SealAndPostAsync(rest, forceCheckpoint: true).ConfigureAwait(false);
         }
-        finally
+    }
+
+    private void Crash(Exception ex)
+    {
+        _running = false;
+        _healthy = false;
+        _queue.Writer.TryComplete();
+        LogCrashed(ex);
+        var failure = new AuditUnavailableException(SafeguardErrorCodes.AuditWriterStopped, "The audit writer stopped on an internal error; the event is not durable.", ex);
+        while (_retry.TryDequeue(out var retried))
         {
-            _sealed.Writer.TryComplete();
+            retried.Done?.TrySetException(failure);
+        }
+
+        while (_queue.Reader.TryRead(out var queued))
+        {
+            queued.Done?.TrySetException(failure);
+        }
+
+        while (_sealed.Reader.TryRead(out var batch))
+        {
+            foreach (var pending in batch.Events)
+            {
+                pending.Done?.TrySetException(failure);
+            }
         }
     }
 
@@ -343,6 +381,18 @@ public sealed partial class AuditWriter : IAsyncDisposable
     }
 
     private async Task CommitLoopAsync()
+    {
+        try
+        {
+            await CommitUntilCompletedAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Crash(ex);
+        }
+    }
+
+    private async Task CommitUntilCompletedAsync()
     {
         await foreach (var batch in _sealed.Reader.ReadAllAsync().ConfigureAwait(false))
         {
@@ -485,8 +535,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
             {
                 await _sink.WriteAsync(checkpoint, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                // The checkpoint is already committed in the database; a failing sink raises an alarm, never a loss.
                 LogExportFailed(ex, checkpoint.Sequence);
             }
         }
@@ -500,6 +551,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 9003, Level = LogLevel.Warning, Message = "Audit store writable again after {Failures} failed commits.")]
     private partial void LogRecovered(int failures);
+
+    [LoggerMessage(EventId = 9005, Level = LogLevel.Critical, Message = "The audit writer stopped on an internal error; waiting callers were refused.")]
+    private partial void LogCrashed(Exception exception);
 
     [LoggerMessage(EventId = 9004, Level = LogLevel.Error, Message = "Audit checkpoint {Sequence} could not be copied to the checkpoint sink; it is in the database and the next checkpoint will be tried.")]
     private partial void LogExportFailed(Exception exception, long sequence);
