@@ -41,6 +41,64 @@ public sealed class AuditCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task ExportThenVerifyJsonl_ReverifiesWithoutTheDatabase()
+    {
+        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "200", "--chain", "node-t");
+        var file = Path.Combine(_data.FullName, "export.jsonl");
+
+        var (exportExit, _, exportError) = await RunAsync("audit", "export", "--data", _data.FullName, "--format", "jsonl", "--out", file);
+        var (verifyExit, verifyOutput, _) = await RunAsync("audit", "verify", "--data", _data.FullName, "--jsonl", file);
+        File.WriteAllLines(file, File.ReadAllLines(file).Where(l => !l.Contains("\"seq\":77,", StringComparison.Ordinal)));
+        var (brokenExit, brokenOutput, _) = await RunAsync("audit", "verify", "--data", _data.FullName, "--jsonl", file);
+
+        Assert.Equal(0, exportExit);
+        Assert.Contains("201 events exported as jsonl", exportError, StringComparison.Ordinal);
+        Assert.Equal(0, verifyExit);
+        Assert.Contains("Audit trail intact", verifyOutput, StringComparison.Ordinal);
+        Assert.Equal(1, brokenExit);
+        Assert.Contains("missing at 77", brokenOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProveThenVerifyProof_HoldsAndFailsWhenTheEventIsEdited()
+    {
+        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "100", "--chain", "node-t");
+        var (_, found, _) = await RunAsync("audit", "search", "--data", _data.FullName, "--format", "jsonl");
+        var eventId = found.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("seq", out var seq) && seq.GetInt64() == 42)
+            .Select(e => e.GetProperty("event").GetProperty("event_id").GetString())
+            .Single()!;
+        var proofFile = Path.Combine(_data.FullName, "proof.json");
+
+        var (proveExit, _, _) = await RunAsync("audit", "prove", eventId, "--data", _data.FullName, "--out", proofFile);
+        var (holdsExit, holdsOutput, _) = await RunAsync("audit", "verify-proof", proofFile, "--data", _data.FullName);
+        File.WriteAllText(proofFile, File.ReadAllText(proofFile).Replace("\"http_status\":200", "\"http_status\":403", StringComparison.Ordinal));
+        var (failsExit, _, failsError) = await RunAsync("audit", "verify-proof", proofFile, "--data", _data.FullName);
+
+        Assert.Equal(0, proveExit);
+        Assert.Equal(0, holdsExit);
+        Assert.Contains("Proof holds: Event 42 of chain node-t", holdsOutput, StringComparison.Ordinal);
+        Assert.Equal(1, failsExit);
+        Assert.Contains("PROOF FAILS", failsError, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("export", "--format", "xml")]
+    [InlineData("search", "--outcome", "maybe")]
+    [InlineData("search", "--type", "phi.read")]
+    [InlineData("export", "--since", "yesterday-ish")]
+    public async Task ExportAndSearch_ExplainBadInput(string command, string option, string value)
+    {
+        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "5", "--chain", "node-t");
+
+        var (exit, _, error) = await RunAsync("audit", command, "--data", _data.FullName, option, value);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(value, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_WithoutATrail_ExplainsAndExitsWithBadInput()
     {
         var (exit, _, error) = await RunAsync("audit", "verify", "--data", Path.Combine(_data.FullName, "nothing-here"));

@@ -16,6 +16,8 @@ internal static class AuditCommand
         audit.Subcommands.Add(Verify(output, error));
         audit.Subcommands.Add(Export(output, error));
         audit.Subcommands.Add(Search(output, error));
+        audit.Subcommands.Add(Prove(output, error));
+        audit.Subcommands.Add(VerifyProof(output, error));
         audit.Subcommands.Add(Generate(output, error));
         return audit;
     }
@@ -223,6 +225,72 @@ internal static class AuditCommand
             var found = await AuditExport.ExportAsync(store, output, chosen!.Value, filter, cancellationToken).ConfigureAwait(false);
             await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{found} matching events. Run 'safeguard audit verify' to confirm the trail they come from is intact.")).ConfigureAwait(false);
             return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Prove(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var eventId = new Argument<string>("event-id") { Description = "The id of the event to prove." };
+        var outFile = new Option<string?>("--out") { Description = "Write the proof to this file instead of standard output." };
+        var command = new Command("prove", "Print the inclusion proof linking one event to a signed checkpoint (no other event is disclosed).");
+        command.Options.Add(data);
+        command.Options.Add(outFile);
+        command.Arguments.Add(eventId);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var folder = parse.GetValue(data)!;
+            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            {
+                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+            var proof = await AuditProofs.CreateAsync(store, parse.GetValue(eventId)!, cancellationToken).ConfigureAwait(false);
+            if (proof is null)
+            {
+                await error.WriteLineAsync("No such event, or no checkpoint covers it yet (one is written within the checkpoint interval).").ConfigureAwait(false);
+                return ExitCodes.Failed;
+            }
+
+            if (parse.GetValue(outFile) is { } path)
+            {
+                await File.WriteAllTextAsync(path, proof, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await output.WriteLineAsync(proof).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command VerifyProof(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var file = new Argument<string>("proof") { Description = "The proof file made by 'safeguard audit prove'." };
+        var command = new Command("verify-proof", "Check an inclusion proof against the trusted audit keys (DATA/audit-keys). Exit 0 only if it holds.");
+        command.Options.Add(data);
+        command.Arguments.Add(file);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                await error.WriteLineAsync($"The proof file '{path}' does not exist.").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            using var folder = DataFolder.Open(parse.GetValue(data)!);
+            var keys = folder.AuditKeys();
+            await keys.LoadAsync(createIfMissing: false, cancellationToken).ConfigureAwait(false);
+            var (valid, detail) = await AuditProofs.VerifyAsync(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), keys.Trusted).ConfigureAwait(false);
+            await (valid ? output : error).WriteLineAsync((valid ? "Proof holds: " : "PROOF FAILS: ") + detail).ConfigureAwait(false);
+            return valid ? ExitCodes.Success : ExitCodes.Failed;
         });
         return command;
     }

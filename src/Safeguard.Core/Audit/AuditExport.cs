@@ -83,7 +83,7 @@ public static class AuditExport
         {
             var checkpoints = (await store.GetCheckpointsAsync(chain, cancellationToken).ConfigureAwait(false)).ToDictionary(c => c.Sequence);
             var previous = AuditHash.Genesis(chain);
-            await foreach (var record in store.ReadChainAsync(chain, cancellationToken).ConfigureAwait(false))
+            await foreach (var record in store.ReadChainAsync(chain, 1, cancellationToken).ConfigureAwait(false))
             {
                 var inRange = (filter.Since is null || record.Time >= filter.Since) && (filter.Until is null || record.Time < filter.Until);
                 AuditEvent? parsed = null;

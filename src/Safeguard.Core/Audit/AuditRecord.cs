@@ -29,7 +29,10 @@ public sealed record AuditRecord
 /// <param name="Hash">Its hash.</param>
 public sealed record AuditChainHead(long Sequence, byte[] Hash);
 
-/// <summary>A signed statement of a chain's head: <c>{chain, seq, head hash, time}</c> as a JWS under the audit key.</summary>
+/// <summary>
+/// A signed statement of a chain's head: <c>{chain, seq, head, from, root, iat}</c> as a JWS under the audit key,
+/// where <c>root</c> is the RFC 6962 Merkle root over the events <c>from</c>..<c>seq</c> (for inclusion proofs).
+/// </summary>
 public sealed record AuditCheckpoint
 {
     /// <summary>The chain.</summary>
@@ -45,6 +48,14 @@ public sealed record AuditCheckpoint
 
     /// <summary>When it was signed.</summary>
     public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The first sequence number of the interval the Merkle root covers; 0 where not read from a verified JWS.</summary>
+    public long From { get; init; }
+
+#pragma warning disable CA1819 // Signed bytes; never mutated.
+    /// <summary>The Merkle root over events <see cref="From"/>..<see cref="Sequence"/>; empty where not read from a verified JWS.</summary>
+    public byte[] Root { get; init; } = [];
+#pragma warning restore CA1819
 
     /// <summary>The compact JWS (<c>typ: safeguard-audit-checkpoint+jwt</c>).</summary>
     public required string Jws { get; init; }

@@ -87,9 +87,11 @@ public static class AuditCheckpoints
     /// <param name="chain">The chain.</param>
     /// <param name="sequence">The head's sequence number.</param>
     /// <param name="headHash">The head's hash.</param>
+    /// <param name="from">The first sequence number under <paramref name="root"/>.</param>
+    /// <param name="root">The RFC 6962 Merkle root over events <paramref name="from"/>..<paramref name="sequence"/>.</param>
     /// <param name="time">The signing time.</param>
     /// <returns>The checkpoint.</returns>
-    public static AuditCheckpoint Sign(SigningKey key, string chain, long sequence, ReadOnlySpan<byte> headHash, DateTimeOffset time)
+    public static AuditCheckpoint Sign(SigningKey key, string chain, long sequence, ReadOnlySpan<byte> headHash, long from, ReadOnlySpan<byte> root, DateTimeOffset time)
     {
         ArgumentNullException.ThrowIfNull(key);
         if (key.SigningCredentials is null)
@@ -108,6 +110,8 @@ public static class AuditCheckpoints
                 ["chain"] = chain,
                 ["seq"] = sequence,
                 ["head"] = Base64UrlEncoder.Encode(headHash.ToArray()),
+                ["from"] = from,
+                ["root"] = Base64UrlEncoder.Encode(root.ToArray()),
             },
         };
         return new AuditCheckpoint
@@ -116,6 +120,8 @@ public static class AuditCheckpoints
             Sequence = sequence,
             HeadHash = headHash.ToArray(),
             Time = at,
+            From = from,
+            Root = root.ToArray(),
             Jws = Handler.CreateToken(descriptor),
         };
     }
@@ -157,6 +163,8 @@ public static class AuditCheckpoints
             Sequence = sequence,
             HeadHash = Base64UrlEncoder.DecodeBytes(head),
             Time = token.TryGetPayloadValue<long>("iat", out var iat) ? DateTimeOffset.FromUnixTimeSeconds(iat) : default,
+            From = token.TryGetPayloadValue<long>("from", out var from) ? from : 0,
+            Root = token.TryGetPayloadValue<string>("root", out var root) ? Base64UrlEncoder.DecodeBytes(root) : [],
             Jws = jws,
         };
     }

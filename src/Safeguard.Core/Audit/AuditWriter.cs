@@ -106,12 +106,22 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var head = await _store.GetHeadAsync(Chain, cancellationToken).ConfigureAwait(false);
         var checkpoints = await _store.GetCheckpointsAsync(Chain, cancellationToken).ConfigureAwait(false);
 
-        // Each checkpoint is followed at once by its marker event.
+        // Each checkpoint is followed at once by its marker event, which opens the next Merkle interval.
+        var intervalStart = checkpoints.Count > 0 ? checkpoints[^1].Sequence + 1 : 1;
+        var frontier = Array.Empty<byte[]>();
+        var leaves = 0L;
+        await foreach (var record in _store.ReadChainAsync(Chain, intervalStart, cancellationToken).ConfigureAwait(false))
+        {
+            frontier = AuditMerkle.Append(frontier, leaves++, AuditMerkle.LeafHash(record.Hash));
+        }
+
         _committedHead = new Head(
             head?.Sequence ?? 0,
             head?.Hash ?? AuditHash.Genesis(Chain),
             checkpoints.Count > 0 ? checkpoints[^1].Sequence + 1 : 0,
-            _time.GetUtcNow());
+            _time.GetUtcNow(),
+            intervalStart,
+            frontier);
         _sealedHead = _committedHead;
         _running = true;
         _committing = Task.Run(CommitLoopAsync, CancellationToken.None);
@@ -335,6 +345,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var sequence = head.Sequence;
         var previous = head.Hash;
         var marker = head.Marker;
+        var interval = new Interval(head.IntervalStart, head.Frontier);
         var records = new List<AuditRecord>(batch.Count + 2);
         var sequences = new long[batch.Count];
         var checkpoints = new List<AuditCheckpoint>(1);
@@ -344,9 +355,10 @@ public sealed partial class AuditWriter : IAsyncDisposable
             // Checkpoint markers interleave with the events: remember each event's own sequence number.
             sequences[i] = ++sequence;
             previous = Seal(batch[i].Event, sequence, previous, records);
+            interval.Add(sequence, previous);
             if (sequence - marker >= _options.CheckpointEveryEvents)
             {
-                (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
+                (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints, interval);
                 marker = sequence;
             }
         }
@@ -355,7 +367,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var timeDue = now >= head.LastCheckpointTime + _options.CheckpointInterval;
         if ((forceCheckpoint || timeDue) && sequence > marker)
         {
-            (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints);
+            (sequence, previous) = AddCheckpoint(sequence, previous, now, records, checkpoints, interval);
             marker = sequence;
         }
 
@@ -364,7 +376,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
             return;
         }
 
-        var sealedHead = new Head(sequence, previous, marker, checkpoints.Count > 0 ? now : head.LastCheckpointTime);
+        var sealedHead = new Head(sequence, previous, marker, checkpoints.Count > 0 ? now : head.LastCheckpointTime, interval.Start, interval.Frontier);
         lock (_headLock)
         {
             if (epoch != _epoch)
@@ -459,10 +471,10 @@ public sealed partial class AuditWriter : IAsyncDisposable
     }
 
     private (long Sequence, byte[] Hash) AddCheckpoint(
-        long sequence, byte[] head, DateTimeOffset now, List<AuditRecord> records, List<AuditCheckpoint> checkpoints)
+        long sequence, byte[] head, DateTimeOffset now, List<AuditRecord> records, List<AuditCheckpoint> checkpoints, Interval interval)
     {
         var key = _keys.Current ?? throw new InvalidOperationException("The audit key is not loaded.");
-        var checkpoint = AuditCheckpoints.Sign(key, Chain, sequence, head, now);
+        var checkpoint = AuditCheckpoints.Sign(key, Chain, sequence, head, interval.Start, AuditMerkle.FrontierRoot(interval.Frontier), now);
         checkpoints.Add(checkpoint);
 
         // The checkpoint is itself an event of the chain, so the trail says when and over what it was signed.
@@ -478,7 +490,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
             Reason = Convert.ToHexStringLower(head),
         };
         var next = sequence + 1;
-        return (next, Seal(marker, next, head, records));
+        var markerHash = Seal(marker, next, head, records);
+        interval.Restart(next, markerHash);
+        return (next, markerHash);
     }
 
     private void Fail(List<Pending> events, Exception ex)
@@ -560,7 +574,25 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
     private sealed record Pending(AuditEvent Event, TaskCompletionSource<long>? Done);
 
-    private readonly record struct Head(long Sequence, byte[] Hash, long Marker, DateTimeOffset LastCheckpointTime);
+    /// <summary>The chain head as one stage sees it, with the Merkle frontier of the open checkpoint interval.</summary>
+    private readonly record struct Head(long Sequence, byte[] Hash, long Marker, DateTimeOffset LastCheckpointTime, long IntervalStart, byte[][] Frontier);
+
+    /// <summary>The open checkpoint interval while a batch is sealed: its first sequence number and Merkle frontier.</summary>
+    private sealed class Interval(long start, byte[][] frontier)
+    {
+        public long Start { get; private set; } = start;
+
+        public byte[][] Frontier { get; private set; } = frontier;
+
+        public void Add(long sequence, byte[] chainHash) =>
+            Frontier = AuditMerkle.Append(Frontier, sequence - Start, AuditMerkle.LeafHash(chainHash));
+
+        public void Restart(long start, byte[] firstChainHash)
+        {
+            Start = start;
+            Frontier = [AuditMerkle.LeafHash(firstChainHash)];
+        }
+    }
 
     private sealed record SealedBatch(int Epoch, List<Pending> Events, long[] Sequences, List<AuditRecord> Records, List<AuditCheckpoint> Checkpoints, Head Head);
 }

@@ -40,11 +40,12 @@ public interface IAuditStore
     /// <returns>A task that completes after the last record.</returns>
     Task ScanChainAsync(string chain, AuditRowVisitor visitor, CancellationToken cancellationToken);
 
-    /// <summary>Streams a chain's records in sequence order, holding only one batch in memory.</summary>
+    /// <summary>Streams a chain's records in sequence order from <paramref name="fromSequence"/>, holding only one batch in memory.</summary>
     /// <param name="chain">The chain.</param>
+    /// <param name="fromSequence">The first sequence number wanted (1 for the whole chain).</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The records.</returns>
-    IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, CancellationToken cancellationToken);
+    IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, long fromSequence, CancellationToken cancellationToken);
 
     /// <summary>A chain's checkpoints, in sequence order.</summary>
     /// <param name="chain">The chain.</param>

@@ -226,12 +226,13 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, long fromSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var connection = OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, time, body, hash FROM audit_events WHERE chain = $chain ORDER BY seq";
+        command.CommandText = "SELECT seq, time, body, hash FROM audit_events WHERE chain = $chain AND seq >= $from ORDER BY seq";
         command.Parameters.AddWithValue("$chain", chain);
+        command.Parameters.AddWithValue("$from", fromSequence);
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

@@ -126,7 +126,7 @@ public sealed class AuditTamperTests
                     attackerKeys.LoadAsync(createIfMissing: true, CancellationToken.None).GetAwaiter().GetResult();
                     forgedCheckpointAt = 50;
                     var (_, hash) = AuditTrailFixture.Row(db, forgedCheckpointAt);
-                    var forged = AuditCheckpoints.Sign(attackerKeys.Current!, AuditTrailFixture.Chain, forgedCheckpointAt, hash, DateTimeOffset.UnixEpoch);
+                    var forged = AuditCheckpoints.Sign(attackerKeys.Current!, AuditTrailFixture.Chain, forgedCheckpointAt, hash, 1, hash, DateTimeOffset.UnixEpoch);
                     AuditTrailFixture.Execute(db, "DELETE FROM audit_checkpoints WHERE seq = $s", ("$s", forgedCheckpointAt));
                     AuditTrailFixture.Execute(db, "INSERT INTO audit_checkpoints (chain, seq, head, time, jws) VALUES ($c, $s, $h, 'not-a-time', $j)",
                         ("$c", AuditTrailFixture.Chain), ("$s", forgedCheckpointAt), ("$h", hash), ("$j", forged.Jws));

@@ -204,7 +204,7 @@ public sealed class AuditWriterTests
 
         public Task ScanChainAsync(string chain, AuditRowVisitor visitor, CancellationToken cancellationToken) => inner.ScanChainAsync(chain, visitor, cancellationToken);
 
-        public IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, CancellationToken cancellationToken) => inner.ReadChainAsync(chain, cancellationToken);
+        public IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, long fromSequence, CancellationToken cancellationToken) => inner.ReadChainAsync(chain, fromSequence, cancellationToken);
 
         public Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken) => inner.GetCheckpointsAsync(chain, cancellationToken);
     }
