@@ -18,6 +18,8 @@ internal static class AuditCommand
         audit.Subcommands.Add(Search(output, error));
         audit.Subcommands.Add(Prove(output, error));
         audit.Subcommands.Add(VerifyProof(output, error));
+        audit.Subcommands.Add(Archive(output, error));
+        audit.Subcommands.Add(VerifyArchive(output, error));
         audit.Subcommands.Add(Generate(output, error));
         return audit;
     }
@@ -291,6 +293,72 @@ internal static class AuditCommand
             var (valid, detail) = await AuditProofs.VerifyAsync(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), keys.Trusted).ConfigureAwait(false);
             await (valid ? output : error).WriteLineAsync((valid ? "Proof holds: " : "PROOF FAILS: ") + detail).ConfigureAwait(false);
             return valid ? ExitCodes.Success : ExitCodes.Failed;
+        });
+        return command;
+    }
+
+    private static Command Archive(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var until = new Option<string>("--until") { Description = "Archive events written before this time (ISO 8601).", Required = true };
+        var outDir = new Option<string>("--out") { Description = "The archive directory (created; must be empty).", Required = true };
+        var command = new Command("archive", "Write older events to files with a manifest signed by the audit key; they verify without the database. Nothing is deleted.");
+        command.Options.Add(data);
+        command.Options.Add(until);
+        command.Options.Add(outDir);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var (filter, filterError) = ParseFilter(null, parse.GetValue(until), null, null, null, null);
+            var directory = parse.GetValue(outDir)!;
+            if (filterError is null && Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+            {
+                filterError = $"--out '{directory}' is not empty.";
+            }
+
+            var folder = parse.GetValue(data)!;
+            if (filterError is null && !File.Exists(Path.Combine(folder, "safeguard.db")))
+            {
+                filterError = $"No audit trail in '{folder}' (safeguard.db not found).";
+            }
+
+            if (filterError is not null)
+            {
+                await error.WriteLineAsync(filterError).ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            using var dataFolder = DataFolder.Open(folder);
+            using var store = new SqliteAuditStore(dataFolder.DatabasePath);
+            var keys = dataFolder.AuditKeys();
+            await keys.LoadAsync(createIfMissing: true, cancellationToken).ConfigureAwait(false);
+            var archived = await AuditArchive.CreateAsync(store, keys.Current!, filter!.Until!.Value, directory, TimeProvider.System.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{archived} events archived to {directory} ({AuditArchive.ManifestFile} signed by the audit key).")).ConfigureAwait(false);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command VerifyArchive(TextWriter output, TextWriter error)
+    {
+        var data = DataOption();
+        var directory = new Argument<string>("archive") { Description = "The archive directory." };
+        var command = new Command("verify-archive", "Check an archive: the manifest's signature, each file's hash, each file's chain and checkpoints.");
+        command.Options.Add(data);
+        command.Arguments.Add(directory);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var folder = DataFolder.Open(parse.GetValue(data)!);
+            var keys = folder.AuditKeys();
+            await keys.LoadAsync(createIfMissing: false, cancellationToken).ConfigureAwait(false);
+            var (problems, report) = await AuditArchive.VerifyAsync(parse.GetValue(directory)!, keys.Trusted, cancellationToken).ConfigureAwait(false);
+            foreach (var problem in problems)
+            {
+                await error.WriteLineAsync(problem).ConfigureAwait(false);
+            }
+
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{(problems.Count == 0 ? "Archive intact" : "ARCHIVE TAMPERED")}: {report.Chains.Sum(c => c.Events)} events in {report.Chains.Count} chain(s).")).ConfigureAwait(false);
+            return problems.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
         });
         return command;
     }

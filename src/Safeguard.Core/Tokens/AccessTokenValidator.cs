@@ -77,13 +77,33 @@ public sealed partial class AccessTokenValidator : IDisposable
             return Fail(SafeguardErrorCodes.TokenTooLarge);
         }
 
-        // A token verified before skips steps 2 to 5 only if its key is still trusted; steps 6 to 10 run always.
+        // A JWS compact serialization is ASCII; the bytes are made once, for the cache key and the signature.
+        if (!Ascii.IsValid(token))
+        {
+            return Fail(SafeguardErrorCodes.TokenMalformed);
+        }
+
+        var bytes = ArrayPool<byte>.Shared.Rent(token.Length);
+        try
+        {
+            Ascii.FromUtf16(token, bytes, out _);
+            return ValidateAscii(token, bytes);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private TokenValidationResult ValidateAscii(string token, byte[] ascii)
+    {
+        // A token verified before skips steps 2 to 5 only if its key is still trusted; steps 6 to 11 run always.
         var hash = default(VerifiedTokenCache.TokenHash);
         ValidatedAccessToken? claims = null;
         var fromCache = false;
         if (_cache is not null)
         {
-            hash = VerifiedTokenCache.Hash(token);
+            hash = VerifiedTokenCache.Hash(ascii.AsSpan(0, token.Length));
             if (_cache.TryGet(hash, out var cached) && _keys.FindKey(cached.KeyId).Key is not null)
             {
                 claims = cached;
@@ -139,7 +159,7 @@ public sealed partial class AccessTokenValidator : IDisposable
             }
 
             // 5. Signature.
-            if (!VerifySignature(token, signingInput, signature, lookup.Key))
+            if (!VerifySignature(token, ascii, signingInput, signature, lookup.Key))
             {
                 return Fail(SafeguardErrorCodes.TokenSignatureInvalid);
             }
@@ -241,12 +261,11 @@ public sealed partial class AccessTokenValidator : IDisposable
         return false;
     }
 
-    private static bool VerifySignature(string token, Range signingInput, Range signatureRange, SigningKey key)
+    private static bool VerifySignature(string token, byte[] ascii, Range signingInput, Range signatureRange, SigningKey key)
     {
         var signatureChars = token.AsSpan()[signatureRange];
         var (offset, inputLength) = signingInput.GetOffsetAndLength(token.Length);
         var signatureBytes = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(signatureChars.Length));
-        var input = ArrayPool<byte>.Shared.Rent(inputLength);
         try
         {
             if (signatureChars.IsEmpty
@@ -261,13 +280,11 @@ public sealed partial class AccessTokenValidator : IDisposable
                 return false;
             }
 
-            // The signing input is ASCII (checked by the parser): header '.' payload.
-            Encoding.ASCII.GetBytes(token.AsSpan(offset, inputLength), input);
-            return key.Verifier.Verify(input, 0, inputLength, signatureBytes, 0, signatureLength);
+            // The signing input: header '.' payload, straight from the ASCII bytes already made.
+            return key.Verifier.Verify(ascii, offset, inputLength, signatureBytes, 0, signatureLength);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(input);
             ArrayPool<byte>.Shared.Return(signatureBytes);
         }
     }

@@ -236,35 +236,54 @@ internal static class JwsReader
         }
 
         var p = new Payload();
-        var names = new List<string>(12);
+        var seen = 0;
+        List<string>? others = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
-            if (names.Contains(name, StringComparer.Ordinal))
+            // Registered claims are matched on their bytes (no string per name); a repeat of any name,
+            // escaped or not, is a duplicate.
+            var claim = ClaimOf(ref reader);
+            string? other = null;
+            if (claim >= 0)
             {
-                return SafeguardErrorCodes.TokenDuplicateMember;
+                if ((seen & (1 << claim)) != 0)
+                {
+                    return SafeguardErrorCodes.TokenDuplicateMember;
+                }
+
+                seen |= 1 << claim;
+            }
+            else
+            {
+                other = reader.GetString()!;
+                others ??= new List<string>(2);
+                if (others.Contains(other, StringComparer.Ordinal))
+                {
+                    return SafeguardErrorCodes.TokenDuplicateMember;
+                }
+
+                others.Add(other);
             }
 
-            names.Add(name);
             reader.Read();
-            var ok = name switch
+            var ok = claim switch
             {
-                "iss" => TryReadString(ref reader, out p.Issuer),
-                "sub" => TryReadString(ref reader, out p.Subject),
-                "aud" => TryReadStringOrArray(ref reader, out p.Audiences),
-                "exp" => TryReadNumericDate(ref reader, out p.ExpiresAt),
-                "iat" => TryReadNumericDate(ref reader, out p.IssuedAt),
-                "nbf" => TryReadNumericDate(ref reader, out p.NotBefore),
-                "auth_time" => TryReadNumericDate(ref reader, out p.AuthenticationTime),
-                "jti" => TryReadString(ref reader, out p.TokenId),
-                "client_id" => TryReadString(ref reader, out p.ClientId),
-                "scope" => TryReadString(ref reader, out p.Scope),
-                "sid" => TryReadString(ref reader, out p.SessionId),
-                "acr" => TryReadString(ref reader, out p.Acr),
-                "amr" => TryReadStringArray(ref reader, out p.Amr),
-                "roles" => TryReadStringOrArray(ref reader, out p.Roles),
-                "cnf" => TryReadConfirmation(ref reader, ref p),
-                _ => TryReadAdditional(ref reader, name, ref p),
+                Iss => TryReadString(ref reader, out p.Issuer),
+                Sub => TryReadString(ref reader, out p.Subject),
+                Aud => TryReadStringOrArray(ref reader, out p.Audiences),
+                Exp => TryReadNumericDate(ref reader, out p.ExpiresAt),
+                Iat => TryReadNumericDate(ref reader, out p.IssuedAt),
+                Nbf => TryReadNumericDate(ref reader, out p.NotBefore),
+                AuthTime => TryReadNumericDate(ref reader, out p.AuthenticationTime),
+                Jti => TryReadString(ref reader, out p.TokenId),
+                ClientId => TryReadString(ref reader, out p.ClientId),
+                Scope => TryReadString(ref reader, out p.Scope),
+                Sid => TryReadString(ref reader, out p.SessionId),
+                Acr => TryReadString(ref reader, out p.Acr),
+                Amr => TryReadStringArray(ref reader, out p.Amr),
+                Roles => TryReadStringOrArray(ref reader, out p.Roles),
+                Cnf => TryReadConfirmation(ref reader, ref p),
+                _ => TryReadAdditional(ref reader, other!, ref p),
             };
             if (!ok)
             {
@@ -279,6 +298,48 @@ internal static class JwsReader
 
         payload = p;
         return null;
+    }
+
+    private const int Iss = 0, Sub = 1, Aud = 2, Exp = 3, Iat = 4, Nbf = 5, AuthTime = 6, Jti = 7, ClientId = 8,
+        Scope = 9, Sid = 10, Acr = 11, Amr = 12, Roles = 13, Cnf = 14;
+
+    /// <summary>The registered claim a property name is, or -1. ValueTextEquals unescapes, so "\u0073ub" is "sub".</summary>
+    private static int ClaimOf(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            var name = reader.ValueSpan;
+            return name.Length switch
+            {
+                3 when name.SequenceEqual("iss"u8) => Iss,
+                3 when name.SequenceEqual("sub"u8) => Sub,
+                3 when name.SequenceEqual("aud"u8) => Aud,
+                3 when name.SequenceEqual("exp"u8) => Exp,
+                3 when name.SequenceEqual("iat"u8) => Iat,
+                3 when name.SequenceEqual("nbf"u8) => Nbf,
+                3 when name.SequenceEqual("jti"u8) => Jti,
+                3 when name.SequenceEqual("sid"u8) => Sid,
+                3 when name.SequenceEqual("acr"u8) => Acr,
+                3 when name.SequenceEqual("amr"u8) => Amr,
+                3 when name.SequenceEqual("cnf"u8) => Cnf,
+                5 when name.SequenceEqual("scope"u8) => Scope,
+                5 when name.SequenceEqual("roles"u8) => Roles,
+                9 when name.SequenceEqual("auth_time"u8) => AuthTime,
+                9 when name.SequenceEqual("client_id"u8) => ClientId,
+                _ => -1,
+            };
+        }
+
+        ReadOnlySpan<string> names = ["iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "jti", "client_id", "scope", "sid", "acr", "amr", "roles", "cnf"];
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (reader.ValueTextEquals(names[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool TryReadString(ref Utf8JsonReader reader, out string? value)

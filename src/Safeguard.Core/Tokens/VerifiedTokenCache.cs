@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace Safeguard.Tokens;
@@ -27,10 +26,10 @@ internal sealed class VerifiedTokenCache
 
     public int Count => Volatile.Read(ref _count);
 
-    public static TokenHash Hash(string token)
+    public static TokenHash Hash(ReadOnlySpan<byte> token)
     {
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(MemoryMarshal.AsBytes(token.AsSpan()), digest);
+        Safeguard.Audit.Sha256.Hash(token, digest);
         return new TokenHash(
             BinaryPrimitives.ReadUInt64LittleEndian(digest),
             BinaryPrimitives.ReadUInt64LittleEndian(digest[8..]),

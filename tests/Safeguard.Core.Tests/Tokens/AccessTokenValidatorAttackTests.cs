@@ -86,6 +86,7 @@ public sealed class AccessTokenValidatorAttackTests
         { "lone surrogate in a claim value", SafeguardErrorCodes.TokenMalformed },
         { "exp in the year 9999", SafeguardErrorCodes.TokenClaimMalformed },
         { "non-canonical base64url spelling of the signature", SafeguardErrorCodes.TokenMalformed },
+        { "a non-ASCII character in the token", SafeguardErrorCodes.TokenMalformed },
     };
 
     [Theory]
@@ -362,6 +363,12 @@ public sealed class AccessTokenValidatorAttackTests
                 const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
                 var last = alphabet.IndexOf(token[^1], StringComparison.Ordinal);
                 return token[..^1] + alphabet[last | 1];
+            }
+
+            case "a non-ASCII character in the token":
+            {
+                var token = f.Sign(f.Header(), f.Payload());
+                return token[..10] + "\u00e9" + token[11..];
             }
 
             default:

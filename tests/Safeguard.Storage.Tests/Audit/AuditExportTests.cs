@@ -1,6 +1,7 @@
 using Hl7.Fhir.Serialization;
 using Hl7.Fhir.Validation;
 using Safeguard.Audit;
+using Safeguard.Storage.Audit;
 using R4 = Hl7.Fhir.Model;
 
 namespace Safeguard.Storage.Tests.Audit;
@@ -141,5 +142,79 @@ public sealed class AuditExportTests
         Assert.Equal(4, count);
         Assert.All(found.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1),
             l => Assert.Contains("\"sub\":\"user-3\"", l, StringComparison.Ordinal));
+    }
+}
+
+public sealed class AuditArchiveAndWebhookTests
+{
+    [Fact]
+    public async Task Archive_VerifiesWithoutTheDatabaseAndCatchesAnEditedFile()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+        await trail.AppendAsync(50);
+        await trail.Writer.StopAsync();
+        var archive = Path.Combine(trail.Directory, "archive");
+
+        // Events 1..n have times epoch+56y+i s: archive those before +30 s.
+        var archived = await AuditArchive.CreateAsync(trail.Store, trail.Keys.Current!, DateTimeOffset.UnixEpoch.AddYears(56).AddSeconds(30), archive, DateTimeOffset.UnixEpoch.AddYears(56), CancellationToken.None);
+        await trail.Keys.LoadAsync(createIfMissing: false, CancellationToken.None);
+        var (problems, report) = await AuditArchive.VerifyAsync(archive, trail.Keys.Trusted, CancellationToken.None);
+
+        Assert.True(archived >= 29);
+        Assert.Empty(problems);
+        Assert.Equal(archived, report.Chains.Sum(c => c.Events));
+        Assert.True((await trail.VerifyAsync()).IsIntact, "Archiving must leave the trail untouched.");
+
+        var file = Path.Combine(archive, AuditTrailFixture.Chain + ".jsonl");
+        File.WriteAllText(file, File.ReadAllText(file).Replace("\"jti-3\"", "\"jti-X\"", StringComparison.Ordinal));
+        var (tampered, _) = await AuditArchive.VerifyAsync(archive, trail.Keys.Trusted, CancellationToken.None);
+        Assert.Contains(tampered, p => p.Contains("SHA-256", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Webhook_ReceivesEachCheckpoint()
+    {
+        using var listener = new System.Net.HttpListener();
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var prefix = $"http://127.0.0.1:{port}/checkpoints/";
+        listener.Prefixes.Add(prefix);
+        listener.Start();
+        var received = new List<string>();
+        var receiving = Task.Run(async () =>
+        {
+            while (received.Count < 1)
+            {
+                var context = await listener.GetContextAsync();
+                using var reader = new StreamReader(context.Request.InputStream);
+                received.Add(await reader.ReadToEndAsync());
+                context.Response.StatusCode = 204;
+                context.Response.Close();
+            }
+        });
+        using var client = new HttpClient();
+        var sink = new WebhookCheckpointSink(client, new Uri(prefix));
+        await using var trail = await AuditTrailFixture.StartAsync();
+        var checkpoint = AuditCheckpoints.Sign(trail.Keys.Current!, "node-w", 10, new byte[32], 1, new byte[32], DateTimeOffset.UnixEpoch);
+
+        await sink.WriteAsync(checkpoint, CancellationToken.None);
+        await receiving.WaitAsync(TimeSpan.FromSeconds(10));
+
+        using var body = System.Text.Json.JsonDocument.Parse(Assert.Single(received));
+        Assert.Equal("node-w", body.RootElement.GetProperty("chain").GetString());
+        Assert.Equal(10, body.RootElement.GetProperty("seq").GetInt64());
+        Assert.Equal(checkpoint.Jws, body.RootElement.GetProperty("jws").GetString());
+    }
+
+    [Theory]
+    [InlineData("http://siem.example.org/checkpoints")]
+    [InlineData("ftp://siem.example.org/checkpoints")]
+    public void Webhook_RefusesPlainHttpBeyondLoopback(string url)
+    {
+        using var client = new HttpClient();
+
+        Assert.Throws<ArgumentException>(() => new WebhookCheckpointSink(client, new Uri(url)));
     }
 }
