@@ -8,9 +8,11 @@ cd "$(dirname "$0")"
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- Machine prerequisites -------------------------------------------------------------------------------
-# Debian packages the tests use. Later suites add PostgreSQL and Chromium here.
+# Debian packages the tests use: PostgreSQL (the audit store's second provider). Chromium comes with the login pages.
 need_packages=()
 command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_packages+=(postgresql)
 if [ "${#need_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_packages[*]}"
@@ -21,6 +23,21 @@ if [ "${#need_packages[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+
+# --- PostgreSQL: a throwaway cluster on a free loopback port, as the postgres user ----------------------
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pg_dir=$(mktemp -d /tmp/safeguard-pg.XXXXXX)
+chown postgres:postgres "$pg_dir" 2>/dev/null || true
+pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 55432)
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+results=""
+stop_postgres() { as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
+trap '[ -n "$results" ] && rm -rf "$results"; stop_postgres' EXIT
+log "starting PostgreSQL ($(basename "$(dirname "$pg_bin")")) on 127.0.0.1:$pg_port"
+as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -l "$pg_dir/server.log" \
+  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" start >/dev/null
+export SAFEGUARD_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Pooling=true"
 
 if ! command -v dotnet >/dev/null 2>&1; then
   log "the .NET 10 SDK is required (dotnet not found on PATH)"
@@ -37,7 +54,6 @@ dotnet build Safeguard.slnx -c Release -nologo -clp:ErrorsOnly
 
 # --- Test ------------------------------------------------------------------------------------------------
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
 status=0
 for project in tests/*/*.Tests.csproj; do
   name=$(basename "$project" .csproj)

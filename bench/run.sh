@@ -2,11 +2,12 @@
 # Runs Safeguard's benchmarks and prints one name=value line per figure.
 #   bench/run.sh quick   a short job (a few minutes on 2 cores)
 #   bench/run.sh full    BenchmarkDotNet's default job
+#   bench/run.sh memory  the verifier's memory over a 10,000,000-event trail (needs ~8 GB of disk, ~2 minutes)
 # The full BenchmarkDotNet output goes to bench/results/<mode>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
-case "$mode" in quick|full) ;; *) echo "usage: bench/run.sh [quick|full]" >&2; exit 2 ;; esac
+case "$mode" in quick|full|memory) ;; *) echo "usage: bench/run.sh [quick|full|memory]" >&2; exit 2 ;; esac
 mkdir -p bench/results
 log="bench/results/$mode.log"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

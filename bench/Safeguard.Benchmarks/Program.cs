@@ -6,8 +6,19 @@ using BenchmarkDotNet.Running;
 using Perfolizer.Horology;
 using Safeguard.Benchmarks;
 
-// Usage: Safeguard.Benchmarks [quick|full]. Prints the BenchmarkDotNet tables, then one name=value line per
-// figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare benchmarks of one run.
+// Usage: Safeguard.Benchmarks [quick|full|memory [events]]. Prints the BenchmarkDotNet tables, then one
+// name=value line per figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare
+// benchmarks of one run. "memory" only measures the verifier's footprint over a long trail (default 10,000,000).
+if (args.Length > 0 && args[0] == "memory")
+{
+    var events = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000;
+    var probe = AuditMemoryProbe.Run(events);
+    Console.WriteLine($"audit_verify_events={probe.Events}");
+    Console.WriteLine($"audit_verify_peak_mb={probe.PeakWorkingSetMb.ToString("0.#", CultureInfo.InvariantCulture)}");
+    Console.WriteLine($"audit_verify_managed_peak_mb={probe.PeakManagedMb.ToString("0.#", CultureInfo.InvariantCulture)}");
+    return probe.Events > 0 ? 0 : 1;
+}
+
 var quick = args.Length == 0 || args[0] != "full";
 var id = quick ? "quick" : "full";
 

@@ -1,0 +1,231 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+using Safeguard.Audit;
+
+namespace Safeguard.Storage.Audit;
+
+/// <summary>
+/// The audit trail on PostgreSQL, for deployments that outgrow one machine: each node appends to its own chain
+/// in the shared database. Durability is PostgreSQL's commit (<c>synchronous_commit</c> on); a batch is one
+/// transaction, its rows sent with binary COPY. The tables refuse UPDATE, DELETE and TRUNCATE by trigger, and
+/// the role Safeguard runs as (a member of <see cref="WriterRole"/>) holds only INSERT and SELECT on them.
+/// </summary>
+public sealed class PostgresAuditStore : IAuditStore, IDisposable
+{
+    /// <summary>The role granted INSERT and SELECT on the audit tables, and nothing else.</summary>
+    public const string WriterRole = "safeguard_audit_writer";
+
+    private const string Schema = $"""
+        CREATE TABLE IF NOT EXISTS audit_events (
+            chain text   NOT NULL,
+            seq   bigint NOT NULL,
+            time  bigint NOT NULL,
+            body  bytea  NOT NULL,
+            hash  bytea  NOT NULL,
+            PRIMARY KEY (chain, seq));
+        CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            chain text   NOT NULL,
+            seq   bigint NOT NULL,
+            head  bytea  NOT NULL,
+            time  bigint NOT NULL,
+            jws   text   NOT NULL,
+            PRIMARY KEY (chain, seq));
+        CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$;
+        DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events;
+        CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+        DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events;
+        CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+        DROP TRIGGER IF EXISTS audit_checkpoints_append_only ON audit_checkpoints;
+        CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+        DROP TRIGGER IF EXISTS audit_checkpoints_no_truncate ON audit_checkpoints;
+        CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{WriterRole}') THEN
+                CREATE ROLE {WriterRole} NOLOGIN;
+            END IF;
+        END $$;
+        REVOKE ALL ON audit_events, audit_checkpoints FROM {WriterRole};
+        GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {WriterRole};
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    /// <summary>Opens the store over a connection string (the role should be a member of <see cref="WriterRole"/>, not the tables' owner).</summary>
+    /// <param name="connectionString">The Npgsql connection string.</param>
+    public PostgresAuditStore(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        _dataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    /// <summary>
+    /// Creates the tables, the append-only triggers and <see cref="WriterRole"/> (run once, as the tables'
+    /// owner, by <c>safeguard init</c>), then grants the role to <paramref name="applicationRole"/> if given.
+    /// </summary>
+    /// <param name="ownerConnectionString">A connection as the schema owner.</param>
+    /// <param name="applicationRole">The login role Safeguard runs as; null to grant nothing.</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    /// <returns>A task that completes when the schema exists.</returns>
+    public static async Task InitializeAsync(string ownerConnectionString, string? applicationRole, CancellationToken cancellationToken)
+    {
+        using var connection = new NpgsqlConnection(ownerConnectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using (var command = new NpgsqlCommand(Schema, connection))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (applicationRole is not null)
+        {
+            var quoted = new NpgsqlCommandBuilder().QuoteIdentifier(applicationRole);
+            using var grant = new NpgsqlCommand($"GRANT {WriterRole} TO {quoted}", connection);
+            await grant.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<AuditChainHead?> GetHeadAsync(string chain, CancellationToken cancellationToken)
+    {
+        using var command = _dataSource.CreateCommand("SELECT seq, hash FROM audit_events WHERE chain = $1 ORDER BY seq DESC LIMIT 1");
+        command.Parameters.AddWithValue(chain);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new AuditChainHead(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))
+            : null;
+    }
+
+    /// <inheritdoc />
+    public async Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(checkpoints);
+        using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var importer = await connection.BeginBinaryImportAsync("COPY audit_events (chain, seq, time, body, hash) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (var record in records)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(record.Chain, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(record.Sequence, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync((record.Time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(record.Body, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+                await importer.WriteAsync(record.Hash, NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+            }
+
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var c in checkpoints)
+        {
+            using var insert = new NpgsqlCommand("INSERT INTO audit_checkpoints (chain, seq, head, time, jws) VALUES ($1, $2, $3, $4, $5)", connection, transaction);
+            insert.Parameters.AddWithValue(c.Chain);
+            insert.Parameters.AddWithValue(c.Sequence);
+            insert.Parameters.AddWithValue(c.HeadHash);
+            insert.Parameters.AddWithValue((c.Time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10);
+            insert.Parameters.AddWithValue(c.Jws);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken)
+    {
+        // A loose index scan: one B-tree seek per chain instead of reading every row.
+        using var command = _dataSource.CreateCommand("""
+            WITH RECURSIVE chains(chain) AS (
+                SELECT min(chain) FROM audit_events
+                UNION ALL
+                SELECT (SELECT min(chain) FROM audit_events WHERE chain > chains.chain) FROM chains WHERE chains.chain IS NOT NULL)
+            SELECT chain FROM chains WHERE chain IS NOT NULL
+            UNION SELECT DISTINCT chain FROM audit_checkpoints
+            ORDER BY 1
+            """);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var chains = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            chains.Add(reader.GetString(0));
+        }
+
+        return chains;
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(string chain, CancellationToken cancellationToken)
+    {
+        using var command = _dataSource.CreateCommand("SELECT coalesce(max(seq), 0) FROM audit_events WHERE chain = $1");
+        command.Parameters.AddWithValue(chain);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public async Task ScanChainAsync(string chain, AuditRowVisitor visitor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        using var command = _dataSource.CreateCommand("SELECT seq, body, hash FROM audit_events WHERE chain = $1 ORDER BY seq");
+        command.Parameters.AddWithValue(chain);
+        using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var sequence = reader.GetInt64(0);
+            var body = reader.IsDBNull(1) ? [] : reader.GetFieldValue<byte[]>(1);
+            var hash = reader.IsDBNull(2) ? [] : reader.GetFieldValue<byte[]>(2);
+            visitor(sequence, body, hash);
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, long fromSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var command = _dataSource.CreateCommand("SELECT seq, time, body, hash FROM audit_events WHERE chain = $1 AND seq >= $2 ORDER BY seq");
+        command.Parameters.AddWithValue(chain);
+        command.Parameters.AddWithValue(fromSequence);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new AuditRecord
+            {
+                Chain = chain,
+                Sequence = reader.GetInt64(0),
+                Time = DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64(1) * 10),
+                Body = reader.IsDBNull(2) ? [] : reader.GetFieldValue<byte[]>(2),
+                Hash = reader.IsDBNull(3) ? [] : reader.GetFieldValue<byte[]>(3),
+            };
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken)
+    {
+        using var command = _dataSource.CreateCommand("SELECT seq, head, time, jws FROM audit_checkpoints WHERE chain = $1 ORDER BY seq");
+        command.Parameters.AddWithValue(chain);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var checkpoints = new List<AuditCheckpoint>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            checkpoints.Add(new AuditCheckpoint
+            {
+                Chain = chain,
+                Sequence = reader.GetInt64(0),
+                HeadHash = reader.GetFieldValue<byte[]>(1),
+                Time = DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64(2) * 10),
+                Jws = reader.GetString(3),
+            });
+        }
+
+        return checkpoints;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _dataSource.Dispose();
+}

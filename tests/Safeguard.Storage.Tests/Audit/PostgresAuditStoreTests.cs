@@ -1,0 +1,175 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Safeguard.Audit;
+using Safeguard.Storage.Audit;
+
+namespace Safeguard.Storage.Tests.Audit;
+
+/// <summary>
+/// The audit trail on a real PostgreSQL, which ./test.sh starts (SAFEGUARD_TEST_POSTGRES names a superuser
+/// connection). Each test gets its own database; Safeguard connects as a login role that is only a member of
+/// the INSERT-and-SELECT audit role.
+/// </summary>
+public sealed class PostgresAuditStoreTests : IAsyncLifetime
+{
+    private readonly string _database = "sg_audit_" + Guid.NewGuid().ToString("N")[..12];
+    private readonly string _appRole = "sg_app_" + Guid.NewGuid().ToString("N")[..12];
+    private string _owner = string.Empty;
+    private string _app = string.Empty;
+
+    private static string Server => Environment.GetEnvironmentVariable("SAFEGUARD_TEST_POSTGRES")
+        ?? throw new InvalidOperationException("SAFEGUARD_TEST_POSTGRES is not set: run the tests with ./test.sh, which starts PostgreSQL.");
+
+    public async Task InitializeAsync()
+    {
+        await using (var admin = new NpgsqlConnection(Server))
+        {
+            await admin.OpenAsync();
+            await Execute(admin, $"CREATE DATABASE {_database}");
+            await Execute(admin, $"CREATE ROLE {_appRole} LOGIN");
+        }
+
+        _owner = new NpgsqlConnectionStringBuilder(Server) { Database = _database }.ToString();
+        _app = new NpgsqlConnectionStringBuilder(Server) { Database = _database, Username = _appRole, Password = null }.ToString();
+        await PostgresAuditStore.InitializeAsync(_owner, _appRole, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(Server);
+        await admin.OpenAsync();
+        await Execute(admin, $"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        await Execute(admin, $"DROP ROLE IF EXISTS {_appRole}");
+    }
+
+    [Fact]
+    public async Task Writer_AppendsDurablyAndTheTrailVerifies()
+    {
+        await using var trail = await PostgresTrail.StartAsync(_app);
+        var sequences = await Task.WhenAll(Enumerable.Range(1, 120).Select(i => trail.Writer.AppendAsync(AuditTrailFixture.Event(i), CancellationToken.None)));
+        await trail.Writer.StopAsync();
+
+        var report = await trail.VerifyAsync();
+
+        Assert.Equal(120, sequences.Distinct().Count());
+        var chain = Assert.Single(report.Chains);
+        Assert.True(chain.IsIntact, string.Join("; ", chain.Problems.Select(p => p.Detail)));
+        Assert.True(chain.CheckpointsVerified >= 10);
+    }
+
+    [Theory]
+    [InlineData("UPDATE audit_events SET time = 0")]
+    [InlineData("DELETE FROM audit_events")]
+    [InlineData("TRUNCATE audit_events")]
+    [InlineData("UPDATE audit_checkpoints SET jws = 'x'")]
+    [InlineData("DELETE FROM audit_checkpoints")]
+    public async Task ApplicationRole_HasNoRightToChangeOrRemoveRecords(string sql)
+    {
+        await using (var trail = await PostgresTrail.StartAsync(_app))
+        {
+            await trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        }
+
+        await using var connection = new NpgsqlConnection(_app);
+        await connection.OpenAsync();
+
+        var error = await Assert.ThrowsAsync<PostgresException>(() => Execute(connection, sql));
+
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, error.SqlState);
+    }
+
+    [Theory]
+    [InlineData("UPDATE audit_events SET time = 0")]
+    [InlineData("DELETE FROM audit_events")]
+    [InlineData("TRUNCATE audit_events")]
+    [InlineData("DELETE FROM audit_checkpoints")]
+    public async Task Database_RefusesChangesEvenFromTheOwner(string sql)
+    {
+        await using (var trail = await PostgresTrail.StartAsync(_app))
+        {
+            await trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        }
+
+        await using var connection = new NpgsqlConnection(_owner);
+        await connection.OpenAsync();
+
+        var error = await Assert.ThrowsAsync<PostgresException>(() => Execute(connection, sql));
+
+        Assert.Contains("append-only", error.MessageText, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("modify a field", AuditProblemKind.Modified)]
+    [InlineData("delete a row", AuditProblemKind.Missing)]
+    public async Task Verify_DetectsTamperingBySomeoneWhoDisabledTheTriggers(string attack, AuditProblemKind expected)
+    {
+        await using var trail = await PostgresTrail.StartAsync(_app);
+        await Task.WhenAll(Enumerable.Range(1, 60).Select(i => trail.Writer.AppendAsync(AuditTrailFixture.Event(i), CancellationToken.None)));
+        await trail.Writer.StopAsync();
+
+        await using (var owner = new NpgsqlConnection(_owner))
+        {
+            await owner.OpenAsync();
+            await Execute(owner, "ALTER TABLE audit_events DISABLE TRIGGER USER");
+            await Execute(owner, attack == "modify a field"
+                ? "UPDATE audit_events SET body = overlay(body placing '9'::bytea from 20 for 1) WHERE seq = 37"
+                : "DELETE FROM audit_events WHERE seq = 37");
+        }
+
+        var report = await trail.VerifyAsync();
+
+        var problem = Assert.Single(report.Chains).Problems[0];
+        Assert.Equal(expected, problem.Kind);
+        Assert.Equal(37, problem.Sequence);
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private sealed class PostgresTrail : IAsyncDisposable
+    {
+        private readonly string _directory = Directory.CreateTempSubdirectory("safeguard-pg-audit-").FullName;
+
+        private PostgresTrail(string connectionString)
+        {
+            Protector = new Safeguard.Keys.AesGcmKeyProtector(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            Store = new PostgresAuditStore(connectionString);
+            Keys = new AuditSigningKeys(new Safeguard.Keys.FileSigningKeyStore(Path.Combine(_directory, "audit-keys")), Protector, TimeProvider.System);
+            Writer = new AuditWriter(Store, Keys, null, Options.Create(new AuditOptions { ChainId = "pg-node", CheckpointEveryEvents = 10 }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        }
+
+        public Safeguard.Keys.AesGcmKeyProtector Protector { get; }
+
+        public PostgresAuditStore Store { get; }
+
+        public AuditSigningKeys Keys { get; }
+
+        public AuditWriter Writer { get; }
+
+        public static async Task<PostgresTrail> StartAsync(string connectionString)
+        {
+            var trail = new PostgresTrail(connectionString);
+            await trail.Writer.StartAsync(CancellationToken.None);
+            return trail;
+        }
+
+        public async Task<AuditVerificationReport> VerifyAsync()
+        {
+            await Keys.LoadAsync(createIfMissing: false, CancellationToken.None);
+            return await new AuditVerifier(Store, Keys.Trusted).VerifyAsync(null, CancellationToken.None);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Writer.DisposeAsync();
+            Store.Dispose();
+            Protector.Dispose();
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
