@@ -46,67 +46,95 @@ public static class AuditJsonlVerifier
 
             using (document)
             {
-                var root = document.RootElement;
-                if (root.TryGetProperty("format", out var format))
+                try
                 {
-                    // The header: a filtered export has gaps by design; each line and checkpoint still verifies.
-                    filtered = format.GetString() == AuditExport.JsonlFormat && root.TryGetProperty("filtered", out var f) && f.ValueKind == JsonValueKind.True;
-                    continue;
-                }
-
-                var chain = root.TryGetProperty("chain", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "(unknown)";
-                var state = chains.TryGetValue(chain, out var s) ? s : chains[chain] = new ChainState(chain);
-                if (root.TryGetProperty("checkpoint", out var checkpointSequence))
-                {
-                    var jws = root.TryGetProperty("jws", out var j) ? j.GetString() ?? string.Empty : string.Empty;
-                    var verified = await AuditCheckpoints.VerifyAsync(jws, trustedKeys).ConfigureAwait(false);
-                    if (verified is null || verified.Chain != chain || verified.Sequence != checkpointSequence.GetInt64())
+                    var root = document.RootElement;
+                    if (root.TryGetProperty("format", out var format))
                     {
-                        state.Add(AuditProblemKind.BadSignature, checkpointSequence.GetInt64(), $"The checkpoint at event {checkpointSequence.GetInt64()} is not signed by a trusted audit key.");
-                    }
-                    else if (state.LastSequence == verified.Sequence && !state.LastHash.AsSpan().SequenceEqual(verified.HeadHash))
-                    {
-                        state.Add(AuditProblemKind.Modified, verified.Sequence, $"Event {verified.Sequence} differs from the signed checkpoint.");
-                    }
-                    else
-                    {
-                        state.Checkpoints++;
+                        // The header: a filtered export has gaps by design; each line and checkpoint still verifies.
+                        filtered = format.GetString() == AuditExport.JsonlFormat && root.TryGetProperty("filtered", out var f) && f.ValueKind == JsonValueKind.True;
+                        continue;
                     }
 
-                    continue;
-                }
+                    var chain = root.TryGetProperty("chain", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "(unknown)";
+                    var state = chains.TryGetValue(chain, out var s) ? s : chains[chain] = new ChainState(chain);
+                    if (root.TryGetProperty("checkpoint", out var checkpointSequence))
+                    {
+                        var jws = root.TryGetProperty("jws", out var j) ? j.GetString() ?? string.Empty : string.Empty;
+                        var verified = await AuditCheckpoints.VerifyAsync(jws, trustedKeys).ConfigureAwait(false);
+                        if (verified is null || verified.Chain != chain || verified.Sequence != checkpointSequence.GetInt64())
+                        {
+                            state.Add(AuditProblemKind.BadSignature, checkpointSequence.GetInt64(), $"The checkpoint at event {checkpointSequence.GetInt64()} is not signed by a trusted audit key.");
+                        }
+                        else
+                        {
+                            state.HighestCheckpoint = Math.Max(state.HighestCheckpoint, verified.Sequence);
+                            if (state.LastSequence != verified.Sequence)
+                            {
+                                // In an export a checkpoint follows the event it covers; anywhere else it proves nothing here.
+                                if (!filtered)
+                                {
+                                    state.Add(AuditProblemKind.Missing, verified.Sequence, $"The checkpoint at event {verified.Sequence} does not follow that event's line.");
+                                }
+                            }
+                            else if (!state.LastHash.AsSpan().SequenceEqual(verified.HeadHash))
+                            {
+                                state.Add(AuditProblemKind.Modified, verified.Sequence, $"Event {verified.Sequence} differs from the signed checkpoint.");
+                            }
+                            else
+                            {
+                                state.Checkpoints++;
+                            }
+                        }
 
-                var sequence = root.GetProperty("seq").GetInt64();
-                var previous = Convert.FromHexString(root.GetProperty("prev").GetString()!);
-                var stated = Convert.FromHexString(root.GetProperty("hash").GetString()!);
-                var raw = Encoding.UTF8.GetBytes(root.GetProperty("event").GetRawText());
-                state.Events++;
+                        continue;
+                    }
 
-                var computed = new byte[AuditHash.Size];
-                AuditHash.Next(previous, raw, computed);
-                if (!computed.AsSpan().SequenceEqual(stated))
-                {
-                    state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not hash to its stated value: it was modified.");
-                }
-                else if (AuditVerifier.BodySequence(raw) != sequence)
-                {
-                    state.Add(AuditProblemKind.Reordered, sequence, $"Line for event {sequence} holds the event written as {AuditVerifier.BodySequence(raw)}.");
-                }
-                else if (state.LastSequence is { } last && sequence == last + 1 && !previous.AsSpan().SequenceEqual(state.LastHash))
-                {
-                    state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not follow event {last}.");
-                }
-                else if (state.LastSequence is { } before && sequence != before + 1 && !filtered)
-                {
-                    state.Add(sequence > before ? AuditProblemKind.Missing : AuditProblemKind.Reordered, before + 1, $"The export jumps from event {before} to {sequence}.");
-                }
-                else if (sequence == 1 && !previous.AsSpan().SequenceEqual(AuditHash.Genesis(chain)))
-                {
-                    state.Add(AuditProblemKind.Modified, sequence, "Event 1 does not follow the chain's genesis.");
-                }
+                    var sequence = root.GetProperty("seq").GetInt64();
+                    var previous = Convert.FromHexString(root.GetProperty("prev").GetString()!);
+                    var stated = Convert.FromHexString(root.GetProperty("hash").GetString()!);
+                    var raw = Encoding.UTF8.GetBytes(root.GetProperty("event").GetRawText());
+                    state.Events++;
 
-                state.LastSequence = sequence;
-                state.LastHash = stated;
+                    var computed = new byte[AuditHash.Size];
+                    AuditHash.Next(previous, raw, computed);
+                    if (!computed.AsSpan().SequenceEqual(stated))
+                    {
+                        state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not hash to its stated value: it was modified.");
+                    }
+                    else if (AuditVerifier.BodySequence(raw) != sequence)
+                    {
+                        state.Add(AuditProblemKind.Reordered, sequence, $"Line for event {sequence} holds the event written as {AuditVerifier.BodySequence(raw)}.");
+                    }
+                    else if (state.LastSequence is { } last && sequence == last + 1 && !previous.AsSpan().SequenceEqual(state.LastHash))
+                    {
+                        state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not follow event {last}.");
+                    }
+                    else if (state.LastSequence is { } before && sequence != before + 1 && !filtered)
+                    {
+                        state.Add(sequence > before ? AuditProblemKind.Missing : AuditProblemKind.Reordered, before + 1, $"The export jumps from event {before} to {sequence}.");
+                    }
+                    else if (sequence == 1 && !previous.AsSpan().SequenceEqual(AuditHash.Genesis(chain)))
+                    {
+                        state.Add(AuditProblemKind.Modified, sequence, "Event 1 does not follow the chain's genesis.");
+                    }
+
+                    state.LastSequence = sequence;
+                    state.LastHash = stated;
+                }
+                catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException)
+                {
+                    Problem(chains, "(unknown)", AuditProblemKind.Modified, lineNumber, $"Line {lineNumber} is not an export line: {ex.Message}");
+                }
+            }
+        }
+
+        // A signed checkpoint beyond the last event line means the export was cut short.
+        foreach (var state in chains.Values)
+        {
+            if (state.HighestCheckpoint > (state.LastSequence ?? 0))
+            {
+                state.Add(AuditProblemKind.Truncated, (state.LastSequence ?? 0) + 1, $"A signed checkpoint covers event {state.HighestCheckpoint}, but the export ends at {state.LastSequence ?? 0}.");
             }
         }
 
@@ -131,6 +159,8 @@ public static class AuditJsonlVerifier
         public long? LastSequence { get; set; }
 
         public byte[] LastHash { get; set; } = [];
+
+        public long HighestCheckpoint { get; set; }
 
 
         public List<AuditProblem> Problems { get; } = [];

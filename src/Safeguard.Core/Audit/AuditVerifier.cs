@@ -271,6 +271,7 @@ public sealed class AuditVerifier
     private sealed class ChainCheck
     {
         private const int Window = 16;
+        private const int MaxProblems = 1000;
 
         private readonly string _chain;
         private readonly Dictionary<long, AuditCheckpoint> _signed;
@@ -285,7 +286,6 @@ public sealed class AuditVerifier
         private long _bodyOffset;
         private long _lastReordered = -1;
         private long _lastGoodCheckpoint;
-        private long _highestWritten;
         private (long Row, long Body, long ExpectedBody)? _pending;
 
         public ChainCheck(string chain, Dictionary<long, AuditCheckpoint> signed, List<AuditProblem> problems, long offset, IProgress<long>? progress)
@@ -346,9 +346,11 @@ public sealed class AuditVerifier
                     _lastReordered = sequence;
                 }
             }
-            else if (!linked && predecessor is not null)
+
+            // Whatever the position says, an event whose predecessor is known must link to it.
+            if (!linked && predecessor is not null)
             {
-                Add(AuditProblemKind.Modified, sequence, sequence, $"Event {sequence} does not hash to its stored value (or does not follow event {sequence - 1}): it was modified.");
+                Add(AuditProblemKind.Modified, sequence, sequence, $"Event {sequence} does not hash to its stored value (or does not follow its predecessor, whose hash an attacker may have recomputed): it was modified.");
             }
 
             // A checkpoint speaks of the event written as that sequence number, wherever it now sits.
@@ -367,10 +369,17 @@ public sealed class AuditVerifier
                 _lastGoodCheckpoint = bodySequence;
             }
 
-            _highestWritten = Math.Max(_highestWritten, bodySequence);
+            // Carry on from the stored hash, so one edit is reported once, not at every later event. A stored
+            // hash of the wrong length is itself a finding (the link check above failed), not a crash.
+            if (hash.Length == AuditHash.Size)
+            {
+                hash.CopyTo(_previous);
+            }
+            else
+            {
+                _previous.AsSpan().Clear();
+            }
 
-            // Carry on from the stored hash, so one edit is reported once, not at every later event.
-            hash.CopyTo(_previous);
             Remember(bodySequence, hash);
             _expected = sequence + 1;
         }
@@ -379,7 +388,8 @@ public sealed class AuditVerifier
         {
             Resolve(null);
             _progress?.Report(_offset + Count);
-            var last = Math.Max(_expected - 1, _highestWritten);
+            // The rows' own sequence numbers, not what a (possibly forged) body claims, mark where the trail ends.
+            var last = _expected - 1;
             var beyond = _signed.Keys.Where(s => s > last).DefaultIfEmpty().Max();
             if (beyond > last)
             {
@@ -432,8 +442,18 @@ public sealed class AuditVerifier
             hash.CopyTo(_recentHashes[slot]);
         }
 
-        private void Add(AuditProblemKind kind, long sequence, long last, string detail) =>
-            _problems.Add(new AuditProblem(kind, sequence, last, $"{_chain}: {detail}"));
+        private void Add(AuditProblemKind kind, long sequence, long last, string detail)
+        {
+            // Bounded: after 1,000 findings in a chain (a mass renumbering, say) the rest are counted, not kept.
+            if (_problems.Count < MaxProblems)
+            {
+                _problems.Add(new AuditProblem(kind, sequence, last, $"{_chain}: {detail}"));
+            }
+            else if (_problems.Count == MaxProblems)
+            {
+                _problems.Add(new AuditProblem(kind, sequence, long.MaxValue, $"{_chain}: more than {MaxProblems} findings; the rest of the chain is not itemised. The trail is not intact from event {_problems[0].Sequence}."));
+            }
+        }
     }
 
     /// <summary>

@@ -31,6 +31,8 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private readonly CanonicalBuffer _buffer = new(2048);
     private readonly Lock _headLock = new();
     private Task? _sealing;
+    private List<Pending>? _inHand;
+    private readonly List<Task> _exports = [];
     private Task? _committing;
 
     // Guarded by _headLock. "Sealed" runs ahead of "committed" by at most the batches in flight; a failed
@@ -138,6 +140,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
     public async Task<long> AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
+        CheckEvent(auditEvent);
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         Enqueue(new Pending(auditEvent, done), throwWhenRefused: true);
         return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -149,7 +152,19 @@ public sealed partial class AuditWriter : IAsyncDisposable
     public bool TryAppend(AuditEvent auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
+        CheckEvent(auditEvent);
         return Enqueue(new Pending(auditEvent, null), throwWhenRefused: false);
+    }
+
+    /// <summary>An event the sealing stage could not write is refused at the door, never inside the writer.</summary>
+    private static void CheckEvent(AuditEvent e)
+    {
+        if (string.IsNullOrEmpty(e.EventId) || !Enum.IsDefined(e.Type) || !Enum.IsDefined(e.Outcome)
+            || (e.Action is { } action && !Enum.IsDefined(action)) || e.Amr is null || e.Changes is null
+            || e.Amr.Any(a => a is null) || e.Changes.Any(c => c is null || c.Field is null))
+        {
+            throw new ArgumentException("The audit event is incomplete: it needs an event id, a defined type, outcome and action, and non-null amr and changes lists.", nameof(e));
+        }
     }
 
     /// <summary>Stops accepting events, commits what is queued, writes a final checkpoint and stops.</summary>
@@ -172,6 +187,28 @@ public sealed partial class AuditWriter : IAsyncDisposable
         {
             await _committing.ConfigureAwait(false);
         }
+
+        // Whatever a store that stayed down left behind is failed, loudly, rather than silently dropped.
+        var leftover = 0;
+        var stopped = new AuditUnavailableException(SafeguardErrorCodes.AuditWriterStopped, "The audit writer stopped before this event could be made durable.");
+        while (_retry.TryDequeue(out var pending))
+        {
+            pending.Done?.TrySetException(stopped);
+            leftover++;
+        }
+
+        if (leftover > 0)
+        {
+            LogStoppedWithLeftovers(leftover);
+        }
+
+        Task[] exports;
+        lock (_exports)
+        {
+            exports = [.. _exports];
+        }
+
+        await Task.WhenAny(Task.WhenAll(exports), Task.Delay(TimeSpan.FromSeconds(10), _time)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -213,7 +250,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug or an unusable audit key: stop accepting events and tell every waiting caller, never hang.
-            Crash(ex);
+            Crash(ex, _inHand);
         }
         finally
         {
@@ -243,21 +280,38 @@ public sealed partial class AuditWriter : IAsyncDisposable
                 }
             }
 
-            // Stopping: wait for commits in flight (a failure puts events back for retry), then seal the rest
-            // with a final checkpoint so the tail is covered by a signature.
+            // Stopping: wait for commits in flight (a failure puts events back for retry), then seal what is
+            // left, batch by batch, with a final checkpoint so the tail is covered by a signature. A store that
+            // stays down gets a few rounds; what is still held after them is failed by StopAsync, never dropped.
+            for (var round = 0; round < 8; round++)
+            {
+                await WaitForCommitsAsync().ConfigureAwait(false);
+                var rest = Drain(reader);
+                var last = _retry.IsEmpty && !reader.TryPeek(out _);
+                if (rest.Count == 0 && !CheckpointDue(force: true))
+                {
+                    break;
+                }
+
+                await SealAndPostAsync(rest, forceCheckpoint: last).ConfigureAwait(false);
+            }
+
             await WaitForCommitsAsync().ConfigureAwait(false);
-            var rest = Drain(reader);
-            await SealAndPostAsync(rest, forceCheckpoint: true).ConfigureAwait(false);
         }
     }
 
-    private void Crash(Exception ex)
+    private void Crash(Exception ex, List<Pending>? inHand = null)
     {
         _running = false;
         _healthy = false;
         _queue.Writer.TryComplete();
         LogCrashed(ex);
         var failure = new AuditUnavailableException(SafeguardErrorCodes.AuditWriterStopped, "The audit writer stopped on an internal error; the event is not durable.", ex);
+        foreach (var pending in inHand ?? [])
+        {
+            pending.Done?.TrySetException(failure);
+        }
+
         while (_retry.TryDequeue(out var retried))
         {
             retried.Done?.TrySetException(failure);
@@ -317,23 +371,30 @@ public sealed partial class AuditWriter : IAsyncDisposable
             last = _sealedHead.LastCheckpointTime;
         }
 
+        if (!_retry.IsEmpty)
+        {
+            // Events put back for retry do not signal the queue: look again shortly.
+            return TimeSpan.FromMilliseconds(20);
+        }
+
         var due = last + _options.CheckpointInterval - _time.GetUtcNow();
 
         // Nothing written since the last checkpoint: nothing to sign, so wait a whole interval rather than spin.
         return due < TimeSpan.FromMilliseconds(1) ? (CheckpointDue() ? TimeSpan.FromMilliseconds(1) : _options.CheckpointInterval) : due;
     }
 
-    private bool CheckpointDue()
+    private bool CheckpointDue(bool force = false)
     {
         lock (_headLock)
         {
             return _sealedHead.Sequence > _sealedHead.Marker
-                && _time.GetUtcNow() >= _sealedHead.LastCheckpointTime + _options.CheckpointInterval;
+                && (force || _time.GetUtcNow() >= _sealedHead.LastCheckpointTime + _options.CheckpointInterval);
         }
     }
 
     private async Task SealAndPostAsync(List<Pending> batch, bool forceCheckpoint)
     {
+        _inHand = batch;
         Head head;
         int epoch;
         lock (_headLock)
@@ -390,6 +451,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
 
         await _sealed.Writer.WriteAsync(new SealedBatch(epoch, batch, sequences, records, checkpoints, sealedHead)).ConfigureAwait(false);
+        _inHand = null;
     }
 
     private async Task CommitLoopAsync()
@@ -425,6 +487,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
             {
                 Fail(batch.Events, ex);
                 await Task.Delay(Backoff(), _time, CancellationToken.None).ConfigureAwait(false);
+                await CheckHeadAfterFailureAsync().ConfigureAwait(false);
                 continue;
             }
 
@@ -445,7 +508,16 @@ public sealed partial class AuditWriter : IAsyncDisposable
                 batch.Events[i].Done?.TrySetResult(batch.Sequences[i]);
             }
 
-            await ExportAsync(batch.Checkpoints).ConfigureAwait(false);
+            if (batch.Checkpoints.Count > 0 && _sink is not null)
+            {
+                // A slow or stuck sink must not hold up commits: copies go out beside them.
+                var export = ExportAsync(batch.Checkpoints);
+                lock (_exports)
+                {
+                    _exports.RemoveAll(t => t.IsCompleted);
+                    _exports.Add(export);
+                }
+            }
         }
     }
 
@@ -493,6 +565,32 @@ public sealed partial class AuditWriter : IAsyncDisposable
         var markerHash = Seal(marker, next, head, records);
         interval.Restart(next, markerHash);
         return (next, markerHash);
+    }
+
+    /// <summary>
+    /// A commit that failed may still have reached the disk (an error after the write). If the stored head moved,
+    /// this writer's view is stale: stop and alarm, so a restart reloads the head, instead of conflicting forever.
+    /// </summary>
+    private async Task CheckHeadAfterFailureAsync()
+    {
+        try
+        {
+            var stored = await _store.GetHeadAsync(Chain, CancellationToken.None).ConfigureAwait(false);
+            long committed;
+            lock (_headLock)
+            {
+                committed = _committedHead.Sequence;
+            }
+
+            if ((stored?.Sequence ?? 0) != committed)
+            {
+                throw new InvalidOperationException($"The audit store's head for chain {Chain} is {stored?.Sequence ?? 0}, but this writer committed up to {committed}: a failed commit reached the store. Restart the writer.");
+            }
+        }
+        catch (Exception ex) when (ex is not InvalidOperationException and not OutOfMemoryException)
+        {
+            // The store is still down: the next commit will tell.
+        }
     }
 
     private void Fail(List<Pending> events, Exception ex)
@@ -568,6 +666,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 9005, Level = LogLevel.Critical, Message = "The audit writer stopped on an internal error; waiting callers were refused.")]
     private partial void LogCrashed(Exception exception);
+
+    [LoggerMessage(EventId = 9006, Level = LogLevel.Critical, Message = "The audit writer stopped with {Count} events it could not make durable; their callers were refused.")]
+    private partial void LogStoppedWithLeftovers(int count);
 
     [LoggerMessage(EventId = 9004, Level = LogLevel.Error, Message = "Audit checkpoint {Sequence} could not be copied to the checkpoint sink; it is in the database and the next checkpoint will be tried.")]
     private partial void LogExportFailed(Exception exception, long sequence);

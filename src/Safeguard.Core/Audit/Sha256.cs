@@ -24,6 +24,7 @@ internal static partial class Sha256
 
     public static void Hash(ReadOnlySpan<byte> data, Span<byte> destination)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, SHA256.HashSizeInBytes, nameof(destination));
         if (!Native)
         {
             SHA256.HashData(data, destination);
@@ -40,6 +41,7 @@ internal static partial class Sha256
     /// <summary>SHA-256 of <paramref name="first"/> followed by <paramref name="second"/>, without joining them.</summary>
     public static void Hash(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, Span<byte> destination)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, SHA256.HashSizeInBytes, nameof(destination));
         if (Native)
         {
             Span<byte> context = stackalloc byte[ContextSize];

@@ -153,6 +153,45 @@ public sealed class AuditTamperTests
     }
 
     [Fact]
+    public async Task Verify_StillChecksContentWhenRowsWereAlsoReordered()
+    {
+        // Swap two rows and edit a third next to them: the reorder must not hide the edit.
+        await using var trail = await AuditTrailFixture.StartAsync();
+        await trail.AppendAsync(60);
+        await trail.Writer.StopAsync();
+        trail.Tamper(db =>
+        {
+            var (bodyA, hashA) = AuditTrailFixture.Row(db, 30);
+            var (bodyB, hashB) = AuditTrailFixture.Row(db, 35);
+            SetRow(db, 30, bodyB, hashB);
+            SetRow(db, 35, bodyA, hashA);
+            var (body, _) = AuditTrailFixture.Row(db, 32);
+            SetBody(db, 32, Edit(body));
+        });
+
+        var report = await trail.VerifyAsync();
+
+        var problems = Assert.Single(report.Chains).Problems;
+        Assert.Contains(problems, p => p.Kind == AuditProblemKind.Reordered && p.Sequence == 30);
+        Assert.Contains(problems, p => p.Kind == AuditProblemKind.Modified && p.Sequence == 32);
+    }
+
+    [Fact]
+    public async Task Verify_ReportsARowWithAnOversizedHashInsteadOfCrashing()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+        await trail.AppendAsync(20);
+        await trail.Writer.StopAsync();
+        trail.Tamper(db => AuditTrailFixture.Execute(db, "UPDATE audit_events SET hash = zeroblob(4096) WHERE seq = 7"));
+
+        var report = await trail.VerifyAsync();
+
+        var problem = Assert.Single(report.Chains).Problems[0];
+        Assert.Equal(AuditProblemKind.Modified, problem.Kind);
+        Assert.Equal(7, problem.Sequence);
+    }
+
+    [Fact]
     public async Task Verify_WithoutTheExportedCheckpoints_StillCatchesARecomputedChainFromTheDatabaseCheckpoints()
     {
         await using var trail = await AuditTrailFixture.StartAsync();

@@ -134,6 +134,19 @@ public sealed class AuditWriterTests
     }
 
     [Fact]
+    public async Task Append_RefusesAnIncompleteEventAtTheDoorAndKeepsRunning()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => trail.Writer.AppendAsync(AuditTrailFixture.Event(1) with { Type = (AuditEventType)999 }, CancellationToken.None));
+        Assert.Throws<ArgumentException>(() => trail.Writer.TryAppend(AuditTrailFixture.Event(2) with { Amr = null! }));
+        var sequence = await trail.Writer.AppendAsync(AuditTrailFixture.Event(3), CancellationToken.None);
+
+        Assert.Equal(1, sequence);
+        Assert.True(trail.Writer.IsHealthy);
+    }
+
+    [Fact]
     public async Task Append_AfterStop_IsRefused()
     {
         await using var trail = await AuditTrailFixture.StartAsync();
