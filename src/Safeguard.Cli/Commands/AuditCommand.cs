@@ -49,9 +49,8 @@ internal static class AuditCommand
                 return await VerifyExportAsync(folder, exportFile, parse.GetValue(json), output, error, cancellationToken).ConfigureAwait(false);
             }
 
-            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
             {
-                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
                 return ExitCodes.BadInput;
             }
 
@@ -88,6 +87,17 @@ internal static class AuditCommand
             return report.IsIntact ? ExitCodes.Success : ExitCodes.Failed;
         });
         return command;
+    }
+
+    private static async Task<bool> HasTrailAsync(string folder, TextWriter error)
+    {
+        if (File.Exists(Path.Combine(folder, "safeguard.db")))
+        {
+            return true;
+        }
+
+        await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
+        return false;
     }
 
     private static async Task<int> VerifyExportAsync(string folder, string exportFile, bool json, TextWriter output, TextWriter error, CancellationToken cancellationToken)
@@ -162,9 +172,8 @@ internal static class AuditCommand
             }
 
             var folder = parse.GetValue(data)!;
-            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
             {
-                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
                 return ExitCodes.BadInput;
             }
 
@@ -217,9 +226,8 @@ internal static class AuditCommand
             }
 
             var folder = parse.GetValue(data)!;
-            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
             {
-                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
                 return ExitCodes.BadInput;
             }
 
@@ -243,9 +251,8 @@ internal static class AuditCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var folder = parse.GetValue(data)!;
-            if (!File.Exists(Path.Combine(folder, "safeguard.db")))
+            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
             {
-                await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
                 return ExitCodes.BadInput;
             }
 

@@ -102,19 +102,7 @@ public static class AuditArchive
             return (["The archive has no manifest."], new AuditVerificationReport([]));
         }
 
-        var parameters = new TokenValidationParameters
-        {
-            IssuerSigningKeys = trustedKeys.Select(k => (SecurityKey)k.PublicSecurityKey).ToList(),
-            ValidTypes = [ManifestType],
-            ValidAlgorithms = [SigningAlgorithms.ES256, SigningAlgorithms.ES384],
-            ValidateIssuer = false,
-            ValidateAudience = false,
-            ValidateLifetime = false,
-            RequireExpirationTime = false,
-            RequireSignedTokens = true,
-            TryAllIssuerSigningKeys = false,
-        };
-        var result = await Handler.ValidateTokenAsync(await File.ReadAllTextAsync(manifestPath, cancellationToken).ConfigureAwait(false), parameters).ConfigureAwait(false);
+        var result = await Handler.ValidateTokenAsync(await File.ReadAllTextAsync(manifestPath, cancellationToken).ConfigureAwait(false), AuditCheckpoints.SignedBy(trustedKeys, ManifestType)).ConfigureAwait(false);
         if (!result.IsValid || result.SecurityToken is not JsonWebToken manifest)
         {
             return (["The manifest is not signed by a trusted audit key."], new AuditVerificationReport([]));

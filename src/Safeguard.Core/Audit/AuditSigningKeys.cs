@@ -127,6 +127,24 @@ public static class AuditCheckpoints
     }
 
     /// <summary>
+    /// What an audit-key JWS (a checkpoint, an archive manifest) must satisfy: signed by one of the trusted audit
+    /// keys, chosen by <c>kid</c>, with exactly this <c>typ</c>; no issuer, audience or lifetime, since these are
+    /// statements about the past, not credentials.
+    /// </summary>
+    internal static TokenValidationParameters SignedBy(IReadOnlyList<SigningKey> trusted, string type) => new()
+    {
+        IssuerSigningKeys = trusted.Select(k => (SecurityKey)k.PublicSecurityKey).ToList(),
+        ValidTypes = [type],
+        ValidAlgorithms = [SigningAlgorithms.ES256, SigningAlgorithms.ES384],
+        ValidateIssuer = false,
+        ValidateAudience = false,
+        ValidateLifetime = false,
+        RequireExpirationTime = false,
+        RequireSignedTokens = true,
+        TryAllIssuerSigningKeys = false,
+    };
+
+    /// <summary>
     /// Verifies a checkpoint's signature with the trusted audit keys and reads what it states. The stated values
     /// are returned only from a valid signature; the caller compares them with the chain.
     /// </summary>
@@ -136,19 +154,7 @@ public static class AuditCheckpoints
     public static async Task<AuditCheckpoint?> VerifyAsync(string jws, IReadOnlyList<SigningKey> trusted)
     {
         ArgumentNullException.ThrowIfNull(trusted);
-        var parameters = new TokenValidationParameters
-        {
-            IssuerSigningKeys = trusted.Select(k => (SecurityKey)k.PublicSecurityKey).ToList(),
-            ValidTypes = [TokenType],
-            ValidAlgorithms = [SigningAlgorithms.ES256, SigningAlgorithms.ES384],
-            ValidateIssuer = false,
-            ValidateAudience = false,
-            ValidateLifetime = false,
-            RequireExpirationTime = false,
-            RequireSignedTokens = true,
-            TryAllIssuerSigningKeys = false,
-        };
-        var result = await Handler.ValidateTokenAsync(jws, parameters).ConfigureAwait(false);
+        var result = await Handler.ValidateTokenAsync(jws, SignedBy(trusted, TokenType)).ConfigureAwait(false);
         if (!result.IsValid || result.SecurityToken is not JsonWebToken token
             || !token.TryGetPayloadValue<string>("chain", out var chain)
             || !token.TryGetPayloadValue<long>("seq", out var sequence)
