@@ -157,43 +157,10 @@ internal static class AuditCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var formatName = parse.GetValue(format)!;
-            AuditExportFormat? chosen = formatName switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
-            if (chosen is null)
-            {
-                await error.WriteLineAsync($"--format '{formatName}' is not one of jsonl, fhir, cef.").ConfigureAwait(false);
-                return ExitCodes.BadInput;
-            }
-
             var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), null, null, null, null);
-            if (filterError is not null)
-            {
-                await error.WriteLineAsync(filterError).ConfigureAwait(false);
-                return ExitCodes.BadInput;
-            }
-
-            var folder = parse.GetValue(data)!;
-            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
-            {
-                return ExitCodes.BadInput;
-            }
-
-            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
-            long written;
-            if (parse.GetValue(outFile) is { } path)
-            {
-                var file = new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false));
-                await using (file.ConfigureAwait(false))
-                {
-                    written = await AuditExport.ExportAsync(store, file, chosen.Value, filter, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                written = await AuditExport.ExportAsync(store, output, chosen.Value, filter, cancellationToken).ConfigureAwait(false);
-            }
-
-            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{written} events exported as {formatName}.")).ConfigureAwait(false);
-            return ExitCodes.Success;
+            return await WriteEventsAsync(
+                parse.GetValue(data)!, formatName, filter, filterError, parse.GetValue(outFile), output, error,
+                written => $"{written} events exported as {formatName}.", cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -217,26 +184,48 @@ internal static class AuditCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), parse.GetValue(subject), parse.GetValue(patient), parse.GetValue(type), parse.GetValue(outcome));
-            AuditExportFormat? chosen = parse.GetValue(format) switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
-            filterError ??= chosen is null ? "--format must be jsonl, fhir or cef." : null;
-            if (filterError is not null)
-            {
-                await error.WriteLineAsync(filterError).ConfigureAwait(false);
-                return ExitCodes.BadInput;
-            }
-
-            var folder = parse.GetValue(data)!;
-            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
-            {
-                return ExitCodes.BadInput;
-            }
-
-            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
-            var found = await AuditExport.ExportAsync(store, output, chosen!.Value, filter, cancellationToken).ConfigureAwait(false);
-            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{found} matching events. Run 'safeguard audit verify' to confirm the trail they come from is intact.")).ConfigureAwait(false);
-            return ExitCodes.Success;
+            return await WriteEventsAsync(
+                parse.GetValue(data)!, parse.GetValue(format)!, filter, filterError, null, output, error,
+                found => $"{found} matching events. Run 'safeguard audit verify' to confirm the trail they come from is intact.", cancellationToken).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>What export and search share: check the input, then write the matching events in the chosen format.</summary>
+    private static async Task<int> WriteEventsAsync(
+        string folder, string formatName, AuditFilter? filter, string? filterError, string? outFile,
+        TextWriter output, TextWriter error, Func<long, string> summary, CancellationToken cancellationToken)
+    {
+        AuditExportFormat? format = formatName switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
+        filterError ??= format is null ? $"--format '{formatName}' is not one of jsonl, fhir, cef." : null;
+        if (filterError is not null)
+        {
+            await error.WriteLineAsync(filterError).ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+
+        if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
+        {
+            return ExitCodes.BadInput;
+        }
+
+        using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+        long written;
+        if (outFile is not null)
+        {
+            var file = new StreamWriter(outFile, append: false, new System.Text.UTF8Encoding(false));
+            await using (file.ConfigureAwait(false))
+            {
+                written = await AuditExport.ExportAsync(store, file, format!.Value, filter, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            written = await AuditExport.ExportAsync(store, output, format!.Value, filter, cancellationToken).ConfigureAwait(false);
+        }
+
+        await error.WriteLineAsync(summary(written)).ConfigureAwait(false);
+        return ExitCodes.Success;
     }
 
     private static Command Prove(TextWriter output, TextWriter error)

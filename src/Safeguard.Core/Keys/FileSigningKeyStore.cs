@@ -13,6 +13,7 @@ public sealed class FileSigningKeyStore : ISigningKeyStore
 
     /// <summary>Creates a store over <paramref name="directory"/>, creating it (mode 0700) if needed.</summary>
     /// <param name="directory">The key directory.</param>
+    /// <exception cref="KeyProtectionException">An existing directory is open to group or others.</exception>
     public FileSigningKeyStore(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -24,6 +25,16 @@ public sealed class FileSigningKeyStore : ISigningKeyStore
         else
         {
             Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+            // An existing directory keeps its mode: one that others can enter or list is refused, like a loose KEK.
+            var mode = File.GetUnixFileMode(_directory);
+            const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+            if ((mode & others) != 0)
+            {
+                throw new KeyProtectionException(
+                    $"The key directory '{_directory}' can be read or entered by group or others. Run 'chmod 700 {_directory}'.");
+            }
         }
     }
 

@@ -175,6 +175,23 @@ public sealed class KeyProtectionTests
     }
 
     [Fact]
+    public void FileStore_InADirectoryOthersCanEnter_IsRefused()
+    {
+        var directory = Directory.CreateTempSubdirectory("safeguard-keys-");
+        try
+        {
+            File.SetUnixFileMode(directory.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
+
+            var error = Assert.Throws<KeyProtectionException>(() => new FileSigningKeyStore(directory.FullName));
+            Assert.Contains("chmod 700", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void FileKek_OfTheWrongLength_IsRefused()
     {
         var directory = Directory.CreateTempSubdirectory("safeguard-kek-");
