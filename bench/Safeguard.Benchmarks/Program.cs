@@ -45,13 +45,18 @@ static string Format(double value) => value.ToString("0.###", CultureInfo.Invari
 
 static string PerSecond(double nanoseconds) => (1e9 / nanoseconds).ToString("0", CultureInfo.InvariantCulture);
 
-Console.WriteLine($"validate_new_vs_raw_verify={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateNew)) / Mean(tokens, nameof(TokenBenchmarks.RawVerify)))}");
+double Pair(string first, string again) => (Mean(tokens, first) + Mean(tokens, again)) / 2;
+var validateNew = Pair(nameof(TokenBenchmarks.ValidateNew), nameof(TokenBenchmarks.ValidateNewAgain));
+var rawVerify = Pair(nameof(TokenBenchmarks.RawVerify), nameof(TokenBenchmarks.RawVerifyAgain));
+var issue = Pair(nameof(TokenBenchmarks.Issue), nameof(TokenBenchmarks.IssueAgain));
+var rawSign = Pair(nameof(TokenBenchmarks.RawSign), nameof(TokenBenchmarks.RawSignAgain));
+Console.WriteLine($"validate_new_vs_raw_verify={Format(validateNew / rawVerify)}");
 Console.WriteLine($"validate_cached={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateCached)) / 1000)}");
-Console.WriteLine($"issue_vs_raw_sign={Format(Mean(tokens, nameof(TokenBenchmarks.Issue)) / Mean(tokens, nameof(TokenBenchmarks.RawSign)))}");
-Console.WriteLine($"raw_verify_us={Format(Mean(tokens, nameof(TokenBenchmarks.RawVerify)) / 1000)}");
-Console.WriteLine($"validate_new_us={Format(Mean(tokens, nameof(TokenBenchmarks.ValidateNew)) / 1000)}");
-Console.WriteLine($"raw_sign_us={Format(Mean(tokens, nameof(TokenBenchmarks.RawSign)) / 1000)}");
-Console.WriteLine($"issue_us={Format(Mean(tokens, nameof(TokenBenchmarks.Issue)) / 1000)}");
+Console.WriteLine($"issue_vs_raw_sign={Format(issue / rawSign)}");
+Console.WriteLine($"raw_verify_us={Format(rawVerify / 1000)}");
+Console.WriteLine($"validate_new_us={Format(validateNew / 1000)}");
+Console.WriteLine($"raw_sign_us={Format(rawSign / 1000)}");
+Console.WriteLine($"issue_us={Format(issue / 1000)}");
 
 Console.WriteLine($"audit_append={PerSecond(Mean(audit, nameof(AuditBenchmarks.Append)))}");
 Console.WriteLine($"audit_raw_insert={PerSecond(Mean(audit, nameof(AuditBenchmarks.RawInsert)))}");
