@@ -385,7 +385,7 @@ internal static class AuditCommand
         AuditEventType? eventType = null;
         if (type is not null)
         {
-            if (!AuditEventTypes.TryParse(type, out var parsed))
+            if (!AuditEventTypes.TryParse(type, out AuditEventType parsed))
             {
                 return (null, $"--type '{type}' is not an event type; use one of {string.Join(", ", Enum.GetValues<AuditEventType>().Select(AuditEventTypes.WireName))}.");
             }
@@ -393,10 +393,15 @@ internal static class AuditCommand
             eventType = parsed;
         }
 
-        AuditOutcome? eventOutcome = outcome switch { null => null, "success" => AuditOutcome.Success, "denied" => AuditOutcome.Denied, "error" => AuditOutcome.Error, _ => (AuditOutcome)(-1) };
-        if ((int?)eventOutcome == -1)
+        AuditOutcome? eventOutcome = null;
+        if (outcome is not null)
         {
-            return (null, $"--outcome '{outcome}' is not success, denied or error.");
+            if (!AuditEventTypes.TryParse(outcome, out AuditOutcome parsed))
+            {
+                return (null, $"--outcome '{outcome}' is not success, denied or error.");
+            }
+
+            eventOutcome = parsed;
         }
 
         return (new AuditFilter { Since = from, Until = to, Subject = subject, PatientId = patient, Type = eventType, Outcome = eventOutcome }, null);

@@ -90,8 +90,8 @@ public static class AuditEventParser
                 }
             }
 
-            if (eventId is null || time is null || !AuditEventTypes.TryParse(type, out var eventType)
-                || !TryParseOutcome(outcome, out var eventOutcome)
+            if (eventId is null || time is null || !AuditEventTypes.TryParse(type, out AuditEventType eventType)
+                || !AuditEventTypes.TryParse(outcome, out AuditOutcome eventOutcome)
                 || !DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
             {
                 return false;
@@ -100,7 +100,7 @@ public static class AuditEventParser
             AuditAction? parsedAction = null;
             if (action is not null)
             {
-                if (!TryParseAction(action, out var a))
+                if (!AuditEventTypes.TryParse(action, out AuditAction a))
                 {
                     return false;
                 }
@@ -124,35 +124,5 @@ public static class AuditEventParser
         {
             return false;
         }
-    }
-
-    private static bool TryParseOutcome(string? wire, out AuditOutcome outcome)
-    {
-        foreach (var candidate in Enum.GetValues<AuditOutcome>())
-        {
-            if (AuditEventTypes.WireName(candidate) == wire)
-            {
-                outcome = candidate;
-                return true;
-            }
-        }
-
-        outcome = default;
-        return false;
-    }
-
-    private static bool TryParseAction(string wire, out AuditAction action)
-    {
-        foreach (var candidate in Enum.GetValues<AuditAction>())
-        {
-            if (AuditEventTypes.WireName(candidate) == wire)
-            {
-                action = candidate;
-                return true;
-            }
-        }
-
-        action = default;
-        return false;
     }
 }

@@ -160,18 +160,33 @@ public static class AuditEventTypes
     /// <param name="wireName">A wire name.</param>
     /// <param name="type">The type.</param>
     /// <returns>False for an unknown name.</returns>
-    public static bool TryParse(string? wireName, out AuditEventType type)
+    public static bool TryParse(string? wireName, out AuditEventType type) => TryParse(wireName, WireName, out type);
+
+    /// <summary>The outcome a wire name stands for.</summary>
+    /// <param name="wireName">A wire name.</param>
+    /// <param name="outcome">The outcome.</param>
+    /// <returns>False for an unknown name.</returns>
+    public static bool TryParse(string? wireName, out AuditOutcome outcome) => TryParse(wireName, WireName, out outcome);
+
+    /// <summary>The action a wire name stands for.</summary>
+    /// <param name="wireName">A wire name.</param>
+    /// <param name="action">The action.</param>
+    /// <returns>False for an unknown name.</returns>
+    public static bool TryParse(string? wireName, out AuditAction action) => TryParse(wireName, WireName, out action);
+
+    private static bool TryParse<T>(string? wireName, Func<T, string> nameOf, out T value)
+        where T : struct, Enum
     {
-        foreach (var candidate in Enum.GetValues<AuditEventType>())
+        foreach (var candidate in Enum.GetValues<T>())
         {
-            if (WireName(candidate) == wireName)
+            if (nameOf(candidate) == wireName)
             {
-                type = candidate;
+                value = candidate;
                 return true;
             }
         }
 
-        type = default;
+        value = default;
         return false;
     }
 
