@@ -15,6 +15,9 @@ public static class SafeguardCommand
     public static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var root = new RootCommand("Safeguard: HIPAA-grade authentication for health software.");
+        root.Subcommands.Add(ServerCommands.Init(output, error));
+        root.Subcommands.Add(ServerCommands.Serve());
+        root.Subcommands.Add(ClientsCommand.Create(output, error));
         root.Subcommands.Add(KeysCommand.Create(output, error));
         root.Subcommands.Add(AuditCommand.Create(output, error));
 

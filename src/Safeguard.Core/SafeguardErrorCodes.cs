@@ -94,6 +94,87 @@ public static class SafeguardErrorCodes
     /// <summary>An additional claim's value is not a string, number, boolean or array of strings.</summary>
     public const string IssuanceClaimValueNotAllowed = "SG2005";
 
+    /// <summary>The request names no client credentials at all.</summary>
+    public const string ClientAuthenticationMissing = "SG3001";
+
+    /// <summary>No client is registered under the presented id.</summary>
+    public const string ClientUnknown = "SG3002";
+
+    /// <summary>The client is disabled.</summary>
+    public const string ClientDisabled = "SG3003";
+
+    /// <summary>The client secret does not match.</summary>
+    public const string ClientSecretInvalid = "SG3004";
+
+    /// <summary>The client assertion (RFC 7523) is malformed, badly signed, expired, too long-lived, or for another audience.</summary>
+    public const string ClientAssertionInvalid = "SG3005";
+
+    /// <summary>The client assertion's <c>jti</c> was used before.</summary>
+    public const string ClientAssertionReplayed = "SG3006";
+
+    /// <summary>No client certificate was presented, or it is not the one registered (RFC 8705).</summary>
+    public const string ClientCertificateInvalid = "SG3007";
+
+    /// <summary>The client used a method it is not registered for, or more than one method in one request.</summary>
+    public const string ClientAuthenticationMethodNotAllowed = "SG3008";
+
+    /// <summary>The DPoP proof is missing where one is required.</summary>
+    public const string DpopProofMissing = "SG3101";
+
+    /// <summary>The DPoP proof is malformed, oversized, or sent more than once.</summary>
+    public const string DpopProofMalformed = "SG3102";
+
+    /// <summary>The DPoP proof's <c>typ</c> is not <c>dpop+jwt</c>.</summary>
+    public const string DpopTypeInvalid = "SG3103";
+
+    /// <summary>The DPoP proof's <c>alg</c> is not an allowed asymmetric algorithm.</summary>
+    public const string DpopAlgorithmNotAllowed = "SG3104";
+
+    /// <summary>The DPoP proof's <c>jwk</c> is missing, unsupported, too weak, or carries private key material.</summary>
+    public const string DpopKeyInvalid = "SG3105";
+
+    /// <summary>The DPoP proof's signature does not verify with its <c>jwk</c>.</summary>
+    public const string DpopSignatureInvalid = "SG3106";
+
+    /// <summary>The DPoP proof's <c>htm</c> or <c>htu</c> is not this request's method and URL.</summary>
+    public const string DpopTargetMismatch = "SG3107";
+
+    /// <summary>The DPoP proof's <c>iat</c> is outside the accepted window.</summary>
+    public const string DpopIssuedAtInvalid = "SG3108";
+
+    /// <summary>The DPoP proof lacks the server nonce, or its nonce is stale (the client retries with the new one).</summary>
+    public const string DpopNonceInvalid = "SG3109";
+
+    /// <summary>The DPoP proof's <c>jti</c> was used before.</summary>
+    public const string DpopReplayed = "SG3110";
+
+    /// <summary>The DPoP proof's <c>ath</c> is missing or is not the hash of the access token presented with it.</summary>
+    public const string DpopAccessTokenHashInvalid = "SG3111";
+
+    /// <summary>The request body or form is malformed: wrong content type, a repeated parameter, too large, or not UTF-8.</summary>
+    public const string RequestMalformed = "SG3201";
+
+    /// <summary>The grant type is missing or not implemented.</summary>
+    public const string GrantTypeUnsupported = "SG3202";
+
+    /// <summary>The client may not use this grant type.</summary>
+    public const string GrantTypeNotAllowed = "SG3203";
+
+    /// <summary>A requested scope is not among the client's allowed scopes.</summary>
+    public const string ScopeNotAllowed = "SG3204";
+
+    /// <summary>A requested resource (RFC 8707) is not among the client's allowed resources, or is not an absolute URI.</summary>
+    public const string ResourceNotAllowed = "SG3205";
+
+    /// <summary>The client must use DPoP and sent no proof.</summary>
+    public const string DpopRequired = "SG3206";
+
+    /// <summary>The caller may not introspect tokens.</summary>
+    public const string IntrospectionNotAllowed = "SG3207";
+
+    /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
+    public const string StoreUnavailable = "SG3301";
+
     /// <summary>The audit queue is full: the event was not accepted (a PHI request is then refused, 503).</summary>
     public const string AuditQueueFull = "SG9001";
 

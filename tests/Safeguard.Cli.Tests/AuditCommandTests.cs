@@ -177,7 +177,7 @@ public sealed class AuditCommandTests : IDisposable
     private Dictionary<string, long> StoredEventIds(string chain)
     {
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "safeguard.db")};Mode=ReadOnly;Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "audit.db")};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT seq, body FROM audit_events WHERE chain = $c";
@@ -194,7 +194,7 @@ public sealed class AuditCommandTests : IDisposable
 
     private void Tamper(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "safeguard.db")};Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "audit.db")};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "DROP TRIGGER audit_events_append_only_update; " + sql;

@@ -87,8 +87,7 @@ public sealed class KeysCommandTests : IDisposable
     [Fact]
     public async Task List_WithTheWrongKekFromTheEnvironment_FailsWithoutTouchingTheKeys()
     {
-        await RunAsync("keys", "list", "--data", _data.FullName);
-        var before = Directory.GetFiles(Path.Combine(_data.FullName, "keys")).Select(File.ReadAllText).ToArray();
+        var (_, before, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
         Environment.SetEnvironmentVariable("SAFEGUARD_KEK", Convert.ToBase64String(new byte[32]));
         try
         {
@@ -96,12 +95,15 @@ public sealed class KeysCommandTests : IDisposable
 
             Assert.Equal(1, exit);
             Assert.Contains("key-encryption key", error, StringComparison.Ordinal);
-            Assert.Equal(before, Directory.GetFiles(Path.Combine(_data.FullName, "keys")).Select(File.ReadAllText).ToArray());
         }
         finally
         {
             Environment.SetEnvironmentVariable("SAFEGUARD_KEK", null);
         }
+
+        var (afterExit, after, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
+        Assert.Equal(0, afterExit);
+        Assert.Equal(before, after);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ internal static class AuditCommand
 
     internal static Option<string> DataOption() => new("--data")
     {
-        Description = "The data folder (database safeguard.db, audit keys, exported checkpoints).",
+        Description = "The data folder (audit database audit.db, audit keys, exported checkpoints).",
         DefaultValueFactory = _ => "./data",
     };
 
@@ -91,12 +91,12 @@ internal static class AuditCommand
 
     private static async Task<bool> HasTrailAsync(string folder, TextWriter error)
     {
-        if (File.Exists(Path.Combine(folder, "safeguard.db")))
+        if (File.Exists(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName)))
         {
             return true;
         }
 
-        await error.WriteLineAsync($"No audit trail in '{folder}' (safeguard.db not found).").ConfigureAwait(false);
+        await error.WriteLineAsync($"No audit trail in '{folder}' (audit.db not found).").ConfigureAwait(false);
         return false;
     }
 
@@ -209,7 +209,7 @@ internal static class AuditCommand
             return ExitCodes.BadInput;
         }
 
-        using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+        using var store = new SqliteAuditStore(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName));
         long written;
         if (outFile is not null)
         {
@@ -245,7 +245,7 @@ internal static class AuditCommand
                 return ExitCodes.BadInput;
             }
 
-            using var store = new SqliteAuditStore(Path.Combine(folder, "safeguard.db"));
+            using var store = new SqliteAuditStore(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName));
             var proof = await AuditProofs.CreateAsync(store, parse.GetValue(eventId)!, cancellationToken).ConfigureAwait(false);
             if (proof is null)
             {
@@ -312,9 +312,9 @@ internal static class AuditCommand
             }
 
             var folder = parse.GetValue(data)!;
-            if (filterError is null && !File.Exists(Path.Combine(folder, "safeguard.db")))
+            if (filterError is null && !File.Exists(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName)))
             {
-                filterError = $"No audit trail in '{folder}' (safeguard.db not found).";
+                filterError = $"No audit trail in '{folder}' (audit.db not found).";
             }
 
             if (filterError is not null)

@@ -7,8 +7,8 @@ using Safeguard.Storage.Audit;
 namespace Safeguard.Cli.Commands;
 
 /// <summary>
-/// The embedded default's data folder: <c>kek</c> (unless <c>SAFEGUARD_KEK</c> is set), <c>keys/</c>,
-/// <c>safeguard.db</c> (SQLite), <c>audit-keys/</c> and <c>audit-checkpoints/</c>.
+/// The embedded default's data folder: <c>kek</c> (unless <c>SAFEGUARD_KEK</c> is set), <c>safeguard.db</c> (SQLite state),
+/// <c>audit.db</c> (SQLite audit trail), <c>audit-keys/</c> and <c>audit-checkpoints/</c>.
 /// </summary>
 internal sealed class DataFolder : IDisposable
 {
@@ -22,7 +22,7 @@ internal sealed class DataFolder : IDisposable
 
     public AesGcmKeyProtector Protector { get; }
 
-    public string DatabasePath => System.IO.Path.Combine(Path, "safeguard.db");
+    public string DatabasePath => System.IO.Path.Combine(Path, Storage.Data.SafeguardDatabase.SqliteAuditFileName);
 
     public string AuditKeysPath => System.IO.Path.Combine(Path, "audit-keys");
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Safeguard.Audit;
 using Safeguard.Keys;
 using Safeguard.Tokens;
 
@@ -27,13 +28,9 @@ internal static class KeysCommand
         return keys;
     }
 
-    private static Option<string> DataOption() => new("--data")
-    {
-        Description = "The data folder (keys in DATA/keys, the key-encryption key in DATA/kek unless SAFEGUARD_KEK is set).",
-        DefaultValueFactory = _ => "./data",
-    };
+    private static Option<string> DataOption() => CliStore.DataOption();
 
-    private static Option<bool> JsonOption() => new("--json") { Description = "Write JSON for scripts." };
+    private static Option<bool> JsonOption() => CliStore.JsonOption();
 
     private static Command Demo(TextWriter output, TextWriter error)
     {
@@ -99,9 +96,11 @@ internal static class KeysCommand
         var data = DataOption();
         var json = JsonOption();
         var command = new Command("list", "List the signing keys of a data folder and their states (creating the first key if there is none).");
+        var database = CliStore.DatabaseOption();
         command.Options.Add(data);
+        command.Options.Add(database);
         command.Options.Add(json);
-        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, error, async ring =>
+        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, parse.GetValue(database), error, cancellationToken, async ring =>
         {
             await ring.EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
             await WriteKeysAsync(output, ring, parse.GetValue(json)).ConfigureAwait(false);
@@ -115,9 +114,11 @@ internal static class KeysCommand
         var data = DataOption();
         var json = JsonOption();
         var command = new Command("rotate", "Start a rotation now: publish a new key, which signs after the propagation time.");
+        var database = CliStore.DatabaseOption();
         command.Options.Add(data);
+        command.Options.Add(database);
         command.Options.Add(json);
-        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, error, async ring =>
+        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, parse.GetValue(database), error, cancellationToken, async ring =>
         {
             var pending = await ring.RotateAsync(cancellationToken).ConfigureAwait(false);
             if (!parse.GetValue(json))
@@ -137,10 +138,12 @@ internal static class KeysCommand
         var json = JsonOption();
         var keyId = new Argument<string>("kid") { Description = "The id of the key to revoke." };
         var command = new Command("revoke", "Revoke a key at once: it stops signing, verifying and being published.");
+        var database = CliStore.DatabaseOption();
         command.Options.Add(data);
+        command.Options.Add(database);
         command.Options.Add(json);
         command.Arguments.Add(keyId);
-        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, error, async ring =>
+        command.SetAction((parse, cancellationToken) => WithRingAsync(parse.GetValue(data)!, parse.GetValue(database), error, cancellationToken, async ring =>
         {
             var kid = parse.GetValue(keyId)!;
             if (!KeyIds.IsWellFormed(kid))
@@ -178,34 +181,50 @@ internal static class KeysCommand
         return command;
     }
 
-    private static async Task<int> WithRingAsync(string data, TextWriter error, Func<SigningKeyRing, Task<int>> action)
-    {
-        AesGcmKeyProtector protector;
-        try
+    /// <summary>Runs an action on the key ring of the data folder's database; every key event it causes is audited.</summary>
+#pragma warning disable CA1068 // The action lambda reads best last, after the token.
+    private static Task<int> WithRingAsync(string data, string? database, TextWriter error, CancellationToken cancellationToken, Func<SigningKeyRing, Task<int>> action) =>
+#pragma warning restore CA1068
+        ClientsCommand.WithStoreAsync(data, database, error, cancellationToken, async cli =>
         {
-            protector = Environment.GetEnvironmentVariable(KeyEncryptionKeys.DefaultEnvironmentVariable) is { Length: > 0 }
-                ? KeyEncryptionKeys.FromEnvironment()
-                : KeyEncryptionKeys.LoadOrCreateFile(Path.Combine(data, "kek"));
-        }
-        catch (Exception ex) when (ex is KeyProtectionException or IOException or UnauthorizedAccessException)
-        {
-            await error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-            return ExitCodes.Failed;
-        }
-
-        using (protector)
-        using (var ring = new SigningKeyRing(new FileSigningKeyStore(Path.Combine(data, "keys")), protector, Options.Create(new KeyRingOptions()), TimeProvider.System, NullLogger<SigningKeyRing>.Instance))
-        {
+            var events = new List<AuditEvent>();
+            using var ring = cli.KeyRing();
+            ring.LifecycleChanged += (_, change) => events.Add(KeyEvent(change));
+            int exit;
             try
             {
-                return await action(ring).ConfigureAwait(false);
+                exit = await action(ring).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is KeyProtectionException or InvalidDataException or JsonException or IOException)
             {
                 await error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-                return ExitCodes.Failed;
+                exit = ExitCodes.Failed;
             }
-        }
+
+            await cli.AuditAsync(events, cancellationToken).ConfigureAwait(false);
+            return exit;
+        });
+
+    internal static AuditEvent KeyEvent(KeyLifecycleEventArgs change)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        return new AuditEvent
+        {
+            EventId = AuditEventIds.New(now),
+            Time = now,
+            Type = change.Created ? AuditEventType.KeyCreated : change.State switch
+            {
+                KeyState.Active => AuditEventType.KeyActivated,
+                KeyState.Retired => AuditEventType.KeyRetired,
+                _ => AuditEventType.KeyRevoked,
+            },
+            Outcome = AuditOutcome.Success,
+            Actor = "cli:" + Environment.UserName,
+            Action = change.Created ? AuditAction.Create : AuditAction.Update,
+            ResourceType = "signing_key",
+            ResourceId = change.KeyId,
+            Reason = $"{change.Algorithm} key {change.State.ToString().ToLowerInvariant()} at {change.At:O}",
+        };
     }
 
     private static async Task WriteKeysAsync(TextWriter output, SigningKeyRing ring, bool json)

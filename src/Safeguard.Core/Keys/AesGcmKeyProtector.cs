@@ -24,6 +24,7 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     // One AesGcm holds one native cipher context: calls are serialized so nonces never cross between threads.
     private readonly Lock _lock = new();
     private readonly byte[] _kekId;
+    private readonly byte[] _derivationKey;
 
     /// <summary>Creates a protector over a 256-bit key-encryption key.</summary>
     /// <param name="keyEncryptionKey">Exactly 32 bytes. The protector keeps its own copy.</param>
@@ -38,6 +39,23 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
         _aes = new AesGcm(keyEncryptionKey, TagSize);
         _kekId = ComputeKeyId(keyEncryptionKey);
         KeyEncryptionKeyId = Convert.ToHexStringLower(_kekId);
+        _derivationKey = new byte[32];
+        HKDF.Extract(HashAlgorithmName.SHA256, keyEncryptionKey, "safeguard-kek-derivation-v1"u8, _derivationKey);
+    }
+
+    /// <summary>
+    /// A key for another purpose derived from the key-encryption key (HKDF-SHA-256, RFC 5869), so every node that
+    /// shares the KEK derives the same key and nothing else needs distributing (for example DPoP nonces).
+    /// </summary>
+    /// <param name="purpose">A label naming the purpose; different labels give independent keys.</param>
+    /// <param name="length">The key length in bytes (16 to 64).</param>
+    /// <returns>The derived key; the caller zeroes it when done.</returns>
+    public byte[] DeriveKey(string purpose, int length)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(purpose);
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 16);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, 64);
+        return HKDF.Expand(HashAlgorithmName.SHA256, _derivationKey, length, System.Text.Encoding.UTF8.GetBytes(purpose));
     }
 
     /// <inheritdoc />
@@ -100,7 +118,11 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _aes.Dispose();
+    public void Dispose()
+    {
+        _aes.Dispose();
+        CryptographicOperations.ZeroMemory(_derivationKey);
+    }
 
     private static byte[] ComputeKeyId(ReadOnlySpan<byte> kek)
     {

@@ -64,7 +64,18 @@ public sealed partial class AccessTokenValidator : IDisposable
     /// <summary>Validates an access token presented to this resource server.</summary>
     /// <param name="token">The compact JWS, as presented (without the <c>Bearer</c> prefix).</param>
     /// <returns>The claims, or the code of the first check that failed.</returns>
-    public TokenValidationResult Validate(string? token)
+    public TokenValidationResult Validate(string? token) => ValidateCore(token, checkAudience: true);
+
+    /// <summary>
+    /// The authorization server's check of a token it issued, for its introspection and revocation endpoints: every
+    /// step of <see cref="Validate(string?)"/> except the audience, which those endpoints match against their
+    /// authenticated caller instead.
+    /// </summary>
+    /// <param name="token">The compact JWS.</param>
+    /// <returns>The claims, or the code of the first check that failed.</returns>
+    public TokenValidationResult ValidateIssuedToken(string? token) => ValidateCore(token, checkAudience: false);
+
+    private TokenValidationResult ValidateCore(string? token, bool checkAudience)
     {
         // 1. Size, before anything reads the token.
         if (string.IsNullOrEmpty(token))
@@ -87,7 +98,7 @@ public sealed partial class AccessTokenValidator : IDisposable
         try
         {
             Ascii.FromUtf16(token, bytes, out _);
-            return ValidateAscii(token, bytes);
+            return ValidateAscii(token, bytes, checkAudience);
         }
         finally
         {
@@ -95,7 +106,7 @@ public sealed partial class AccessTokenValidator : IDisposable
         }
     }
 
-    private TokenValidationResult ValidateAscii(string token, byte[] ascii)
+    private TokenValidationResult ValidateAscii(string token, byte[] ascii, bool checkAudience)
     {
         // A token verified before skips steps 2 to 5 only if its key is still trusted; steps 6 to 11 run always.
         var hash = default(VerifiedTokenCache.TokenHash);
@@ -187,7 +198,7 @@ public sealed partial class AccessTokenValidator : IDisposable
         }
 
         // 9. aud: must contain one of ours (RFC 8707 resource indicators).
-        if (!ContainsOurAudience(claims.Audiences))
+        if (checkAudience && !ContainsOurAudience(claims.Audiences))
         {
             return Fail(SafeguardErrorCodes.TokenAudienceInvalid, claims);
         }

@@ -1,0 +1,73 @@
+namespace Safeguard.Clients;
+
+/// <summary>
+/// A registered OAuth client (a machine client for the client-credentials grant). Holds no secret in clear:
+/// <see cref="SecretHash"/> is the SHA-256 of a server-generated 256-bit secret, and a <c>private_key_jwt</c>
+/// client registers public keys only.
+/// </summary>
+public sealed record Client
+{
+    /// <summary>The client id: 1 to 64 characters of <c>[A-Za-z0-9._-]</c>. Immutable and never reused.</summary>
+    public required string ClientId { get; init; }
+
+    /// <summary>How the client authenticates at the token endpoint: one of <see cref="ClientAuthenticationMethods"/>.</summary>
+    public required string AuthenticationMethod { get; init; }
+
+    /// <summary>The grant types the client may use.</summary>
+    public IReadOnlyList<string> GrantTypes { get; init; } = [];
+
+    /// <summary>The scopes the client may be granted; a request for any other is refused (<c>invalid_scope</c>).</summary>
+    public IReadOnlyList<string> AllowedScopes { get; init; } = [];
+
+    /// <summary>The resource indicators (RFC 8707) its tokens may name as audience; the first is the default.</summary>
+    public IReadOnlyList<string> AllowedResources { get; init; } = [];
+
+    /// <summary>For <c>client_secret_basic</c>: the secret's hash (<see cref="ClientSecrets.Hash"/>); never the secret.</summary>
+#pragma warning disable CA1819 // A stored record carries its bytes; nothing mutates them.
+    public byte[]? SecretHash { get; init; }
+#pragma warning restore CA1819
+
+    /// <summary>For <c>private_key_jwt</c>: the client's public keys as a JWKS document.</summary>
+    public string? Jwks { get; init; }
+
+    /// <summary>For <c>tls_client_auth</c>: the SHA-256 thumbprint (base64url) of the client's certificate.</summary>
+    public string? CertificateThumbprint { get; init; }
+
+    /// <summary>Whether every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained.</summary>
+    public bool RequireDpop { get; init; }
+
+    /// <summary>Whether the client may call the introspection endpoint (for tokens whose audience it owns).</summary>
+    public bool CanIntrospect { get; init; }
+
+    /// <summary>A disabled client cannot authenticate; it stays registered so its id is never reused.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>When the client was registered.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the client was last changed (registration, secret rotation, disabling).</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>The client authentication methods Safeguard accepts at its token, revocation and introspection endpoints.</summary>
+public static class ClientAuthenticationMethods
+{
+    /// <summary>RFC 7523 section 2.2: a JWT signed with the client's private key.</summary>
+    public const string PrivateKeyJwt = "private_key_jwt";
+
+    /// <summary>RFC 8705 section 2.1: mutual TLS with the client's registered certificate.</summary>
+    public const string TlsClientAuth = "tls_client_auth";
+
+    /// <summary>RFC 6749 section 2.3.1: HTTP Basic with a server-generated high-entropy secret.</summary>
+    public const string ClientSecretBasic = "client_secret_basic";
+
+    /// <summary>All of them, strongest first (the order discovery advertises).</summary>
+    public static IReadOnlyList<string> All { get; } = [PrivateKeyJwt, TlsClientAuth, ClientSecretBasic];
+}
+
+/// <summary>The grant types this server implements.</summary>
+public static class GrantTypes
+{
+    /// <summary>RFC 6749 section 4.4.</summary>
+    public const string ClientCredentials = "client_credentials";
+}

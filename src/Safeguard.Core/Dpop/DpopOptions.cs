@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+
+namespace Safeguard.Dpop;
+
+/// <summary>How DPoP proofs (RFC 9449) are checked.</summary>
+public sealed record DpopOptions
+{
+    /// <summary>The algorithms a proof may be signed with: asymmetric only. Default ES256, ES384, PS256, RS256.</summary>
+    public IList<string> Algorithms { get; init; } = ["ES256", "ES384", "PS256", "RS256"];
+
+    /// <summary>How old a proof's <c>iat</c> may be. Default 60 seconds; at most 5 minutes.</summary>
+    public TimeSpan ProofMaxAge { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How far a proof's <c>iat</c> may lie in the future (client clock skew). Default 10 seconds; at most 60.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether every proof must carry a server nonce (RFC 9449 section 8). Default true.</summary>
+    public bool RequireNonce { get; set; } = true;
+
+    /// <summary>How long one server nonce is current; it is accepted for one more step after. Default 5 minutes.</summary>
+    public TimeSpan NonceStep { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The largest proof accepted, in characters. Default 4096.</summary>
+    public int MaxProofSize { get; set; } = 4096;
+}
+
+/// <summary>Checks <see cref="DpopOptions"/>.</summary>
+public sealed class DpopOptionsValidator : IValidateOptions<DpopOptions>
+{
+    private static readonly string[] Supported = ["ES256", "ES384", "PS256", "RS256"];
+
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, DpopOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (options.Algorithms.Count == 0 || options.Algorithms.Any(a => !Supported.Contains(a, StringComparer.Ordinal)))
+        {
+            errors.Add($"Dpop:Algorithms is [{string.Join(", ", options.Algorithms)}]; use a non-empty subset of {string.Join(", ", Supported)}.");
+        }
+
+        if (options.ProofMaxAge <= TimeSpan.Zero || options.ProofMaxAge > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Dpop:ProofMaxAge is {options.ProofMaxAge}; set a value above zero and at most 00:05:00.");
+        }
+
+        if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromSeconds(60))
+        {
+            errors.Add($"Dpop:ClockSkew is {options.ClockSkew}; set a value from 00:00:00 to 00:01:00.");
+        }
+
+        if (options.NonceStep < TimeSpan.FromSeconds(10) || options.NonceStep > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Dpop:NonceStep is {options.NonceStep}; set a value from 00:00:10 to 01:00:00.");
+        }
+
+        if (options.MaxProofSize is < 512 or > 8192)
+        {
+            errors.Add($"Dpop:MaxProofSize is {options.MaxProofSize}; set a value from 512 to 8192.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Safeguard.Server.Hosting;
+
+/// <summary>
+/// The server certificate: PEM files from configuration, or on the embedded default a self-signed ECDSA P-256
+/// development certificate generated once into <c>DATA/tls/</c> (certificate PEM for clients to trust, key PEM 0600).
+/// </summary>
+internal static class TlsCertificates
+{
+    /// <summary>The folder under the data folder.</summary>
+    public const string Folder = "tls";
+
+    /// <summary>
+    /// The cipher suites offered: TLS 1.3's AEAD suites and, for TLS 1.2, ECDHE key exchange with AEAD ciphers only
+    /// (NIST SP 800-52r2 section 3.3.1). No CBC, no RSA key transport, no SHA-1 MACs.
+    /// </summary>
+    public static IReadOnlyList<TlsCipherSuite> CipherSuites { get; } =
+    [
+        TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+
+    /// <summary>Loads the configured certificate, or the development certificate (creating it when missing).</summary>
+    /// <param name="tls">The TLS options.</param>
+    /// <param name="dataPath">The data folder.</param>
+    /// <param name="hostName">The host name the certificate must cover (from the issuer).</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="created">True when a development certificate was created now.</param>
+    /// <returns>The certificate with its private key.</returns>
+    public static X509Certificate2 Load(TlsOptions tls, string dataPath, string hostName, TimeProvider time, out bool created)
+    {
+        created = false;
+        if (tls.CertificatePath is { } certificatePath && tls.KeyPath is { } keyPath)
+        {
+            return Exportable(X509Certificate2.CreateFromPemFile(certificatePath, keyPath));
+        }
+
+        var folder = Path.Combine(dataPath, Folder);
+        var certificateFile = Path.Combine(folder, "server.crt");
+        var keyFile = Path.Combine(folder, "server.key");
+        if (File.Exists(certificateFile) && File.Exists(keyFile))
+        {
+            var existing = Exportable(X509Certificate2.CreateFromPemFile(certificateFile, keyFile));
+            if (existing.NotAfter.ToUniversalTime() > time.GetUtcNow().UtcDateTime.AddDays(7))
+            {
+                return existing;
+            }
+
+            existing.Dispose();
+        }
+
+        Directory.CreateDirectory(folder);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={hostName}, O=Safeguard development certificate", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddIpAddress(IPAddress.IPv6Loopback);
+        if (IPAddress.TryParse(hostName, out var hostAddress))
+        {
+            if (!IPAddress.IsLoopback(hostAddress))
+            {
+                names.AddIpAddress(hostAddress);
+            }
+        }
+        else if (!string.Equals(hostName, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            names.AddDnsName(hostName);
+        }
+
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var now = time.GetUtcNow();
+        using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(365));
+
+        WritePrivate(keyFile, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(certificateFile, certificate.ExportCertificatePem());
+        created = true;
+        return Exportable(X509Certificate2.CreateFromPemFile(certificateFile, keyFile));
+    }
+
+    /// <summary>The SHA-256 fingerprint, as browsers and <c>openssl x509 -fingerprint -sha256</c> show it.</summary>
+    /// <param name="certificate">The certificate.</param>
+    /// <returns>Colon-separated upper-case hex.</returns>
+    public static string Fingerprint(X509Certificate2 certificate) =>
+        string.Join(':', SHA256.HashData(certificate.RawData).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+
+    private static void WritePrivate(string path, string content)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            File.WriteAllText(path, content);
+            return;
+        }
+
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using var stream = new FileStream(path, options);
+        using var writer = new StreamWriter(stream);
+        writer.Write(content);
+    }
+
+    // A certificate loaded from PEM carries an ephemeral key; SslStream on Linux accepts it as is, but a
+    // PKCS#12 round-trip gives every platform a key it can use for the handshake.
+    private static X509Certificate2 Exportable(X509Certificate2 certificate)
+    {
+        using (certificate)
+        {
+            return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+        }
+    }
+}

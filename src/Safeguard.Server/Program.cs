@@ -1,0 +1,1 @@
+return await Safeguard.Server.SafeguardServer.RunAsync(args).ConfigureAwait(false);

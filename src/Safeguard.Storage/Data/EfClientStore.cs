@@ -1,0 +1,102 @@
+using Microsoft.EntityFrameworkCore;
+using Safeguard.Clients;
+
+namespace Safeguard.Storage.Data;
+
+/// <summary>Clients in the <c>clients</c> table.</summary>
+/// <param name="database">The database.</param>
+public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
+{
+    /// <inheritdoc />
+    public async Task<Client?> FindAsync(string clientId, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        var entity = await context.Clients.AsNoTracking().SingleOrDefaultAsync(c => c.ClientId == clientId, cancellationToken).ConfigureAwait(false);
+        return entity is null ? null : ToClient(entity);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<Client>> GetAllAsync(CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        var entities = await context.Clients.AsNoTracking().OrderBy(c => c.ClientId).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return entities.ConvertAll(ToClient);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<Client>> GetChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var sinceMs = since.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        var entities = await context.Clients.AsNoTracking().Where(c => c.UpdatedAt >= sinceMs).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return entities.ConvertAll(ToClient);
+    }
+
+    /// <inheritdoc />
+    public async Task AddAsync(Client client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using var context = database.CreateContext();
+        if (await context.Clients.AnyAsync(c => c.ClientId == client.ClientId, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"A client with id '{client.ClientId}' is already registered (client ids are never reused).");
+        }
+
+        context.Clients.Add(ToEntity(client));
+        try
+        {
+            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException ex)
+        {
+            throw new InvalidOperationException($"A client with id '{client.ClientId}' is already registered (client ids are never reused).", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task UpdateAsync(Client client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using var context = database.CreateContext();
+        var entity = await context.Clients.SingleOrDefaultAsync(c => c.ClientId == client.ClientId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No client with id '{client.ClientId}' is registered.");
+        context.Entry(entity).CurrentValues.SetValues(ToEntity(client));
+        await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Client ToClient(ClientEntity e) => new()
+    {
+        ClientId = e.ClientId,
+        AuthenticationMethod = e.AuthenticationMethod,
+        GrantTypes = Split(e.GrantTypes),
+        AllowedScopes = Split(e.AllowedScopes),
+        AllowedResources = Split(e.AllowedResources),
+        SecretHash = e.SecretHash,
+        Jwks = e.Jwks,
+        CertificateThumbprint = e.CertificateThumbprint,
+        RequireDpop = e.RequireDpop,
+        CanIntrospect = e.CanIntrospect,
+        Enabled = e.Enabled,
+        CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
+        UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.UpdatedAt),
+    };
+
+    private static ClientEntity ToEntity(Client c) => new()
+    {
+        ClientId = c.ClientId,
+        AuthenticationMethod = c.AuthenticationMethod,
+        GrantTypes = string.Join(' ', c.GrantTypes),
+        AllowedScopes = string.Join(' ', c.AllowedScopes),
+        AllowedResources = string.Join(' ', c.AllowedResources),
+        SecretHash = c.SecretHash,
+        Jwks = c.Jwks,
+        CertificateThumbprint = c.CertificateThumbprint,
+        RequireDpop = c.RequireDpop,
+        CanIntrospect = c.CanIntrospect,
+        Enabled = c.Enabled,
+        CreatedAt = c.CreatedAt.ToUnixTimeMilliseconds(),
+        UpdatedAt = c.UpdatedAt.ToUnixTimeMilliseconds(),
+    };
+
+    private static string[] Split(string value) => value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+}

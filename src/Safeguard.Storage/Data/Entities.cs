@@ -1,0 +1,108 @@
+namespace Safeguard.Storage.Data;
+
+// Times are stored as Unix milliseconds (bigint) on both providers: SQLite has no native timestamp type that EF can
+// compare in queries, and one representation keeps the two schemas and their queries identical.
+
+/// <summary>A row of <c>clients</c>.</summary>
+public sealed class ClientEntity
+{
+    /// <summary>Primary key.</summary>
+    public string ClientId { get; set; } = string.Empty;
+
+    /// <summary>The registered authentication method.</summary>
+    public string AuthenticationMethod { get; set; } = string.Empty;
+
+    /// <summary>Space-separated grant types.</summary>
+    public string GrantTypes { get; set; } = string.Empty;
+
+    /// <summary>Space-separated allowed scopes.</summary>
+    public string AllowedScopes { get; set; } = string.Empty;
+
+    /// <summary>Space-separated allowed resource indicators.</summary>
+    public string AllowedResources { get; set; } = string.Empty;
+
+    /// <summary>SHA-256 of the secret, for <c>client_secret_basic</c>.</summary>
+#pragma warning disable CA1819 // An entity maps a column.
+    public byte[]? SecretHash { get; set; }
+#pragma warning restore CA1819
+
+    /// <summary>The public JWKS, for <c>private_key_jwt</c>.</summary>
+    public string? Jwks { get; set; }
+
+    /// <summary>The certificate thumbprint, for <c>tls_client_auth</c>.</summary>
+    public string? CertificateThumbprint { get; set; }
+
+    /// <summary>Whether DPoP is required.</summary>
+    public bool RequireDpop { get; set; }
+
+    /// <summary>Whether introspection is allowed.</summary>
+    public bool CanIntrospect { get; set; }
+
+    /// <summary>Whether the client may authenticate.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Registration time, Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Last change, Unix ms.</summary>
+    public long UpdatedAt { get; set; }
+}
+
+/// <summary>A row of <c>signing_keys</c>: the private key only ever encrypted. Times here are UTC ticks (exact round-trip).</summary>
+public sealed class SigningKeyEntity
+{
+    /// <summary>Primary key: the RFC 7638 thumbprint.</summary>
+    public string KeyId { get; set; } = string.Empty;
+
+    /// <summary>The key's one algorithm.</summary>
+    public string Algorithm { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long ActivatesAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long? RetiresAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long? RevokedAt { get; set; }
+
+#pragma warning disable CA1819 // An entity maps a column.
+    /// <summary>DER SubjectPublicKeyInfo.</summary>
+    public byte[] PublicKey { get; set; } = [];
+
+    /// <summary>AES-256-GCM sealed PKCS#8.</summary>
+    public byte[] ProtectedPrivateKey { get; set; } = [];
+#pragma warning restore CA1819
+}
+
+/// <summary>A row of <c>revoked_tokens</c>: an access-token id revoked before its expiry.</summary>
+public sealed class RevokedTokenEntity
+{
+    /// <summary>Primary key: the token's <c>jti</c>.</summary>
+    public string TokenId { get; set; } = string.Empty;
+
+    /// <summary>The client the token was issued to.</summary>
+    public string ClientId { get; set; } = string.Empty;
+
+    /// <summary>When it was revoked, Unix ms.</summary>
+    public long RevokedAt { get; set; }
+
+    /// <summary>When the token expires, Unix ms: the row is kept until then.</summary>
+    public long ExpiresAt { get; set; }
+}
+
+/// <summary>A row of <c>replay_entries</c>: a one-time value seen, kept until it could no longer pass its time checks.</summary>
+public sealed class ReplayEntity
+{
+    /// <summary>What kind of value (<c>dpop</c>, <c>client_assertion</c>).</summary>
+    public string Purpose { get; set; } = string.Empty;
+
+    /// <summary>SHA-256 of the value, base64url.</summary>
+    public string ValueHash { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+}

@@ -1,0 +1,252 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
+using Safeguard.Audit;
+using Safeguard.Storage.Audit;
+
+namespace Safeguard.Storage.Data;
+
+/// <summary>
+/// One database, whichever provider: creates contexts, applies migrations (and the audit schema), opens the audit
+/// store, and provides the cluster-wide lock that makes exactly one node rotate keys at a time.
+/// </summary>
+public sealed class SafeguardDatabase : IDisposable
+{
+    /// <summary>The file name of the SQLite state database in the data folder.</summary>
+    public const string SqliteFileName = "safeguard.db";
+
+    /// <summary>The file name of the SQLite audit database in the data folder.</summary>
+    public const string SqliteAuditFileName = "audit.db";
+
+    private readonly DbContextOptions _contextOptions;
+    private readonly NpgsqlDataSource? _dataSource;
+
+    private SafeguardDatabase(DatabaseOptions options, string connectionString, string? auditPath)
+    {
+        Options = options;
+        ConnectionString = connectionString;
+        AuditPath = auditPath;
+        if (options.Provider == DatabaseProvider.PostgreSql)
+        {
+            _dataSource = NpgsqlDataSource.Create(connectionString);
+            _contextOptions = new DbContextOptionsBuilder<PostgresSafeguardDbContext>()
+                .UseNpgsql(_dataSource)
+                .Options;
+        }
+        else
+        {
+            _contextOptions = new DbContextOptionsBuilder<SqliteSafeguardDbContext>()
+                .UseSqlite(connectionString)
+                .AddInterceptors(SqlitePragmas.Instance)
+                .Options;
+        }
+    }
+
+    /// <summary>The options it was opened with.</summary>
+    public DatabaseOptions Options { get; }
+
+    /// <summary>The provider.</summary>
+    public DatabaseProvider Provider => Options.Provider;
+
+    /// <summary>The effective connection string. Never log it: it may carry a password.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>SQLite only: the audit database file.</summary>
+    public string? AuditPath { get; }
+
+    /// <summary>Opens the database named by <paramref name="options"/>; SQLite files default into <paramref name="dataPath"/>.</summary>
+    /// <param name="options">Provider and connection string.</param>
+    /// <param name="dataPath">The data folder (SQLite default location).</param>
+    /// <returns>The database.</returns>
+    public static SafeguardDatabase Open(DatabaseOptions options, string dataPath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dataPath);
+        OptionsGuardThrow(options);
+        if (options.Provider == DatabaseProvider.PostgreSql)
+        {
+            return new SafeguardDatabase(options, options.ConnectionString!, null);
+        }
+
+        Directory.CreateDirectory(dataPath);
+        var builder = new SqliteConnectionStringBuilder(options.ConnectionString ?? string.Empty);
+        if (string.IsNullOrEmpty(builder.DataSource))
+        {
+            builder.DataSource = Path.Combine(dataPath, SqliteFileName);
+        }
+
+        builder.Pooling = true;
+        builder.DefaultTimeout = 30;
+        var auditPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) ?? dataPath, SqliteAuditFileName);
+        return new SafeguardDatabase(options, builder.ToString(), auditPath);
+    }
+
+    /// <summary>A new context (dispose it).</summary>
+    /// <returns>The context.</returns>
+    public SafeguardDbContext CreateContext() => Provider == DatabaseProvider.PostgreSql
+        ? new PostgresSafeguardDbContext((DbContextOptions<PostgresSafeguardDbContext>)_contextOptions)
+        : new SqliteSafeguardDbContext((DbContextOptions<SqliteSafeguardDbContext>)_contextOptions);
+
+    /// <summary>
+    /// Brings the schema up to date: EF Core migrations for the state tables, then the audit tables with their
+    /// append-only triggers (and, on PostgreSQL, the audit writer role). Safe to run again.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    /// <returns>A task that completes when the schema is current.</returns>
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        using (var context = CreateContext())
+        {
+            await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (Provider == DatabaseProvider.PostgreSql)
+        {
+            await PostgresAuditStore.InitializeAsync(ConnectionString, Options.ApplicationRole, cancellationToken).ConfigureAwait(false);
+            if (Options.ApplicationRole is { Length: > 0 } role)
+            {
+                // The application role reads and writes state; it cannot change the schema.
+                var quoted = "\"" + role.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+                using var connection = _dataSource!.CreateConnection();
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                using var grant = new NpgsqlCommand(
+                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON clients, signing_keys, revoked_tokens, replay_entries TO {quoted}; "
+                    + $"GRANT SELECT ON \"__EFMigrationsHistory\" TO {quoted};",
+                    connection);
+                await grant.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            // The SQLite audit store creates its schema and triggers when it opens.
+            using var audit = new SqliteAuditStore(AuditPath!);
+        }
+    }
+
+    /// <summary>Whether the schema has migrations not yet applied.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The ids of pending migrations.</returns>
+    public async Task<IReadOnlyList<string>> GetPendingMigrationsAsync(CancellationToken cancellationToken)
+    {
+        using var context = CreateContext();
+        return [.. await context.Database.GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false)];
+    }
+
+    /// <summary>Opens the audit append store for this database.</summary>
+    /// <returns>The store (dispose it).</returns>
+    public IAuditStore OpenAuditStore() => Provider == DatabaseProvider.PostgreSql
+        ? new PostgresAuditStore(ConnectionString)
+        : new SqliteAuditStore(AuditPath!);
+
+    /// <summary>Whether the database answers a trivial query now.</summary>
+    /// <param name="cancellationToken">Cancels the probe.</param>
+    /// <returns>True if reachable.</returns>
+    public async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var context = CreateContext();
+            return await context.Database.CanConnectAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DbException or InvalidOperationException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Tries to take a cluster-wide exclusive lock. On PostgreSQL this is a session advisory lock held on its own
+    /// connection until the returned handle is disposed; on SQLite (one node by construction) the lock is always
+    /// granted. Null when another node holds it.
+    /// </summary>
+    /// <param name="lockId">The lock's number (one per purpose).</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>A handle to dispose, or null.</returns>
+    public async Task<IAsyncDisposable?> TryAcquireLockAsync(long lockId, CancellationToken cancellationToken)
+    {
+        if (_dataSource is null)
+        {
+            return NoLock.Instance;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@id)", connection);
+            command.Parameters.AddWithValue("id", lockId);
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+            {
+                return new AdvisoryLock(connection, lockId);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+        return null;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _dataSource?.Dispose();
+
+    private static void OptionsGuardThrow(DatabaseOptions options)
+    {
+        var result = new DatabaseOptionsValidator().Validate(null, options);
+        if (result.Failed)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(nameof(DatabaseOptions), typeof(DatabaseOptions), result.Failures);
+        }
+    }
+
+    private sealed class NoLock : IAsyncDisposable
+    {
+        public static NoLock Instance { get; } = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class AdvisoryLock(NpgsqlConnection connection, long lockId) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(@id)", connection);
+                command.Parameters.AddWithValue("id", lockId);
+                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+                // Closing the session below releases the lock anyway.
+            }
+
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Every SQLite connection: WAL, full fsync on commit, and a busy timeout.</summary>
+    private sealed class SqlitePragmas : DbConnectionInterceptor
+    {
+        public static SqlitePragmas Instance { get; } = new();
+
+        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+
+        public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+        {
+            Apply(connection);
+            return Task.CompletedTask;
+        }
+
+        private static void Apply(DbConnection connection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+            command.ExecuteNonQuery();
+        }
+    }
+}

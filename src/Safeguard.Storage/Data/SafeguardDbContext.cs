@@ -1,0 +1,99 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Safeguard.Storage.Data;
+
+/// <summary>
+/// The server's relational state: clients, signing keys (encrypted), revoked token ids and replay caches. One model,
+/// two providers; each provider has its own context type so each has its own migrations. The audit trail is not
+/// here: it is an append-only store of its own (<see cref="Audit.SqliteAuditStore"/>, <see cref="Audit.PostgresAuditStore"/>).
+/// </summary>
+public abstract class SafeguardDbContext : DbContext
+{
+    /// <summary>Creates the context.</summary>
+    /// <param name="options">The provider options.</param>
+    protected SafeguardDbContext(DbContextOptions options)
+        : base(options)
+    {
+    }
+
+    /// <summary>Registered clients.</summary>
+    public DbSet<ClientEntity> Clients => Set<ClientEntity>();
+
+    /// <summary>Token signing keys.</summary>
+    public DbSet<SigningKeyEntity> SigningKeys => Set<SigningKeyEntity>();
+
+    /// <summary>Revoked access-token ids.</summary>
+    public DbSet<RevokedTokenEntity> RevokedTokens => Set<RevokedTokenEntity>();
+
+    /// <summary>One-time values seen.</summary>
+    public DbSet<ReplayEntity> ReplayEntries => Set<ReplayEntity>();
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<ClientEntity>(client =>
+        {
+            client.ToTable("clients");
+            client.HasKey(c => c.ClientId);
+            client.Property(c => c.ClientId).HasColumnName("client_id").HasMaxLength(64);
+            client.Property(c => c.AuthenticationMethod).HasColumnName("auth_method").HasMaxLength(32);
+            client.Property(c => c.GrantTypes).HasColumnName("grant_types").HasMaxLength(256);
+            client.Property(c => c.AllowedScopes).HasColumnName("allowed_scopes").HasMaxLength(4096);
+            client.Property(c => c.AllowedResources).HasColumnName("allowed_resources").HasMaxLength(4096);
+            client.Property(c => c.SecretHash).HasColumnName("secret_hash");
+            client.Property(c => c.Jwks).HasColumnName("jwks");
+            client.Property(c => c.CertificateThumbprint).HasColumnName("certificate_thumbprint").HasMaxLength(64);
+            client.Property(c => c.RequireDpop).HasColumnName("require_dpop");
+            client.Property(c => c.CanIntrospect).HasColumnName("can_introspect");
+            client.Property(c => c.Enabled).HasColumnName("enabled");
+            client.Property(c => c.CreatedAt).HasColumnName("created_at");
+            client.Property(c => c.UpdatedAt).HasColumnName("updated_at");
+            client.HasIndex(c => c.UpdatedAt).HasDatabaseName("ix_clients_updated_at");
+        });
+
+        modelBuilder.Entity<SigningKeyEntity>(key =>
+        {
+            key.ToTable("signing_keys");
+            key.HasKey(k => k.KeyId);
+            key.Property(k => k.KeyId).HasColumnName("key_id").HasMaxLength(128);
+            key.Property(k => k.Algorithm).HasColumnName("algorithm").HasMaxLength(16);
+            key.Property(k => k.CreatedAt).HasColumnName("created_at");
+            key.Property(k => k.ActivatesAt).HasColumnName("activates_at");
+            key.Property(k => k.RetiresAt).HasColumnName("retires_at");
+            key.Property(k => k.RevokedAt).HasColumnName("revoked_at");
+            key.Property(k => k.PublicKey).HasColumnName("public_key");
+            key.Property(k => k.ProtectedPrivateKey).HasColumnName("protected_private_key");
+        });
+
+        modelBuilder.Entity<RevokedTokenEntity>(revoked =>
+        {
+            revoked.ToTable("revoked_tokens");
+            revoked.HasKey(r => r.TokenId);
+            revoked.Property(r => r.TokenId).HasColumnName("token_id").HasMaxLength(64);
+            revoked.Property(r => r.ClientId).HasColumnName("client_id").HasMaxLength(64);
+            revoked.Property(r => r.RevokedAt).HasColumnName("revoked_at");
+            revoked.Property(r => r.ExpiresAt).HasColumnName("expires_at");
+            revoked.HasIndex(r => r.RevokedAt).HasDatabaseName("ix_revoked_tokens_revoked_at");
+            revoked.HasIndex(r => r.ExpiresAt).HasDatabaseName("ix_revoked_tokens_expires_at");
+        });
+
+        modelBuilder.Entity<ReplayEntity>(replay =>
+        {
+            replay.ToTable("replay_entries");
+            replay.HasKey(r => new { r.Purpose, r.ValueHash });
+            replay.Property(r => r.Purpose).HasColumnName("purpose").HasMaxLength(32);
+            replay.Property(r => r.ValueHash).HasColumnName("value_hash").HasMaxLength(64);
+            replay.Property(r => r.ExpiresAt).HasColumnName("expires_at");
+            replay.HasIndex(r => r.ExpiresAt).HasDatabaseName("ix_replay_entries_expires_at");
+        });
+    }
+}
+
+/// <summary>The SQLite flavour (its own migrations).</summary>
+/// <param name="options">The provider options.</param>
+public sealed class SqliteSafeguardDbContext(DbContextOptions<SqliteSafeguardDbContext> options) : SafeguardDbContext(options);
+
+/// <summary>The PostgreSQL flavour (its own migrations).</summary>
+/// <param name="options">The provider options.</param>
+public sealed class PostgresSafeguardDbContext(DbContextOptions<PostgresSafeguardDbContext> options) : SafeguardDbContext(options);

@@ -1,0 +1,112 @@
+using System.Text.Json;
+using Duende.IdentityModel.Client;
+using Safeguard.Cli;
+
+namespace Safeguard.Server.Tests;
+
+/// <summary>The command line against a real server: a client registered with <c>safeguard clients add</c> gets tokens.</summary>
+public sealed class CliServerTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("sg-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await SafeguardCommand.InvokeAsync(args, output, error, CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task ClientsAdd_PrintsTheSecretOnce_AndTheClientGetsATokenFromTheServer()
+    {
+        Assert.Equal(0, (await RunAsync("init", "--data", _data)).Exit);
+        var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--id", "billing", "--grant", "client_credentials",
+            "--scope", "patient.read", "--resource", "https://api.example", "--json");
+        Assert.True(exit == 0, error);
+        using var added = JsonDocument.Parse(output);
+        var secret = added.RootElement.GetProperty("client_secret").GetString()!;
+        Assert.Equal(43, secret.Length);
+
+        var (_, shown, _) = await RunAsync("clients", "show", "billing", "--data", _data, "--json");
+        Assert.DoesNotContain(secret, shown, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"client_secret\":", shown, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, File.ReadAllText(Path.Combine(_data, "safeguard.db")), StringComparison.Ordinal);
+
+        await using var server = await RunningServer.StartAsync(dataPath: _data);
+        var token = await server.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "billing", ClientSecret = secret });
+        Assert.False(token.IsError, token.Error);
+        Assert.Equal("https://api.example", Jws.Payload(token.AccessToken!).GetProperty("aud").GetString());
+
+        var (rotateExit, rotated, _) = await RunAsync("clients", "rotate-secret", "billing", "--data", _data, "--json");
+        Assert.Equal(0, rotateExit);
+        var newSecret = JsonDocument.Parse(rotated).RootElement.GetProperty("client_secret").GetString()!;
+        var withOld = false;
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            withOld = !(await server.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "billing", ClientSecret = secret })).IsError;
+            if (!withOld)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.False(withOld, "the old secret still works after rotation");
+        Assert.False((await server.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "billing", ClientSecret = newSecret })).IsError);
+
+        Assert.Equal(0, (await RunAsync("clients", "disable", "billing", "--data", _data)).Exit);
+        var (listExit, list, _) = await RunAsync("clients", "list", "--data", _data, "--json");
+        Assert.Equal(0, listExit);
+        Assert.False(JsonDocument.Parse(list).RootElement[0].GetProperty("enabled").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("clients", "add", "--id", "bad id", "--resource", "https://api.example")]
+    [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--grant", "password")]
+    [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "client_secret_post")]
+    [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "private_key_jwt")]
+    [InlineData("clients", "add", "--id", "ok")]
+    [InlineData("clients", "show", "no such client")]
+    public async Task BadInput_ExitsWith2AndSaysWhy(params string[] args)
+    {
+        var (exit, _, error) = await RunAsync([.. args, "--data", _data]);
+        Assert.Equal(2, exit);
+        Assert.False(string.IsNullOrWhiteSpace(error));
+    }
+
+    [Fact]
+    public async Task ClientIdsAreNeverReused_AndAdminChangesAreAudited()
+    {
+        Assert.Equal(0, (await RunAsync("clients", "add", "--data", _data, "--id", "once", "--resource", "https://api.example")).Exit);
+        Assert.Equal(0, (await RunAsync("clients", "disable", "once", "--data", _data)).Exit);
+        var (exit, _, error) = await RunAsync("clients", "add", "--data", _data, "--id", "once", "--resource", "https://api.example");
+        Assert.Equal(1, exit);
+        Assert.Contains("never reused", error, StringComparison.Ordinal);
+
+        var (verifyExit, verify, _) = await RunAsync("audit", "verify", "--data", _data, "--json");
+        Assert.Equal(0, verifyExit);
+        Assert.True(JsonDocument.Parse(verify).RootElement.GetProperty("is_intact").GetBoolean(), verify);
+        var (_, search, _) = await RunAsync("audit", "search", "--data", _data, "--type", "client.changed");
+        var changes = search.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(line => line.Contains("\"type\":\"client.changed\"", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, changes.Count);
+        Assert.Contains("\"reason\":\"client registered\"", changes[0], StringComparison.Ordinal);
+        Assert.Contains("\"reason\":\"client disabled\"", changes[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostgresDatabase_InitThenClientsAdd()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        Assert.Equal(0, (await RunAsync("init", "--data", _data, "--database", database.ConnectionString)).Exit);
+        var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--database", database.ConnectionString, "--id", "pg-cli", "--resource", "https://api.example", "--json");
+        Assert.True(exit == 0, error);
+        Assert.Contains("pg-cli", output, StringComparison.Ordinal);
+        var (keysExit, keys, _) = await RunAsync("keys", "list", "--data", _data, "--database", database.ConnectionString, "--json");
+        Assert.Equal(0, keysExit);
+        Assert.Contains("\"state\": \"active\"", keys, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using Duende.IdentityModel.Client;
+using Safeguard.Audit;
+using Safeguard.Keys;
+using Safeguard.Server.Services;
+using Safeguard.Storage.Data;
+
+namespace Safeguard.Server.Tests;
+
+/// <summary>Two real nodes on one real PostgreSQL: shared clients and keys, revocations that cross nodes, one rotator, and a database outage.</summary>
+public sealed class PostgresServerTests : IAsyncLifetime
+{
+    private PostgresDatabase _database = null!;
+    private string _kekData = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresDatabase.CreateAsync();
+        _kekData = Directory.CreateTempSubdirectory("sg-pg-").FullName;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        Directory.Delete(_kekData, recursive: true);
+    }
+
+    /// <summary>Both nodes share the KEK (as production nodes share one from the environment) but not their data folders.</summary>
+    private async Task<RunningServer> NodeAsync(string name)
+    {
+        var folder = Path.Combine(_kekData, name);
+        Directory.CreateDirectory(folder);
+        var kek = Path.Combine(_kekData, "kek");
+        if (!File.Exists(kek))
+        {
+            KeyEncryptionKeys.LoadOrCreateFile(kek).Dispose();
+        }
+
+        File.Copy(kek, Path.Combine(folder, "kek"), overwrite: true);
+        File.SetUnixFileMode(Path.Combine(folder, "kek"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return await RunningServer.StartAsync(_database.ConnectionString, folder, $"--Safeguard:Audit:ChainId={name}", "--Safeguard:Issuer=https://auth.cluster.test");
+    }
+
+    [Fact]
+    public async Task TwoNodes_ShareClientsAndKeys_AndARevocationOnOneIsHonouredByTheOther()
+    {
+        await using var a = await NodeAsync("node-a");
+        await using var b = await NodeAsync("node-b");
+        var secret = await a.AddClientAsync("pg-client", resources: ["https://api.example.org"], canIntrospect: true);
+
+        var token = await a.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = a.TokenEndpoint, ClientId = "pg-client", ClientSecret = secret });
+        Assert.False(token.IsError, token.Error);
+
+        // Node B knows the client (first use loads it) and the key (one key ring in the database).
+        var introspectB = await b.CreateClient().IntrospectTokenAsync(new TokenIntrospectionRequest { Address = b.ListenAddress + "/introspect", ClientId = "pg-client", ClientSecret = secret, Token = token.AccessToken! });
+        Assert.True(introspectB.IsActive, introspectB.Raw);
+        Assert.Equal(a.Services.GetRequiredServiceOf<SigningKeyRing>().GetSigningKey()!.KeyId, b.Services.GetRequiredServiceOf<SigningKeyRing>().GetSigningKey()!.KeyId);
+
+        var revoke = await a.CreateClient().RevokeTokenAsync(new TokenRevocationRequest { Address = a.ListenAddress + "/revoke", ClientId = "pg-client", ClientSecret = secret, Token = token.AccessToken! });
+        Assert.False(revoke.IsError);
+
+        var inactiveOnB = false;
+        for (var attempt = 0; attempt < 50 && !inactiveOnB; attempt++)
+        {
+            await Task.Delay(100);
+            inactiveOnB = !(await b.CreateClient().IntrospectTokenAsync(new TokenIntrospectionRequest { Address = b.ListenAddress + "/introspect", ClientId = "pg-client", ClientSecret = secret, Token = token.AccessToken! })).IsActive;
+        }
+
+        Assert.True(inactiveOnB, "node B still reports the revoked token active after 5 s");
+    }
+
+    [Fact]
+    public async Task RotationLock_IsHeldByExactlyOneNodeAtATime()
+    {
+        using var one = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = _database.ConnectionString }, _kekData);
+        using var two = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = _database.ConnectionString }, _kekData);
+
+        var first = await one.TryAcquireLockAsync(KeyMaintenanceService.RotationLockId, CancellationToken.None);
+        Assert.NotNull(first);
+        Assert.Null(await two.TryAcquireLockAsync(KeyMaintenanceService.RotationLockId, CancellationToken.None));
+        await first.DisposeAsync();
+        var second = await two.TryAcquireLockAsync(KeyMaintenanceService.RotationLockId, CancellationToken.None);
+        Assert.NotNull(second);
+        await second.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task DatabaseDown_Gets503AndNoToken_ReadinessFails_ThenRecovers()
+    {
+        await using var node = await NodeAsync("node-outage");
+        var secret = await node.AddClientAsync("outage-client");
+        using var http = node.CreateClient();
+        var before = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = node.TokenEndpoint, ClientId = "outage-client", ClientSecret = secret });
+        Assert.False(before.IsError, before.Error);
+
+        await _database.SetAvailableAsync(false);
+        try
+        {
+            var during = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = node.TokenEndpoint, ClientId = "outage-client", ClientSecret = secret });
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, during.HttpStatusCode);
+            Assert.Equal("temporarily_unavailable", Jws.ErrorOf(during));
+            Assert.Null(during.AccessToken);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/readyz")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+        }
+        finally
+        {
+            await _database.SetAvailableAsync(true);
+        }
+
+        TokenResponse after = null!;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            after = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = node.TokenEndpoint, ClientId = "outage-client", ClientSecret = secret });
+            if (!after.IsError)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.False(after.IsError, "no recovery: " + after.Error);
+        var events = await node.AuditEventsAsync();
+        var issuedIds = events.Where(e => e.Type == AuditEventType.TokenIssued).Select(e => e.TokenId).ToHashSet();
+        Assert.Contains(Jws.Payload(before.AccessToken!).GetProperty("jti").GetString(), issuedIds);
+        Assert.Contains(Jws.Payload(after.AccessToken!).GetProperty("jti").GetString(), issuedIds);
+    }
+}
+
+internal static class ServiceProviderExtensions
+{
+    public static T GetRequiredServiceOf<T>(this IServiceProvider services)
+        where T : notnull => (T)(services.GetService(typeof(T)) ?? throw new InvalidOperationException(typeof(T).Name));
+}

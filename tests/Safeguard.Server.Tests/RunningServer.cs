@@ -1,0 +1,191 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Safeguard.Audit;
+using Safeguard.Clients;
+using Safeguard.Storage.Data;
+
+namespace Safeguard.Server.Tests;
+
+/// <summary>
+/// The real server: Kestrel with TLS on a free loopback port, a fresh data folder, SQLite or a fresh PostgreSQL
+/// database. Clients talk to it over TLS, trusting exactly its development certificate (pinned, not "accept any").
+/// </summary>
+internal sealed class RunningServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly bool _ownsData;
+
+    private RunningServer(WebApplication app, string dataPath, bool ownsData)
+    {
+        _app = app;
+        DataPath = dataPath;
+        _ownsData = ownsData;
+        Issuer = app.Services.GetRequiredService<Endpoints.ServerEndpoints>().Issuer;
+        ListenAddress = app.Services.GetRequiredService<Hosting.ServerOptions>().Listen.TrimEnd('/');
+        ServerCertificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(dataPath, "tls", "server.crt"));
+    }
+
+    public string Issuer { get; }
+
+    /// <summary>Where this node listens; differs from <see cref="Issuer"/> when nodes share a configured issuer.</summary>
+    public string ListenAddress { get; }
+
+    public string DataPath { get; }
+
+    public X509Certificate2 ServerCertificate { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public string TokenEndpoint => ListenAddress + "/token";
+
+    public static async Task<RunningServer> StartAsync(string? postgres = null, string? dataPath = null, params string[] extra)
+    {
+        var ownsData = dataPath is null;
+        dataPath ??= Directory.CreateTempSubdirectory("sg-server-").FullName;
+        var args = new List<string>
+        {
+            $"--Safeguard:DataPath={dataPath}",
+            "--Safeguard:Listen=https://127.0.0.1:0",
+            "--Safeguard:ClientRefreshInterval=00:00:00.2",
+            "--Safeguard:RevocationSyncInterval=00:00:00.2",
+        };
+        if (postgres is not null)
+        {
+            args.Add("--Safeguard:Database:Provider=PostgreSql");
+            args.Add($"--Safeguard:Database:ConnectionString={postgres}");
+        }
+
+        args.AddRange(extra);
+        var level = Environment.GetEnvironmentVariable("SAFEGUARD_TEST_LOG") is { Length: > 0 } ? LogLevel.Information : LogLevel.Warning;
+        var app = SafeguardServer.Build([.. args], builder => builder.Logging.SetMinimumLevel(level));
+        await app.StartAsync();
+        return new RunningServer(app, dataPath, ownsData);
+    }
+
+    /// <summary>An HttpClient that trusts only this server's certificate.</summary>
+    public HttpClient CreateClient(X509Certificate2? clientCertificate = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == ServerCertificate.GetCertHashString(),
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri(ListenAddress) };
+    }
+
+    /// <summary>Registers a client directly in the store (the CLI tests register through the command line).</summary>
+    public async Task<string?> AddClientAsync(
+        string clientId,
+        string method = ClientAuthenticationMethods.ClientSecretBasic,
+        string[]? scopes = null,
+        string[]? resources = null,
+        string? jwks = null,
+        string? certificateThumbprint = null,
+        bool requireDpop = false,
+        bool canIntrospect = false)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var secret = method == ClientAuthenticationMethods.ClientSecretBasic ? ClientSecrets.Generate() : null;
+        await Services.GetRequiredService<IClientStore>().AddAsync(new Client
+        {
+            ClientId = clientId,
+            AuthenticationMethod = method,
+            GrantTypes = [GrantTypes.ClientCredentials],
+            AllowedScopes = scopes ?? ["patient.read", "patient.write"],
+            AllowedResources = resources ?? ["https://api.example.org"],
+            SecretHash = secret is null ? null : ClientSecrets.Hash(secret),
+            Jwks = jwks,
+            CertificateThumbprint = certificateThumbprint,
+            RequireDpop = requireDpop,
+            CanIntrospect = canIntrospect,
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, CancellationToken.None);
+        return secret;
+    }
+
+    /// <summary>Every audit event this node committed, in order.</summary>
+    public async Task<IReadOnlyList<AuditEvent>> AuditEventsAsync()
+    {
+        var writer = Services.GetRequiredService<AuditWriter>();
+        var store = Services.GetRequiredService<IAuditStore>();
+        var events = new List<AuditEvent>();
+        await foreach (var record in store.ReadChainAsync(writer.Chain, 1, CancellationToken.None))
+        {
+            Assert.True(AuditEventParser.TryParse(record.Body, out var parsed), $"record {record.Sequence} does not parse");
+            events.Add(parsed);
+        }
+
+        return events;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        ServerCertificate.Dispose();
+        if (_ownsData)
+        {
+            Directory.Delete(DataPath, recursive: true);
+        }
+    }
+}
+
+/// <summary>A fresh PostgreSQL database per test class on the server ./test.sh starts, migrated like <c>safeguard init</c> does.</summary>
+internal sealed class PostgresDatabase : IAsyncDisposable
+{
+    private readonly string _name = "sg_server_" + Guid.NewGuid().ToString("N")[..12];
+
+    private PostgresDatabase() => ConnectionString = string.Empty;
+
+    public string ConnectionString { get; private set; }
+
+    public static string Server => Environment.GetEnvironmentVariable("SAFEGUARD_TEST_POSTGRES")
+        ?? throw new InvalidOperationException("SAFEGUARD_TEST_POSTGRES is not set: run the tests with ./test.sh, which starts PostgreSQL.");
+
+    public static async Task<PostgresDatabase> CreateAsync()
+    {
+        var database = new PostgresDatabase();
+        await using (var admin = new NpgsqlConnection(Server))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {database._name}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        database.ConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = database._name }.ToString();
+        using var db = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = database.ConnectionString }, Path.GetTempPath());
+        await db.MigrateAsync(CancellationToken.None);
+        return database;
+    }
+
+    /// <summary>Takes the database away (no new connections, existing ones killed) or gives it back.</summary>
+    public async Task SetAvailableAsync(bool available)
+    {
+        await using var admin = new NpgsqlConnection(Server);
+        await admin.OpenAsync();
+        await using var alter = new NpgsqlCommand($"ALTER DATABASE {_name} ALLOW_CONNECTIONS {(available ? "true" : "false")}", admin);
+        await alter.ExecuteNonQueryAsync();
+        if (!available)
+        {
+            await using var kill = new NpgsqlCommand($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{_name}' AND pid <> pg_backend_pid()", admin);
+            await kill.ExecuteNonQueryAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(Server);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+}
