@@ -3,14 +3,25 @@
 #   bench/run.sh quick   a short job (a few minutes on 2 cores)
 #   bench/run.sh full    BenchmarkDotNet's default job
 #   bench/run.sh memory  the verifier's memory over a 10,000,000-event trail (needs ~8 GB of disk, ~2 minutes)
-# The full BenchmarkDotNet output goes to bench/results/<mode>.log.
+#   bench/run.sh load    only the token-endpoint load test (bench/load/token_cc.sh, wrk against the real server)
+# quick and full end with the load test. The full BenchmarkDotNet output goes to bench/results/<mode>.log,
+# the load test's wrk output to bench/results/load.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
-case "$mode" in quick|full|memory) ;; *) echo "usage: bench/run.sh [quick|full|memory]" >&2; exit 2 ;; esac
+case "$mode" in quick|full|memory|load) ;; *) echo "usage: bench/run.sh [quick|full|memory|load]" >&2; exit 2 ;; esac
 mkdir -p bench/results
 log="bench/results/$mode.log"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+load() {
+  local duration=15
+  [ "$mode" = full ] && duration=30
+  bench/load/token_cc.sh "$duration" 32 2>bench/results/load.log || { echo "load test failed; see bench/results/load.log" >&2; tail -n 30 bench/results/load.log >&2; exit 1; }
+}
+if [ "$mode" = load ]; then
+  load
+  exit 0
+fi
 dotnet build bench/Safeguard.Benchmarks -c Release -nologo -clp:ErrorsOnly >&2
 (cd bench/results && dotnet ../Safeguard.Benchmarks/bin/Release/net10.0/Safeguard.Benchmarks.dll "$mode") >"$log" 2>&1 || {
   echo "benchmarks failed; see $log" >&2
@@ -18,3 +29,6 @@ dotnet build bench/Safeguard.Benchmarks -c Release -nologo -clp:ErrorsOnly >&2
   exit 1
 }
 grep -E '^[a-z0-9_]+=[0-9.]+$' "$log"
+if [ "$mode" != memory ]; then
+  load
+fi

@@ -46,7 +46,7 @@ done
 curl -sk "$url/readyz" | grep -q '"ready"' || { echo "server did not become ready" >&2; cat "$data/server.log" >&2; exit 1; }
 
 # Warm-up (JIT, connection pools), not measured.
-warm=$(wrk -t2 -c"$connections" -d3s -s bench/load/token_cc.lua "$url/token")
+warm=$(wrk -t2 -c"$connections" -d8s -s bench/load/token_cc.lua "$url/token")
 warm_requests=$(awk '/requests in/ {print $1}' <<<"$warm")
 wrk -t2 -c"$connections" -d3s "$url/healthz" >/dev/null
 
@@ -92,5 +92,5 @@ awk -v rps="$rps" -v h="$health_rps" -v ticks="$((after - before))" -v hz="$hz" 
   # Tokens answered (warm-up + measured) without a committed token.issued event: must be 0. (wrk may cut requests
   # in flight at the end, so the trail can hold a few more events than responses counted.)
   missing = warm + n - audited
-  printf "token_cc_unaudited=%d\n", missing > 0 ? missing : 0
+  printf "token_cc_unaudited=%d\n", (missing > 0 ? missing : 0)
 }'
