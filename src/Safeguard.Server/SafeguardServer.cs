@@ -226,6 +226,7 @@ public static class SafeguardServer
             Listen(kestrel, https, listen => listen.UseHttps(options =>
             {
                 options.ServerCertificate = certificate;
+                options.ServerCertificateChain = TlsCertificates.Intermediates(server.Tls);
                 options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
                 options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
 
@@ -282,11 +283,13 @@ public static class SafeguardServer
             storeDown |= e is DbException or TimeoutException or SocketException or AuditUnavailableException;
         }
 
+        // Queued (TryAppend survives an outage of the store); the failure's type is recorded, never its message.
+        var audit = context.RequestServices.GetRequiredService<ServerAudit>();
+        audit.Writer.TryAppend(audit.Create(context, AuditEventType.TokenRefused, AuditOutcome.Error, null, storeDown
+            ? $"{SafeguardErrorCodes.StoreUnavailable} temporarily_unavailable: the store could not be reached"
+            : $"server_error: unhandled {exception?.GetType().Name}", storeDown ? 503 : 500));
         if (storeDown)
         {
-            var audit = context.RequestServices.GetRequiredService<ServerAudit>();
-            audit.Writer.TryAppend(audit.Create(context, AuditEventType.TokenRefused, AuditOutcome.Error, null,
-                $"{SafeguardErrorCodes.StoreUnavailable} temporarily_unavailable: the store could not be reached", 503));
             context.Response.Headers.RetryAfter = "1";
         }
 

@@ -29,7 +29,7 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
         {
             ["iss"] = clientId,
             ["sub"] = clientId,
-            ["aud"] = audience ?? Server.TokenEndpoint,
+            ["aud"] = audience == "two" ? new JsonArray(Server.Issuer, "https://elsewhere.example") : JsonValue.Create(audience ?? Server.Issuer),
             ["exp"] = exp ?? Now + 60,
             ["iat"] = Now,
             ["jti"] = jti ?? Guid.NewGuid().ToString(),
@@ -62,19 +62,42 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
     }
 
     [Fact]
-    public async Task PrivateKeyJwt_WithTheIssuerAsAudience_Succeeds()
+    public async Task PrivateKeyJwt_WithDpop_TheNonceChallengeDoesNotSpendTheAssertion()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        await Server.AddClientAsync("pkjwt-iss", ClientAuthenticationMethods.PrivateKeyJwt, jwks: Jws.Jwks(key, "k1"));
+        using var proofKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await Server.AddClientAsync("pkjwt-dpop", ClientAuthenticationMethods.PrivateKeyJwt, jwks: Jws.Jwks(key, "k1"), requireDpop: true);
+        var assertion = Assertion(key, "pkjwt-dpop");
+        using var http = Server.CreateClient();
 
-        var response = await RequestWithAssertionAsync("pkjwt-iss", Assertion(key, "pkjwt-iss", audience: Server.Issuer));
+        var challenged = await PostAsync(http, assertion, Proof(proofKey, nonce: null));
+        var retried = await PostAsync(http, assertion, Proof(proofKey, nonce: challenged.Nonce));
 
-        Assert.False(response.IsError, response.ErrorDescription);
+        Assert.Equal("use_dpop_nonce", challenged.Error);
+        Assert.Equal(HttpStatusCode.OK, retried.Status);
+        Assert.Equal(Jws.Thumbprint(proofKey), Jws.Payload(retried.Body.GetProperty("access_token").GetString()!).GetProperty("cnf").GetProperty("jkt").GetString());
+
+        static async Task<(HttpStatusCode Status, string? Error, string? Nonce, JsonElement Body)> PostAsync(HttpClient http, string assertion, string proof)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/token")
+            {
+                Content = new FormUrlEncodedContent([
+                    new("grant_type", "client_credentials"),
+                    new("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    new("client_assertion", assertion)]),
+            };
+            request.Headers.TryAddWithoutValidation("DPoP", proof);
+            using var response = await http.SendAsync(request);
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var body = json.RootElement.Clone();
+            return (response.StatusCode, body.TryGetProperty("error", out var e) ? e.GetString() : null,
+                response.Headers.TryGetValues("DPoP-Nonce", out var n) ? n.Single() : null, body);
+        }
     }
 
     public static TheoryData<string> BadAssertions => new()
     {
-        "wrong-audience", "expired", "lives-an-hour", "other-key", "alg-none", "hs256", "typ-at+jwt", "no-jti", "sub-differs", "garbage",
+        "wrong-audience", "token-endpoint-audience", "two-audiences", "expired", "lives-an-hour", "other-key", "alg-none", "hs256", "typ-at+jwt", "no-jti", "sub-differs", "garbage",
     };
 
     [Theory]
@@ -88,14 +111,16 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
         var assertion = variant switch
         {
             "wrong-audience" => Assertion(key, clientId, audience: "https://elsewhere.example/token"),
+            "token-endpoint-audience" => Assertion(key, clientId, audience: Server.TokenEndpoint),
+            "two-audiences" => Assertion(key, clientId, audience: "two"),
             "expired" => Assertion(key, clientId, exp: Now - 300),
             "lives-an-hour" => Assertion(key, clientId, exp: Now + 3600),
             "other-key" => Assertion(other, clientId),
             "alg-none" => Jws.Segment(new JsonObject { ["alg"] = "none" }) + "." + Assertion(key, clientId).Split('.')[1] + ".",
             "hs256" => HmacAssertion(clientId),
             "typ-at+jwt" => Assertion(key, clientId, typ: "at+jwt"),
-            "no-jti" => Jws.Sign(key, new JsonObject { ["alg"] = "ES256" }, new JsonObject { ["iss"] = clientId, ["sub"] = clientId, ["aud"] = Server.TokenEndpoint, ["exp"] = Now + 60 }),
-            "sub-differs" => Jws.Sign(key, new JsonObject { ["alg"] = "ES256" }, new JsonObject { ["iss"] = clientId, ["sub"] = "someone-else", ["aud"] = Server.TokenEndpoint, ["exp"] = Now + 60, ["jti"] = "j" }),
+            "no-jti" => Jws.Sign(key, new JsonObject { ["alg"] = "ES256" }, new JsonObject { ["iss"] = clientId, ["sub"] = clientId, ["aud"] = Server.Issuer, ["exp"] = Now + 60 }),
+            "sub-differs" => Jws.Sign(key, new JsonObject { ["alg"] = "ES256" }, new JsonObject { ["iss"] = clientId, ["sub"] = "someone-else", ["aud"] = Server.Issuer, ["exp"] = Now + 60, ["jti"] = "j" }),
             _ => "not.a.jwt",
         };
 
@@ -108,7 +133,7 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
 
         string HmacAssertion(string id)
         {
-            var input = Jws.Segment(new JsonObject { ["alg"] = "HS256" }) + "." + Jws.Segment(new JsonObject { ["iss"] = id, ["sub"] = id, ["aud"] = Server.TokenEndpoint, ["exp"] = Now + 60, ["jti"] = "h" });
+            var input = Jws.Segment(new JsonObject { ["alg"] = "HS256" }) + "." + Jws.Segment(new JsonObject { ["iss"] = id, ["sub"] = id, ["aud"] = Server.Issuer, ["exp"] = Now + 60, ["jti"] = "h" });
             var mac = HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Jws.Jwks(key, "k1")), System.Text.Encoding.ASCII.GetBytes(input));
             return input + "." + Base64Url.EncodeToString(mac);
         }
@@ -176,6 +201,7 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
         { "bad-nonce", "SG3109" },
         { "two-headers", "SG3102" },
         { "garbage", "SG3102" },
+        { "lone-surrogate", "SG3102" },
     };
 
     [Theory]
@@ -200,6 +226,7 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
             "bad-nonce" => [Proof(key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")],
             "two-headers" => [Proof(key, nonce), Proof(key, nonce)],
             "garbage" => ["e30.e30"],
+            "lone-surrogate" => [Jws.SignRaw(key, "{\"typ\":\"\\udc00\",\"alg\":\"ES256\"}", "{\"jti\":\"x\"}")],
             _ => [Proof(key, nonce)],
         };
         if (variant == "replayed")

@@ -16,6 +16,13 @@ internal static class Jws
         return input + "." + Base64Url.EncodeToString(signature);
     }
 
+    /// <summary>Signs raw header and payload JSON text (for members no serializer would write, such as a lone surrogate escape).</summary>
+    public static string SignRaw(ECDsa key, string headerJson, string payloadJson)
+    {
+        var input = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(headerJson)) + "." + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(payloadJson));
+        return input + "." + Base64Url.EncodeToString(key.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256));
+    }
+
     public static string Segment(JsonNode node) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(node.ToJsonString()));
 
     /// <summary>The public JWK of an EC P-256 key; with <paramref name="includePrivate"/> it (wrongly) carries d.</summary>

@@ -46,7 +46,7 @@ public sealed class PostgresServerTests : IAsyncLifetime
     {
         await using var a = await NodeAsync("node-a");
         await using var b = await NodeAsync("node-b");
-        var secret = await a.AddClientAsync("pg-client", resources: ["https://api.example.org"], canIntrospect: true);
+        var secret = await a.AddClientAsync("pg-client", resources: ["https://api.example.org"], introspect: ["https://api.example.org"]);
 
         var token = await a.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = a.TokenEndpoint, ClientId = "pg-client", ClientSecret = secret });
         Assert.False(token.IsError, token.Error);

@@ -26,7 +26,7 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
     public async Task Introspection_ActiveTokenForTheCallersResource_ShowsItsClaims()
     {
         var client = await Server.AddClientAsync("rs-caller-a", resources: [Api]);
-        var resourceServer = await Server.AddClientAsync("rs-a", resources: [Api], canIntrospect: true);
+        var resourceServer = await Server.AddClientAsync("rs-a", resources: [Api], introspect: [Api]);
         var token = await TokenAsync("rs-caller-a", client!);
 
         var result = await IntrospectAsync("rs-a", resourceServer!, token);
@@ -47,7 +47,7 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
     public async Task Introspection_AnythingNotActiveForTheCaller_IsExactlyActiveFalse(string variant)
     {
         var owner = await Server.AddClientAsync("owner-" + variant, resources: ["https://somewhere-else.example"]);
-        var resourceServer = await Server.AddClientAsync("rs-" + variant, resources: [Api], canIntrospect: true);
+        var resourceServer = await Server.AddClientAsync("rs-" + variant, resources: [Api], introspect: [Api]);
         var token = variant == "garbage" ? "not-a-token" : await TokenAsync("owner-" + variant, owner!);
         if (variant == "revoked")
         {
@@ -84,7 +84,7 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
     [Fact]
     public async Task Revocation_OwnToken_IsRecordedUntilExpiry_AndIntrospectionThenSaysInactive()
     {
-        var secret = await Server.AddClientAsync("revoker", resources: [Api], canIntrospect: true);
+        var secret = await Server.AddClientAsync("revoker", resources: [Api], introspect: [Api]);
         var token = await TokenAsync("revoker", secret!);
         var jti = Jws.Payload(token).GetProperty("jti").GetString();
 
@@ -104,7 +104,7 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
     [Fact]
     public async Task Revocation_AnotherClientsToken_Answers200ButRevokesNothing()
     {
-        var owner = await Server.AddClientAsync("victim", resources: [Api], canIntrospect: true);
+        var owner = await Server.AddClientAsync("victim", resources: [Api], introspect: [Api]);
         var attacker = await Server.AddClientAsync("attacker");
         var token = await TokenAsync("victim", owner!);
 

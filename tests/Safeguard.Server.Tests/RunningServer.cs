@@ -89,7 +89,7 @@ internal sealed class RunningServer : IAsyncDisposable
         string? jwks = null,
         string? certificateThumbprint = null,
         bool requireDpop = false,
-        bool canIntrospect = false)
+        string[]? introspect = null)
     {
         var now = TimeProvider.System.GetUtcNow();
         var secret = method == ClientAuthenticationMethods.ClientSecretBasic ? ClientSecrets.Generate() : null;
@@ -104,7 +104,7 @@ internal sealed class RunningServer : IAsyncDisposable
             Jwks = jwks,
             CertificateThumbprint = certificateThumbprint,
             RequireDpop = requireDpop,
-            CanIntrospect = canIntrospect,
+            IntrospectionResources = introspect ?? [],
             CreatedAt = now,
             UpdatedAt = now,
         }, CancellationToken.None);

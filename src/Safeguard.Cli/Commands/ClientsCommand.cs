@@ -43,7 +43,11 @@ internal static class ClientsCommand
         var jwks = new Option<string?>("--jwks") { Description = "For private_key_jwt: a file with the client's public JWKS." };
         var certificate = new Option<string?>("--certificate") { Description = "For tls_client_auth: the client's certificate (PEM)." };
         var requireDpop = new Option<bool>("--require-dpop") { Description = "Every token request must carry a DPoP proof." };
-        var introspect = new Option<bool>("--introspect") { Description = "The client may introspect tokens for its resources." };
+        var introspect = new Option<string[]>("--introspect")
+        {
+            Description = "For a resource server: a resource (repeatable) whose tokens this client may introspect.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("add", "Register a client and print it (with its secret, once, for client_secret_basic).");
         foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, requireDpop, introspect })
         {
@@ -88,6 +92,12 @@ internal static class ClientsCommand
                 problems.Add("--resource: each resource must be an absolute URI without a fragment.");
             }
 
+            var introspectionResources = Words(parse.GetValue(introspect));
+            if (introspectionResources.Any(r => !Uri.TryCreate(r, UriKind.Absolute, out _) || r.Contains('#', StringComparison.Ordinal)))
+            {
+                problems.Add("--introspect: each resource must be an absolute URI without a fragment.");
+            }
+
             string? jwksText = null;
             string? thumbprint = null;
             switch (method)
@@ -130,7 +140,7 @@ internal static class ClientsCommand
                     Jwks = jwksText,
                     CertificateThumbprint = thumbprint,
                     RequireDpop = parse.GetValue(requireDpop),
-                    CanIntrospect = parse.GetValue(introspect),
+                    IntrospectionResources = introspectionResources,
                     Enabled = true,
                     CreatedAt = now,
                     UpdatedAt = now,
@@ -324,7 +334,7 @@ internal static class ClientsCommand
         text.AppendLine(CultureInfo.InvariantCulture, $"scope:          {view.Scope}");
         text.AppendLine(CultureInfo.InvariantCulture, $"resources:      {string.Join(' ', view.Resources)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"require DPoP:   {(view.RequireDpop ? "yes" : "no")}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"introspection:  {(view.CanIntrospect ? "yes" : "no")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"introspects:    {(view.IntrospectionResources.Count == 0 ? "-" : string.Join(' ', view.IntrospectionResources))}");
         text.AppendLine(CultureInfo.InvariantCulture, $"enabled:        {(view.Enabled ? "yes" : "no")}");
         if (secret is not null)
         {
@@ -394,7 +404,7 @@ internal sealed record ClientView(
     string Scope,
     IReadOnlyList<string> Resources,
     bool RequireDpop,
-    bool CanIntrospect,
+    IReadOnlyList<string> IntrospectionResources,
     bool Enabled,
     string? CertificateThumbprint,
     DateTimeOffset CreatedAt,
@@ -402,7 +412,7 @@ internal sealed record ClientView(
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? ClientSecret)
 {
     public static ClientView From(Client c, string? secret) => new(
-        c.ClientId, c.AuthenticationMethod, c.GrantTypes, string.Join(' ', c.AllowedScopes), c.AllowedResources, c.RequireDpop, c.CanIntrospect,
+        c.ClientId, c.AuthenticationMethod, c.GrantTypes, string.Join(' ', c.AllowedScopes), c.AllowedResources, c.RequireDpop, c.IntrospectionResources,
         c.Enabled, c.CertificateThumbprint, c.CreatedAt, c.UpdatedAt, secret);
 }
 

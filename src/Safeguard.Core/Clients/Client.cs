@@ -36,8 +36,13 @@ public sealed record Client
     /// <summary>Whether every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained.</summary>
     public bool RequireDpop { get; init; }
 
-    /// <summary>Whether the client may call the introspection endpoint (for tokens whose audience it owns).</summary>
-    public bool CanIntrospect { get; init; }
+    /// <summary>
+    /// The resources this client serves and may introspect tokens for (a resource server's own audiences). Empty:
+    /// the client may not call the introspection endpoint. Deliberately separate
+    /// from <see cref="AllowedResources"/>, the APIs the client may call: calling an API does not entitle a client to
+    /// inspect other clients' tokens for it.
+    /// </summary>
+    public IReadOnlyList<string> IntrospectionResources { get; init; } = [];
 
     /// <summary>A disabled client cannot authenticate; it stays registered so its id is never reused.</summary>
     public bool Enabled { get; init; } = true;

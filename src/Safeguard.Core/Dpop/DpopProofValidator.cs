@@ -124,6 +124,11 @@ public sealed class DpopProofValidator
 
             return CheckParsed(header.RootElement, payload.RootElement, parts, method, targetUri, accessToken);
         }
+        catch (InvalidOperationException)
+        {
+            // A string member that is not valid UTF-16 once unescaped (a lone surrogate such as "\udc00").
+            return (Malformed("The DPoP proof has a member that is not a valid string."), default, null);
+        }
         finally
         {
             header?.Dispose();

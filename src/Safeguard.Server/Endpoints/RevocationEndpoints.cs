@@ -8,8 +8,9 @@ namespace Safeguard.Server.Endpoints;
 /// <summary>
 /// <c>POST /revoke</c> (RFC 7009) and <c>POST /introspect</c> (RFC 7662). Both authenticate the caller like the
 /// token endpoint. A client revokes only its own tokens; the answer is 200 whatever the token was, so the endpoint
-/// is no oracle. Introspection needs the client's introspection permission and answers exactly
-/// <c>{"active":false}</c> for a token that is unknown, expired, revoked, or for an audience the caller does not own.
+/// is no oracle, and every attempt is audited. Introspection is for resource servers: the caller needs resources
+/// it may introspect for, and the answer is exactly <c>{"active":false}</c> for a token that is unknown, expired,
+/// revoked, or whose audience is none of them (a client may always introspect its own tokens).
 /// </summary>
 internal sealed class RevocationEndpoints(
     ServerEndpoints endpoints,
@@ -58,7 +59,7 @@ internal sealed class RevocationEndpoints(
                 return;
             }
         }
-        else if (result.IsValid || result.TokenId is not null)
+        else
         {
             // Another client's token, or one that is already expired or revoked: nothing to do, and nothing said.
             var reason = result.IsValid ? "token belongs to another client; not revoked" : $"{result.ErrorCode}; nothing to revoke";
@@ -94,7 +95,7 @@ internal sealed class RevocationEndpoints(
             return;
         }
 
-        if (!caller.Client.CanIntrospect)
+        if (caller.Client.IntrospectionResources.Count == 0)
         {
             await RefuseAsync(context, AuditEventType.TokenRefused, 403, OAuthResponses.UnauthorizedClient, "This client may not introspect tokens.", SafeguardErrorCodes.IntrospectionNotAllowed, caller.Client.ClientId).ConfigureAwait(false);
             return;
@@ -109,7 +110,7 @@ internal sealed class RevocationEndpoints(
         var result = validator.ValidateIssuedToken(token);
         var claims = result.Token;
         var active = result.IsValid && claims is not null
-            && (claims.ClientId == caller.Client.ClientId || claims.Audiences.Any(a => caller.Client.AllowedResources.Contains(a, StringComparer.Ordinal)));
+            && (claims.ClientId == caller.Client.ClientId || claims.Audiences.Any(a => caller.Client.IntrospectionResources.Contains(a, StringComparer.Ordinal)));
         var response = context.Response;
         response.StatusCode = 200;
         OAuthResponses.NoStore(response);
@@ -155,16 +156,8 @@ internal sealed class RevocationEndpoints(
         }).ConfigureAwait(false);
     }
 
-    private Task RefuseClientAsync(HttpContext context, AuditEventType type, ClientAuthenticationFailure failure)
-    {
-        var status = failure.OAuthError == OAuthResponses.InvalidClient ? 401 : 400;
-        if (failure.BasicChallenge && status == 401)
-        {
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"safeguard\", charset=\"UTF-8\"";
-        }
-
-        return RefuseAsync(context, type, status, failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
-    }
+    private Task RefuseClientAsync(HttpContext context, AuditEventType type, ClientAuthenticationFailure failure) =>
+        RefuseAsync(context, type, TokenEndpoint.ClientFailureStatus(context, failure), failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
 
     private async Task RefuseAsync(HttpContext context, AuditEventType type, int status, string error, string description, string code, string? clientId)
     {

@@ -11,9 +11,9 @@ internal sealed class ServerEndpoints
         IntrospectionEndpoint = Issuer + IntrospectionPath;
         JwksUri = Issuer + JwksPath;
         TokenEndpointUri = new Uri(TokenEndpoint);
-        TokenAudiences = [Issuer, TokenEndpoint];
-        RevocationAudiences = [Issuer, RevocationEndpoint];
-        IntrospectionAudiences = [Issuer, IntrospectionEndpoint];
+        TokenAudiences = [Issuer];
+        RevocationAudiences = [Issuer];
+        IntrospectionAudiences = [Issuer];
     }
 
     public const string TokenPath = "/token";
@@ -33,7 +33,10 @@ internal sealed class ServerEndpoints
 
     public string JwksUri { get; }
 
-    /// <summary>What a client assertion's <c>aud</c> may be at the token endpoint (RFC 7523 section 3, item 3).</summary>
+    /// <summary>
+    /// What a client assertion's <c>aud</c> may be: the issuer identifier alone, as draft-ietf-oauth-rfc7523bis
+    /// requires, so an assertion a client made for another server (naming this server's token endpoint) is useless here.
+    /// </summary>
     public IReadOnlyList<string> TokenAudiences { get; }
 
     public IReadOnlyList<string> RevocationAudiences { get; }

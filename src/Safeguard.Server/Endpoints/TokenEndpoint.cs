@@ -40,16 +40,34 @@ internal sealed partial class TokenEndpoint(
             return;
         }
 
+        // DPoP first (RFC 9449 section 8): a client told to retry with a nonce must not have spent its one-time
+        // client assertion on the attempt. At most one proof; required when the client is registered so.
+        string? jkt = null;
+        var proofs = context.Request.Headers["DPoP"];
+        if (proofs.Count > 1)
+        {
+            await RefuseAsync(context, 400, OAuthResponses.InvalidDpopProof, "Send exactly one DPoP header.", SafeguardErrorCodes.DpopProofMalformed, null).ConfigureAwait(false);
+            return;
+        }
+
+        if (proofs.Count == 1)
+        {
+            var proof = await dpop.ValidateAsync(proofs[0], HttpMethods.Post, endpoints.TokenEndpointUri, null, cancellationToken).ConfigureAwait(false);
+            context.Response.Headers["DPoP-Nonce"] = dpop.CurrentNonce();
+            if (!proof.Succeeded)
+            {
+                var error = proof.NeedsNonce ? OAuthResponses.UseDpopNonce : OAuthResponses.InvalidDpopProof;
+                await RefuseAsync(context, 400, error, proof.Description ?? "The DPoP proof is invalid.", proof.ErrorCode!, null).ConfigureAwait(false);
+                return;
+            }
+
+            jkt = proof.JwkThumbprint;
+        }
+
         var (authenticated, failure) = await authenticator.AuthenticateAsync(context, form, endpoints.TokenAudiences, cancellationToken).ConfigureAwait(false);
         if (authenticated is null)
         {
-            var status = failure!.OAuthError == OAuthResponses.InvalidClient ? 401 : 400;
-            if (failure.BasicChallenge && status == 401)
-            {
-                context.Response.Headers.WWWAuthenticate = "Basic realm=\"safeguard\", charset=\"UTF-8\"";
-            }
-
-            await RefuseAsync(context, status, failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId).ConfigureAwait(false);
+            await RefuseAsync(context, ClientFailureStatus(context, failure!), failure!.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId).ConfigureAwait(false);
             return;
         }
 
@@ -88,30 +106,7 @@ internal sealed partial class TokenEndpoint(
             return;
         }
 
-        // DPoP: at most one proof; required when the client is registered so.
-        string? jkt = null;
-        var proofs = context.Request.Headers["DPoP"];
-        if (proofs.Count > 1)
-        {
-            await RefuseAsync(context, 400, OAuthResponses.InvalidDpopProof, "Send exactly one DPoP header.", SafeguardErrorCodes.DpopProofMalformed, client.ClientId).ConfigureAwait(false);
-            return;
-        }
-
-        if (proofs.Count == 1)
-        {
-            var proof = await dpop.ValidateAsync(proofs[0], HttpMethods.Post, endpoints.TokenEndpointUri, null, cancellationToken).ConfigureAwait(false);
-            if (!proof.Succeeded)
-            {
-                context.Response.Headers["DPoP-Nonce"] = dpop.CurrentNonce();
-                var error = proof.NeedsNonce ? OAuthResponses.UseDpopNonce : OAuthResponses.InvalidDpopProof;
-                await RefuseAsync(context, 400, error, proof.Description ?? "The DPoP proof is invalid.", proof.ErrorCode!, client.ClientId).ConfigureAwait(false);
-                return;
-            }
-
-            jkt = proof.JwkThumbprint;
-            context.Response.Headers["DPoP-Nonce"] = dpop.CurrentNonce();
-        }
-        else if (client.RequireDpop)
+        if (jkt is null && client.RequireDpop)
         {
             context.Response.Headers["DPoP-Nonce"] = dpop.CurrentNonce();
             await RefuseAsync(context, 400, OAuthResponses.InvalidRequest, "This client must send a DPoP proof.", SafeguardErrorCodes.DpopRequired, client.ClientId).ConfigureAwait(false);
@@ -195,6 +190,21 @@ internal sealed partial class TokenEndpoint(
                 "The audit trail cannot record this request; nothing was issued.").ConfigureAwait(false);
             return false;
         }
+    }
+
+    /// <summary>
+    /// RFC 6749 section 5.2: 401 with a Basic challenge when the client tried (or should try) HTTP Basic; 400 for a
+    /// failed assertion or certificate, since a 401 would need a challenge no HTTP scheme describes.
+    /// </summary>
+    internal static int ClientFailureStatus(HttpContext context, ClientAuthenticationFailure failure)
+    {
+        if (failure.OAuthError == OAuthResponses.InvalidClient && failure.BasicChallenge)
+        {
+            context.Response.Headers.WWWAuthenticate = "Basic realm=\"safeguard\", charset=\"UTF-8\"";
+            return 401;
+        }
+
+        return 400;
     }
 
     /// <summary>RFC 6749 appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).</summary>

@@ -46,6 +46,31 @@ internal static class TlsCertificates
             return Exportable(X509Certificate2.CreateFromPemFile(certificatePath, keyPath));
         }
 
+        return Development(dataPath, hostName, time, out created);
+    }
+
+    /// <summary>The intermediates after the leaf in the configured PEM file, sent in the handshake so clients can build the chain.</summary>
+    /// <param name="tls">The TLS options.</param>
+    /// <returns>The intermediates; empty for the development certificate.</returns>
+    public static X509Certificate2Collection Intermediates(TlsOptions tls)
+    {
+        var chain = new X509Certificate2Collection();
+        if (tls.CertificatePath is { } path)
+        {
+            chain.ImportFromPemFile(path);
+            if (chain.Count > 0)
+            {
+                chain.RemoveAt(0);
+            }
+        }
+
+        return chain;
+    }
+
+    private static X509Certificate2 Development(string dataPath, string hostName, TimeProvider time, out bool created)
+    {
+        created = false;
+
         var folder = Path.Combine(dataPath, Folder);
         var certificateFile = Path.Combine(folder, "server.crt");
         var keyFile = Path.Combine(folder, "server.key");

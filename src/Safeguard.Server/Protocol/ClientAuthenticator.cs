@@ -17,7 +17,10 @@ namespace Safeguard.Server.Protocol;
 /// <param name="CertificateThumbprint">For <c>tls_client_auth</c>: the certificate's SHA-256 thumbprint (base64url), for <c>cnf.x5t#S256</c>.</param>
 internal sealed record AuthenticatedClient(Client Client, string Method, string? CertificateThumbprint);
 
-/// <summary>Why client authentication failed. <see cref="ClaimedClientId"/> is what the caller claimed, well-formed ids only.</summary>
+/// <summary>
+/// Why client authentication failed. <see cref="ClaimedClientId"/> is the claimed id when it names a registered client;
+/// an unknown id is never recorded (it may be a secret typed into the wrong field).
+/// </summary>
 internal sealed record ClientAuthenticationFailure(string Code, string OAuthError, string Description, string? ClaimedClientId, bool BasicChallenge);
 
 /// <summary>
@@ -124,7 +127,7 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
         {
             // Hash anyway, so an unknown id takes as long as a wrong secret.
             ClientSecrets.Verify(secret, Dummy);
-            return Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: true);
+            return Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", null, basic: true);
         }
 
         if (client.AuthenticationMethod != ClientAuthenticationMethods.ClientSecretBasic)
@@ -174,7 +177,7 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
         if (client is null || client.AuthenticationMethod != ClientAuthenticationMethods.PrivateKeyJwt || client.Jwks is null)
         {
             return Fail(client is null ? SafeguardErrorCodes.ClientUnknown : SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed,
-                OAuthResponses.InvalidClient, "Client authentication failed.", issuer, basic: false);
+                OAuthResponses.InvalidClient, "Client authentication failed.", client?.ClientId, basic: false);
         }
 
         var keys = SigningKeysOf(client);
@@ -183,6 +186,8 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
         {
             ValidIssuer = client.ClientId,
             ValidAudiences = audiences,
+            AudienceValidator = (tokenAudiences, _, _) =>
+                tokenAudiences.Count() == 1 && audiences.Contains(tokenAudiences.First(), StringComparer.Ordinal),
             IssuerSigningKeys = keys,
             ValidAlgorithms = AssertionAlgorithms,
             RequireSignedTokens = true,
@@ -231,7 +236,7 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
         var claimed = ClientIds.IsWellFormed(clientId) ? clientId : null;
         if (client is null)
         {
-            return Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: false);
+            return Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", null, basic: false);
         }
 
         if (client.AuthenticationMethod != ClientAuthenticationMethods.TlsClientAuth || client.CertificateThumbprint is null)

@@ -5,38 +5,31 @@ namespace Safeguard.Server.Services;
 
 /// <summary>
 /// The clients this node knows, held in memory so the token endpoint does not query the database per request.
-/// Changes (new clients, rotated secrets, disabled clients) are pulled every <c>ClientRefreshInterval</c>; a client
-/// id not in memory is looked up in the store once before it is called unknown.
+/// The whole table is reloaded every <c>ClientRefreshInterval</c> (it is small), so a disabled client or a rotated
+/// secret takes effect on every node within that interval, whatever the clocks of the machines that changed it.
+/// A client id not in memory is looked up once; ids found missing are remembered until the next reload, so a flood
+/// of made-up ids costs no database queries.
 /// </summary>
-internal sealed partial class ClientRegistry(IClientStore store, TimeProvider time, ILogger<ClientRegistry> logger)
+internal sealed partial class ClientRegistry(IClientStore store, ILogger<ClientRegistry> logger)
 {
-    private static readonly TimeSpan ChangeMargin = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<string, Client> _clients = new(StringComparer.Ordinal);
-    private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
+    private const int MaxRememberedMisses = 10_000;
+    private volatile ConcurrentDictionary<string, Client> _clients = new(StringComparer.Ordinal);
+    private volatile ConcurrentDictionary<string, byte> _misses = new(StringComparer.Ordinal);
 
     /// <summary>Loads every client.</summary>
-    public async Task LoadAsync(CancellationToken cancellationToken)
-    {
-        var started = time.GetUtcNow();
-        foreach (var client in await store.GetAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            _clients[client.ClientId] = client;
-        }
+    public Task LoadAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
 
-        _lastRefresh = started;
-    }
-
-    /// <summary>Pulls clients changed since the last refresh (with a margin for clock differences between nodes).</summary>
+    /// <summary>Replaces the in-memory set with the store's current contents.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var started = time.GetUtcNow();
-        var changed = await store.GetChangedSinceAsync(_lastRefresh - ChangeMargin, cancellationToken).ConfigureAwait(false);
-        foreach (var client in changed)
+        var loaded = new ConcurrentDictionary<string, Client>(StringComparer.Ordinal);
+        foreach (var client in await store.GetAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            _clients[client.ClientId] = client;
+            loaded[client.ClientId] = client;
         }
 
-        _lastRefresh = started;
+        _clients = loaded;
+        _misses = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
     }
 
     /// <summary>The client with this id, or null. Ids that are not well-formed are never looked up.</summary>
@@ -47,18 +40,32 @@ internal sealed partial class ClientRegistry(IClientStore store, TimeProvider ti
             return null;
         }
 
-        if (_clients.TryGetValue(clientId, out var client))
+        var clients = _clients;
+        if (clients.TryGetValue(clientId, out var client))
         {
             return client;
         }
 
-        client = await store.FindAsync(clientId, cancellationToken).ConfigureAwait(false);
-        if (client is not null)
+        var misses = _misses;
+        if (misses.ContainsKey(clientId))
         {
-            _clients[clientId] = client;
-            LogLoaded(logger, clientId);
+            return null;
         }
 
+        client = await store.FindAsync(clientId, cancellationToken).ConfigureAwait(false);
+        if (client is null)
+        {
+            if (misses.Count < MaxRememberedMisses)
+            {
+                misses.TryAdd(clientId, 0);
+            }
+
+            return null;
+        }
+
+        // A reload that ran meanwhile holds the same or a newer record; keep it.
+        client = clients.GetOrAdd(clientId, client);
+        LogLoaded(logger, clientId);
         return client;
     }
 

@@ -5,14 +5,13 @@ namespace Safeguard.Server.Services;
 
 /// <summary>
 /// Revoked access-token ids: written to the database first (so every node and, later, every gateway sees them),
-/// then to this node's in-memory list that the validator consults. Other nodes' revocations are pulled every
-/// <c>RevocationSyncInterval</c>. Ids are kept until the token would have expired.
+/// then to this node's in-memory list that the validator consults. Every <c>RevocationSyncInterval</c> the node
+/// reads all revocations whose tokens have not expired yet (at most a token lifetime's worth of rows), so a
+/// revocation made anywhere is honoured here within that interval, whatever the clocks of the other machines.
+/// Ids are kept until the token would have expired.
 /// </summary>
 internal sealed class RevocationService(EfRevocationStore store, TimeProvider time)
 {
-    private static readonly TimeSpan SyncMargin = TimeSpan.FromSeconds(10);
-    private DateTimeOffset _lastSync = DateTimeOffset.UnixEpoch;
-
     /// <summary>The list the validator consults.</summary>
     public InMemoryAccessTokenRevocationList List { get; } = new();
 
@@ -23,16 +22,15 @@ internal sealed class RevocationService(EfRevocationStore store, TimeProvider ti
         List.Revoke(tokenId, expiresAt + AccessTokenValidationOptions.MaximumClockSkew);
     }
 
-    /// <summary>Pulls revocations recorded since the last pull, and forgets expired ones.</summary>
+    /// <summary>Reads every unexpired revocation, and forgets expired ones.</summary>
     public async Task SyncAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        foreach (var revoked in await store.GetSinceAsync(_lastSync - SyncMargin, now, cancellationToken).ConfigureAwait(false))
+        foreach (var revoked in await store.GetSinceAsync(DateTimeOffset.UnixEpoch, now, cancellationToken).ConfigureAwait(false))
         {
             List.Revoke(revoked.TokenId, revoked.ExpiresAt + AccessTokenValidationOptions.MaximumClockSkew);
         }
 
-        _lastSync = now;
         List.Prune(now);
     }
 }

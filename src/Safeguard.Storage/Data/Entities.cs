@@ -35,8 +35,8 @@ public sealed class ClientEntity
     /// <summary>Whether DPoP is required.</summary>
     public bool RequireDpop { get; set; }
 
-    /// <summary>Whether introspection is allowed.</summary>
-    public bool CanIntrospect { get; set; }
+    /// <summary>Space-separated resources the client may introspect tokens for.</summary>
+    public string IntrospectionResources { get; set; } = string.Empty;
 
     /// <summary>Whether the client may authenticate.</summary>
     public bool Enabled { get; set; }

@@ -45,7 +45,7 @@ public abstract class SafeguardDbContext : DbContext
             client.Property(c => c.Jwks).HasColumnName("jwks");
             client.Property(c => c.CertificateThumbprint).HasColumnName("certificate_thumbprint").HasMaxLength(64);
             client.Property(c => c.RequireDpop).HasColumnName("require_dpop");
-            client.Property(c => c.CanIntrospect).HasColumnName("can_introspect");
+            client.Property(c => c.IntrospectionResources).HasColumnName("introspection_resources").HasMaxLength(4096);
             client.Property(c => c.Enabled).HasColumnName("enabled");
             client.Property(c => c.CreatedAt).HasColumnName("created_at");
             client.Property(c => c.UpdatedAt).HasColumnName("updated_at");

@@ -46,10 +46,6 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("auth_method");
 
-                    b.Property<bool>("CanIntrospect")
-                        .HasColumnType("boolean")
-                        .HasColumnName("can_introspect");
-
                     b.Property<string>("CertificateThumbprint")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
@@ -68,6 +64,12 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)")
                         .HasColumnName("grant_types");
+
+                    b.Property<string>("IntrospectionResources")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("character varying(4096)")
+                        .HasColumnName("introspection_resources");
 
                     b.Property<string>("Jwks")
                         .HasColumnType("text")

@@ -41,10 +41,6 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("auth_method");
 
-                    b.Property<bool>("CanIntrospect")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("can_introspect");
-
                     b.Property<string>("CertificateThumbprint")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT")
@@ -63,6 +59,12 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasMaxLength(256)
                         .HasColumnType("TEXT")
                         .HasColumnName("grant_types");
+
+                    b.Property<string>("IntrospectionResources")
+                        .IsRequired()
+                        .HasMaxLength(4096)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("introspection_resources");
 
                     b.Property<string>("Jwks")
                         .HasColumnType("TEXT")

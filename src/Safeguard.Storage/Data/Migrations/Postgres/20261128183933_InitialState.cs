@@ -23,7 +23,7 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     jwks = table.Column<string>(type: "text", nullable: true),
                     certificate_thumbprint = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
                     require_dpop = table.Column<bool>(type: "boolean", nullable: false),
-                    can_introspect = table.Column<bool>(type: "boolean", nullable: false),
+                    introspection_resources = table.Column<string>(type: "character varying(4096)", maxLength: 4096, nullable: false),
                     enabled = table.Column<bool>(type: "boolean", nullable: false),
                     created_at = table.Column<long>(type: "bigint", nullable: false),
                     updated_at = table.Column<long>(type: "bigint", nullable: false)

@@ -23,7 +23,7 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                     jwks = table.Column<string>(type: "TEXT", nullable: true),
                     certificate_thumbprint = table.Column<string>(type: "TEXT", maxLength: 64, nullable: true),
                     require_dpop = table.Column<bool>(type: "INTEGER", nullable: false),
-                    can_introspect = table.Column<bool>(type: "INTEGER", nullable: false),
+                    introspection_resources = table.Column<string>(type: "TEXT", maxLength: 4096, nullable: false),
                     enabled = table.Column<bool>(type: "INTEGER", nullable: false),
                     created_at = table.Column<long>(type: "INTEGER", nullable: false),
                     updated_at = table.Column<long>(type: "INTEGER", nullable: false)
