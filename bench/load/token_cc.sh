@@ -3,7 +3,7 @@
 # ES256, TLS, SQLite, audit on and durable (every token's audit event is committed before the response).
 # Side by side in the same run, the same wrk settings against GET /healthz give the TLS + Kestrel baseline.
 # Prints name=value lines: token_cc (tokens/s), token_cc_p50_ms, token_cc_p99_ms, token_cc_cpu_us (server CPU per
-# token), token_cc_rss_mb, healthz_rps, token_cc_vs_healthz, token_cc_unaudited (tokens answered without a committed audit event; must be 0).
+# token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz, token_cc_unaudited (tokens answered without a committed audit event; must be 0).
 #   bench/load/token_cc.sh [duration_seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,8 +54,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 
 log "baseline: GET /healthz, $connections connections, ${duration}s"
+health_before=$(cpu_ticks)
 health=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$url/healthz")
+health_after=$(cpu_ticks)
 health_rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$health")
+health_requests=$(awk '/requests in/ {print $1}' <<<"$health")
 
 log "token endpoint: client_credentials, $connections connections, ${duration}s"
 before=$(cpu_ticks)
@@ -81,13 +84,14 @@ audited=$("$bin/safeguard" audit search --data "$data" --type token.issued 2>/de
 "$bin/safeguard" audit verify --data "$data" >&2
 
 awk -v rps="$rps" -v h="$health_rps" -v ticks="$((after - before))" -v hz="$hz" -v n="$requests" -v p50="$p50" -v p99="$p99" \
-    -v rss="$rss_kb" -v audited="$audited" -v warm="$warm_requests" 'BEGIN {
+    -v rss="$rss_kb" -v audited="$audited" -v warm="$warm_requests" -v hticks="$((health_after - health_before))" -v hn="$health_requests" 'BEGIN {
   printf "token_cc=%.0f\n", rps
   printf "token_cc_p50_ms=%.2f\n", p50
   printf "token_cc_p99_ms=%.2f\n", p99
   printf "token_cc_cpu_us=%.1f\n", (ticks / hz) * 1e6 / n
   printf "token_cc_rss_mb=%.0f\n", rss / 1024
   printf "healthz_rps=%.0f\n", h
+  printf "healthz_cpu_us=%.1f\n", (hticks / hz) * 1e6 / hn
   printf "token_cc_vs_healthz=%.3f\n", rps / h
   # Tokens answered (warm-up + measured) without a committed token.issued event: must be 0. (wrk may cut requests
   # in flight at the end, so the trail can hold a few more events than responses counted.)

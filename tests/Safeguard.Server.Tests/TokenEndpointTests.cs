@@ -55,6 +55,26 @@ public sealed class TokenEndpointTests(SqliteServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task KeyRing_TheFirstKeysCreationAndActivationAreAudited()
+    {
+        var ring = (Keys.SigningKeyRing)Server.Services.GetService(typeof(Keys.SigningKeyRing))!;
+        var active = ring.GetSigningKey()!.KeyId;
+
+        // Key events are queued (they must survive a store outage), so they may land a moment after start-up.
+        var events = await Server.AuditEventsAsync();
+        for (var attempt = 0; attempt < 50 && !events.Any(e => e.Type == AuditEventType.KeyCreated); attempt++)
+        {
+            await Task.Delay(100);
+            events = await Server.AuditEventsAsync();
+        }
+
+        var created = Assert.Single(events, e => e.Type == AuditEventType.KeyCreated && e.ResourceId == active);
+        Assert.Equal("signing_key", created.ResourceType);
+        Assert.Equal(AuditAction.Create, created.Action);
+        Assert.DoesNotContain(events, e => e.Reason?.Contains("PRIVATE", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    [Fact]
     public async Task Jwks_PublicParametersOnly_CachedForLessThanThePropagationTime()
     {
         using var http = Server.CreateClient();

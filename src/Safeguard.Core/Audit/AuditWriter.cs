@@ -273,6 +273,10 @@ public sealed partial class AuditWriter : IAsyncDisposable
                     break;
                 }
 
+                // Seal only once the commit stage can take the batch: everything that arrives while a commit runs
+                // then goes into the next single batch (one transaction, one fsync), instead of the first arrival
+                // being sealed alone into a batch of one while the rest waits for a third commit.
+                await _sealed.Writer.WaitToWriteAsync().ConfigureAwait(false);
                 var batch = Drain(reader);
                 if (batch.Count > 0 || CheckpointDue())
                 {
