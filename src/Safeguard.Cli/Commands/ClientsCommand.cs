@@ -206,7 +206,7 @@ internal static class ClientsCommand
         OneClient("disable", "Disable a client: it can no longer authenticate (running servers notice within seconds). Its id stays reserved.", output, error, async (cli, client, json, cancellationToken) =>
         {
             var disabled = client with { Enabled = false, UpdatedAt = TimeProvider.System.GetUtcNow() };
-            await new EfClientStore(cli.Database).UpdateAsync(disabled, cancellationToken).ConfigureAwait(false);
+            await new EfClientStore(cli.Database).DisableAsync(client.ClientId, disabled.UpdatedAt, cancellationToken).ConfigureAwait(false);
             await cli.AuditAsync([Changed(disabled, AuditAction.Update, "client disabled", [new AuditChange("enabled", "true", "false")])], cancellationToken).ConfigureAwait(false);
             await WriteAsync(output, disabled, null, json).ConfigureAwait(false);
             return ExitCodes.Success;
@@ -223,7 +223,12 @@ internal static class ClientsCommand
 
             var secret = ClientSecrets.Generate();
             var rotated = client with { SecretHash = ClientSecrets.Hash(secret), UpdatedAt = TimeProvider.System.GetUtcNow() };
-            await new EfClientStore(cli.Database).UpdateAsync(rotated, cancellationToken).ConfigureAwait(false);
+            if (!await new EfClientStore(cli.Database).SetSecretHashAsync(client.ClientId, rotated.SecretHash!, rotated.UpdatedAt, cancellationToken).ConfigureAwait(false))
+            {
+                await error.WriteLineAsync($"Client '{client.ClientId}' changed meanwhile; nothing was rotated.").ConfigureAwait(false);
+                return ExitCodes.Failed;
+            }
+
             await cli.AuditAsync([Changed(rotated, AuditAction.Update, "client secret rotated", [new AuditChange("secret", "(previous)", "(new)")])], cancellationToken).ConfigureAwait(false);
             await WriteAsync(output, rotated, secret, json).ConfigureAwait(false);
             return ExitCodes.Success;

@@ -64,6 +64,36 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
         await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Disables a client in one statement (no read-modify-write, so a concurrent change is not undone).</summary>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="at">The change time.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if the client exists.</returns>
+    public async Task<bool> DisableAsync(string clientId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var atMs = at.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        return await context.Clients.Where(c => c.ClientId == clientId)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.Enabled, false).SetProperty(c => c.UpdatedAt, atMs), cancellationToken)
+            .ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Replaces a <c>client_secret_basic</c> client's secret hash in one statement.</summary>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="secretHash">The new secret's hash.</param>
+    /// <param name="at">The change time.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if such a client exists.</returns>
+    public async Task<bool> SetSecretHashAsync(string clientId, byte[] secretHash, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var atMs = at.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        return await context.Clients
+            .Where(c => c.ClientId == clientId && c.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic)
+            .ExecuteUpdateAsync(set => set.SetProperty(c => c.SecretHash, secretHash).SetProperty(c => c.UpdatedAt, atMs), cancellationToken)
+            .ConfigureAwait(false) == 1;
+    }
+
     private static Client ToClient(ClientEntity e) => new()
     {
         ClientId = e.ClientId,
