@@ -14,12 +14,6 @@ public interface IClientStore
     /// <returns>The clients.</returns>
     Task<IReadOnlyList<Client>> GetAllAsync(CancellationToken cancellationToken);
 
-    /// <summary>Clients changed at or after <paramref name="since"/>: what a node's client cache refreshes.</summary>
-    /// <param name="since">The last change the caller has seen.</param>
-    /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The changed clients.</returns>
-    Task<IReadOnlyList<Client>> GetChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken);
-
     /// <summary>Registers a client; an id already taken (even by a disabled client) is an error.</summary>
     /// <param name="client">The client.</param>
     /// <param name="cancellationToken">Cancels the write.</param>

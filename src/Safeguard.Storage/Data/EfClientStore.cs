@@ -24,15 +24,6 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<Client>> GetChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken)
-    {
-        var sinceMs = since.ToUnixTimeMilliseconds();
-        using var context = database.CreateContext();
-        var entities = await context.Clients.AsNoTracking().Where(c => c.UpdatedAt >= sinceMs).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return entities.ConvertAll(ToClient);
-    }
-
-    /// <inheritdoc />
     public async Task AddAsync(Client client, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
