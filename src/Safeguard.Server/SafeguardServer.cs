@@ -160,6 +160,7 @@ public static class SafeguardServer
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<ClientRegistry>();
         services.AddSingleton<RevocationService>();
+        services.AddSingleton(TlsCertificates.ClientAuthorities(server.Tls));
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<TokenEndpoint>();
         services.AddSingleton<RevocationEndpoints>();
@@ -230,7 +231,8 @@ public static class SafeguardServer
                 options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
                 options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
 
-                // A client certificate is not trusted by chain here: tls_client_auth pins each client's certificate.
+                // The handshake accepts any client certificate; client authentication decides per client (a chain to
+                // Tls:ClientCaPath and the registered subject, or the pinned certificate). Other requests ignore it.
                 options.ClientCertificateValidation = (_, _, _) => true;
                 options.OnAuthenticate = (_, ssl) =>
                 {

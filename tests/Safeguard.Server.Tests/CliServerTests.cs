@@ -70,12 +70,27 @@ public sealed class CliServerTests : IDisposable
     [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "client_secret_post")]
     [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "private_key_jwt")]
     [InlineData("clients", "add", "--id", "ok")]
+    [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "tls_client_auth")]
+    [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--auth", "self_signed_tls_client_auth")]
     [InlineData("clients", "show", "no such client")]
     public async Task BadInput_ExitsWith2AndSaysWhy(params string[] args)
     {
         var (exit, _, error) = await RunAsync([.. args, "--data", _data]);
         Assert.Equal(2, exit);
         Assert.False(string.IsNullOrWhiteSpace(error));
+    }
+
+    [Fact]
+    public async Task ClientsAdd_TlsClientAuth_StoresTheSubjectInDisplayForm()
+    {
+        var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--id", "device", "--auth", "tls_client_auth",
+            "--subject", "CN=lab-device,O=General Hospital", "--resource", "https://api.example", "--json");
+
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal("tls_client_auth", json.RootElement.GetProperty("token_endpoint_auth_method").GetString());
+        Assert.Equal("CN=lab-device, O=General Hospital", json.RootElement.GetProperty("certificate_subject").GetString());
+        Assert.False(json.RootElement.TryGetProperty("client_secret", out _));
     }
 
     [Fact]

@@ -149,12 +149,12 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
     }
 
     [Fact]
-    public async Task TlsClientAuth_TheRegisteredCertificate_GetsACertificateBoundToken()
+    public async Task SelfSignedTlsClientAuth_TheRegisteredCertificate_GetsACertificateBoundToken()
     {
         using var certificate = ClientCertificate("CN=lab-device");
         using var stranger = ClientCertificate("CN=lab-device");
         var thumbprint = Base64Url.EncodeToString(SHA256.HashData(certificate.RawData));
-        await Server.AddClientAsync("mtls", ClientAuthenticationMethods.TlsClientAuth, certificateThumbprint: thumbprint);
+        await Server.AddClientAsync("mtls", ClientAuthenticationMethods.SelfSignedTlsClientAuth, certificateThumbprint: thumbprint);
 
         var bound = await Server.CreateClient(certificate).RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = Server.TokenEndpoint, ClientId = "mtls", ClientCredentialStyle = ClientCredentialStyle.PostBody });
         var wrong = await Server.CreateClient(stranger).RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = Server.TokenEndpoint, ClientId = "mtls", ClientCredentialStyle = ClientCredentialStyle.PostBody });
@@ -280,6 +280,18 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
         var body = json.RootElement.Clone();
         return (response.StatusCode, body.TryGetProperty("error", out var e) ? e.GetString() : null,
             response.Headers.TryGetValues("DPoP-Nonce", out var n) ? n.Single() : null, body);
+    }
+
+    [Fact]
+    public async Task TlsClientAuth_WithoutAConfiguredClientCa_IsRefused()
+    {
+        using var certificate = ClientCertificate("CN=no-ca-device");
+        await Server.AddClientAsync("mtls-no-ca", ClientAuthenticationMethods.TlsClientAuth, certificateSubject: "CN=no-ca-device");
+
+        var response = await Server.CreateClient(certificate).RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = Server.TokenEndpoint, ClientId = "mtls-no-ca", ClientCredentialStyle = ClientCredentialStyle.PostBody });
+
+        Assert.Equal("invalid_client", Jws.ErrorOf(response));
+        Assert.StartsWith("SG3007", (await Server.AuditEventsAsync()).Last(e => e.Type == AuditEventType.TokenRefused).Reason, StringComparison.Ordinal);
     }
 
     private static X509Certificate2 ClientCertificate(string subject)

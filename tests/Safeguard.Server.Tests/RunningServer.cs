@@ -88,6 +88,7 @@ internal sealed class RunningServer : IAsyncDisposable
         string[]? resources = null,
         string? jwks = null,
         string? certificateThumbprint = null,
+        string? certificateSubject = null,
         bool requireDpop = false,
         string[]? introspect = null)
     {
@@ -103,6 +104,7 @@ internal sealed class RunningServer : IAsyncDisposable
             SecretHash = secret is null ? null : ClientSecrets.Hash(secret),
             Jwks = jwks,
             CertificateThumbprint = certificateThumbprint,
+            CertificateSubject = certificateSubject,
             RequireDpop = requireDpop,
             IntrospectionResources = introspect ?? [],
             CreatedAt = now,

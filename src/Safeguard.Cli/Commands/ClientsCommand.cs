@@ -37,11 +37,13 @@ internal static class ClientsCommand
         var resources = new Option<string[]>("--resource") { Description = "Allowed resource indicators (absolute URIs; the first is the default audience).", AllowMultipleArgumentsPerToken = true };
         var auth = new Option<string>("--auth")
         {
-            Description = "client_secret_basic (default; a secret is generated and printed once), private_key_jwt (--jwks) or tls_client_auth (--certificate).",
+            Description = "client_secret_basic (default; a secret is generated and printed once), private_key_jwt (--jwks), "
+                + "tls_client_auth (--subject; the server trusts the CA through Safeguard:Tls:ClientCaPath) or self_signed_tls_client_auth (--certificate).",
             DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic,
         };
         var jwks = new Option<string?>("--jwks") { Description = "For private_key_jwt: a file with the client's public JWKS." };
-        var certificate = new Option<string?>("--certificate") { Description = "For tls_client_auth: the client's certificate (PEM)." };
+        var certificate = new Option<string?>("--certificate") { Description = "For self_signed_tls_client_auth: the client's certificate (PEM), pinned." };
+        var subject = new Option<string?>("--subject") { Description = "For tls_client_auth: the subject DN of the client's CA-issued certificate, for example \"CN=lab-device, O=General Hospital\"." };
         var requireDpop = new Option<bool>("--require-dpop") { Description = "Every token request must carry a DPoP proof." };
         var introspect = new Option<string[]>("--introspect")
         {
@@ -49,7 +51,7 @@ internal static class ClientsCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var command = new Command("add", "Register a client and print it (with its secret, once, for client_secret_basic).");
-        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, requireDpop, introspect })
+        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, introspect })
         {
             command.Options.Add(option);
         }
@@ -100,6 +102,7 @@ internal static class ClientsCommand
 
             string? jwksText = null;
             string? thumbprint = null;
+            string? subjectName = null;
             switch (method)
             {
                 case ClientAuthenticationMethods.ClientSecretBasic:
@@ -108,6 +111,9 @@ internal static class ClientsCommand
                     jwksText = ReadJwks(parse.GetValue(jwks), problems);
                     break;
                 case ClientAuthenticationMethods.TlsClientAuth:
+                    subjectName = ReadSubject(parse.GetValue(subject), problems);
+                    break;
+                case ClientAuthenticationMethods.SelfSignedTlsClientAuth:
                     thumbprint = ReadCertificate(parse.GetValue(certificate), problems);
                     break;
                 default:
@@ -139,6 +145,7 @@ internal static class ClientsCommand
                     SecretHash = secret is null ? null : ClientSecrets.Hash(secret),
                     Jwks = jwksText,
                     CertificateThumbprint = thumbprint,
+                    CertificateSubject = subjectName,
                     RequireDpop = parse.GetValue(requireDpop),
                     IntrospectionResources = introspectionResources,
                     Enabled = true,
@@ -380,11 +387,31 @@ internal static class ClientsCommand
         }
     }
 
+    private static string? ReadSubject(string? value, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            problems.Add("--subject: tls_client_auth needs the subject DN of the client's certificate, for example \"CN=lab-device, O=General Hospital\".");
+            return null;
+        }
+
+        try
+        {
+            // Stored as the parser formats it, the form the server compares against.
+            return new X500DistinguishedName(value).Decode(X500DistinguishedNameFlags.Reversed);
+        }
+        catch (CryptographicException)
+        {
+            problems.Add($"--subject '{value}' is not a distinguished name (RFC 4514), for example \"CN=lab-device, O=General Hospital\".");
+            return null;
+        }
+    }
+
     private static string? ReadCertificate(string? path, List<string> problems)
     {
         if (path is null || !File.Exists(path))
         {
-            problems.Add("--certificate: tls_client_auth needs the client's certificate as a PEM file.");
+            problems.Add("--certificate: self_signed_tls_client_auth needs the client's certificate as a PEM file.");
             return null;
         }
 
@@ -412,13 +439,14 @@ internal sealed record ClientView(
     IReadOnlyList<string> IntrospectionResources,
     bool Enabled,
     string? CertificateThumbprint,
+    string? CertificateSubject,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? ClientSecret)
 {
     public static ClientView From(Client c, string? secret) => new(
         c.ClientId, c.AuthenticationMethod, c.GrantTypes, string.Join(' ', c.AllowedScopes), c.AllowedResources, c.RequireDpop, c.IntrospectionResources,
-        c.Enabled, c.CertificateThumbprint, c.CreatedAt, c.UpdatedAt, secret);
+        c.Enabled, c.CertificateThumbprint, c.CertificateSubject, c.CreatedAt, c.UpdatedAt, secret);
 }
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]

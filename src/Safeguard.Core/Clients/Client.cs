@@ -30,8 +30,15 @@ public sealed record Client
     /// <summary>For <c>private_key_jwt</c>: the client's public keys as a JWKS document.</summary>
     public string? Jwks { get; init; }
 
-    /// <summary>For <c>tls_client_auth</c>: the SHA-256 thumbprint (base64url) of the client's certificate.</summary>
+    /// <summary>For <c>self_signed_tls_client_auth</c>: the SHA-256 thumbprint (base64url) of the client's registered certificate.</summary>
     public string? CertificateThumbprint { get; init; }
+
+    /// <summary>
+    /// For <c>tls_client_auth</c>: the subject distinguished name (RFC 4514, for example
+    /// <c>CN=lab-device, O=General Hospital</c>) of the certificate the client presents, which must also chain to a
+    /// client CA the server trusts (<c>Safeguard:Tls:ClientCaPath</c>).
+    /// </summary>
+    public string? CertificateSubject { get; init; }
 
     /// <summary>Whether every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained.</summary>
     public bool RequireDpop { get; init; }
@@ -60,14 +67,17 @@ public static class ClientAuthenticationMethods
     /// <summary>RFC 7523 section 2.2: a JWT signed with the client's private key.</summary>
     public const string PrivateKeyJwt = "private_key_jwt";
 
-    /// <summary>RFC 8705 section 2.1: mutual TLS with the client's registered certificate.</summary>
+    /// <summary>RFC 8705 section 2.1.1: mutual TLS with a certificate from a trusted CA whose subject is the registered one.</summary>
     public const string TlsClientAuth = "tls_client_auth";
+
+    /// <summary>RFC 8705 section 2.2: mutual TLS with the client's registered (pinned) certificate.</summary>
+    public const string SelfSignedTlsClientAuth = "self_signed_tls_client_auth";
 
     /// <summary>RFC 6749 section 2.3.1: HTTP Basic with a server-generated high-entropy secret.</summary>
     public const string ClientSecretBasic = "client_secret_basic";
 
     /// <summary>All of them, strongest first (the order discovery advertises).</summary>
-    public static IReadOnlyList<string> All { get; } = [PrivateKeyJwt, TlsClientAuth, ClientSecretBasic];
+    public static IReadOnlyList<string> All { get; } = [PrivateKeyJwt, TlsClientAuth, SelfSignedTlsClientAuth, ClientSecretBasic];
 }
 
 /// <summary>The grant types this server implements.</summary>

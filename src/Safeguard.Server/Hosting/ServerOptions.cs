@@ -68,8 +68,15 @@ public sealed record TlsOptions
     /// <summary>The certificate's private key, PEM (PKCS#8 or SEC1/PKCS#1).</summary>
     public string? KeyPath { get; set; }
 
-    /// <summary>Whether clients may present certificates (needed for <c>tls_client_auth</c>). Default true; certificates are never required.</summary>
+    /// <summary>Whether clients may present certificates (needed for the mutual-TLS methods). Default true; certificates are never required.</summary>
     public bool AllowClientCertificates { get; set; } = true;
+
+    /// <summary>
+    /// PEM bundle of the CAs whose client certificates <c>tls_client_auth</c> accepts (chain built to one of them,
+    /// client-authentication EKU, valid now). None: <c>tls_client_auth</c> clients cannot authenticate;
+    /// <c>self_signed_tls_client_auth</c> (pinned certificates) needs no CA.
+    /// </summary>
+    public string? ClientCaPath { get; set; }
 }
 
 /// <summary>The <c>Safeguard:Limits</c> section: what a request may weigh before it is refused.</summary>
@@ -120,7 +127,7 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add("Safeguard:Tls needs both CertificatePath and KeyPath (PEM files), or neither for the development certificate.");
         }
 
-        foreach (var (value, label) in new[] { (options.Tls.CertificatePath, "CertificatePath"), (options.Tls.KeyPath, "KeyPath") })
+        foreach (var (value, label) in new[] { (options.Tls.CertificatePath, "CertificatePath"), (options.Tls.KeyPath, "KeyPath"), (options.Tls.ClientCaPath, "ClientCaPath") })
         {
             if (value is not null && !File.Exists(value))
             {

@@ -67,6 +67,20 @@ internal static class TlsCertificates
         return chain;
     }
 
+    /// <summary>The client CAs <c>tls_client_auth</c> trusts, from <see cref="TlsOptions.ClientCaPath"/>.</summary>
+    /// <param name="tls">The TLS options.</param>
+    /// <returns>The CA certificates; empty when none are configured.</returns>
+    public static ClientCertificateAuthorities ClientAuthorities(TlsOptions tls)
+    {
+        var anchors = new X509Certificate2Collection();
+        if (tls.ClientCaPath is { } path)
+        {
+            anchors.ImportFromPemFile(path);
+        }
+
+        return new ClientCertificateAuthorities(anchors);
+    }
+
     private static X509Certificate2 Development(string dataPath, string hostName, TimeProvider time, out bool created)
     {
         created = false;
@@ -150,5 +164,38 @@ internal static class TlsCertificates
         {
             return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
         }
+    }
+}
+
+/// <summary>The CAs whose client certificates <c>tls_client_auth</c> accepts.</summary>
+/// <param name="anchors">The CA certificates.</param>
+internal sealed class ClientCertificateAuthorities(X509Certificate2Collection anchors)
+{
+    private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
+
+    /// <summary>Whether any CA is configured.</summary>
+    public bool Configured => anchors.Count > 0;
+
+    /// <summary>
+    /// Whether <paramref name="certificate"/> chains to one of the CAs (their own trust only, never the system store),
+    /// allows client authentication and is valid at <paramref name="now"/>. Revocation is not checked (no network
+    /// access at run time); revoke a client here by disabling it.
+    /// </summary>
+    public bool Validates(X509Certificate2 certificate, DateTimeOffset now)
+    {
+        if (anchors.Count == 0)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.VerificationTimeIgnored = false;
+        chain.ChainPolicy.ApplicationPolicy.Add(ClientAuthentication);
+        chain.ChainPolicy.DisableCertificateDownloads = true;
+        return chain.Build(certificate);
     }
 }

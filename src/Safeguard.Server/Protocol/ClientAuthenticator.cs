@@ -2,11 +2,13 @@ using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Safeguard.Clients;
 using Safeguard.Dpop;
+using Safeguard.Server.Hosting;
 using Safeguard.Server.Services;
 
 namespace Safeguard.Server.Protocol;
@@ -14,7 +16,7 @@ namespace Safeguard.Server.Protocol;
 /// <summary>A client that proved who it is.</summary>
 /// <param name="Client">The client.</param>
 /// <param name="Method">The method it used.</param>
-/// <param name="CertificateThumbprint">For <c>tls_client_auth</c>: the certificate's SHA-256 thumbprint (base64url), for <c>cnf.x5t#S256</c>.</param>
+/// <param name="CertificateThumbprint">For the mutual-TLS methods: the certificate's SHA-256 thumbprint (base64url), for <c>cnf.x5t#S256</c>.</param>
 internal sealed record AuthenticatedClient(Client Client, string Method, string? CertificateThumbprint);
 
 /// <summary>
@@ -27,10 +29,12 @@ internal sealed record ClientAuthenticationFailure(string Code, string OAuthErro
 /// Client authentication at the token, revocation and introspection endpoints. Exactly one method per request
 /// (RFC 6749 section 2.3), and it must be the one the client registered: <c>client_secret_basic</c> (constant-time
 /// hash comparison), <c>private_key_jwt</c> (RFC 7523: signed by a registered key, <c>iss</c> = <c>sub</c> = client
-/// id, <c>aud</c> this issuer or endpoint, short-lived, <c>jti</c> single-use across nodes) or <c>tls_client_auth</c>
-/// (RFC 8705: the TLS client certificate is the one registered).
+/// id, <c>aud</c> this issuer, short-lived, <c>jti</c> single-use across nodes), <c>tls_client_auth</c> (RFC 8705:
+/// a certificate from a trusted client CA with the registered subject) or <c>self_signed_tls_client_auth</c> (the
+/// registered certificate, pinned).
 /// </summary>
-internal sealed partial class ClientAuthenticator(ClientRegistry clients, IReplayCache replay, TimeProvider time, ILogger<ClientAuthenticator> logger)
+internal sealed partial class ClientAuthenticator(
+    ClientRegistry clients, IReplayCache replay, ClientCertificateAuthorities authorities, TimeProvider time, ILogger<ClientAuthenticator> logger)
 {
     /// <summary>RFC 7523 section 2.2.</summary>
     public const string JwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -239,10 +243,11 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
             return Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", null, basic: false);
         }
 
-        if (client.AuthenticationMethod != ClientAuthenticationMethods.TlsClientAuth || client.CertificateThumbprint is null)
+        var method = client.AuthenticationMethod;
+        if (method is not (ClientAuthenticationMethods.TlsClientAuth or ClientAuthenticationMethods.SelfSignedTlsClientAuth))
         {
             return Fail(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, OAuthResponses.InvalidClient,
-                "Client authentication failed.", claimed, basic: client.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic);
+                "Client authentication failed.", claimed, basic: method == ClientAuthenticationMethods.ClientSecretBasic);
         }
 
         var certificate = context.Connection.ClientCertificate;
@@ -252,17 +257,48 @@ internal sealed partial class ClientAuthenticator(ClientRegistry clients, IRepla
         }
 
         var thumbprint = Base64Url.EncodeToString(SHA256.HashData(certificate.RawData));
-        var now = time.GetUtcNow().UtcDateTime;
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(thumbprint), Encoding.ASCII.GetBytes(client.CertificateThumbprint))
-            || certificate.NotBefore.ToUniversalTime() > now || certificate.NotAfter.ToUniversalTime() < now)
+        var now = time.GetUtcNow();
+        bool matches;
+        if (method == ClientAuthenticationMethods.SelfSignedTlsClientAuth)
+        {
+            // RFC 8705 section 2.2: the registered certificate itself, pinned by its SHA-256 thumbprint.
+            matches = client.CertificateThumbprint is not null
+                && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(thumbprint), Encoding.ASCII.GetBytes(client.CertificateThumbprint))
+                && certificate.NotBefore.ToUniversalTime() <= now.UtcDateTime && certificate.NotAfter.ToUniversalTime() >= now.UtcDateTime;
+        }
+        else
+        {
+            // RFC 8705 section 2.1.1: a certificate from a trusted CA whose subject is the registered one.
+            matches = client.CertificateSubject is not null && SameSubject(certificate.SubjectName, client.CertificateSubject)
+                && authorities.Validates(certificate, now);
+        }
+
+        if (!matches)
         {
             return Fail(SafeguardErrorCodes.ClientCertificateInvalid, OAuthResponses.InvalidClient,
-                "The client certificate is not the registered one, or it is not valid now.", claimed, basic: false);
+                "The client certificate is not the registered one, is not from a trusted CA, or is not valid now.", claimed, basic: false);
         }
 
         return client.Enabled
-            ? (new AuthenticatedClient(client, ClientAuthenticationMethods.TlsClientAuth, thumbprint), null)
+            ? (new AuthenticatedClient(client, method, thumbprint), null)
             : Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: false);
+    }
+
+    /// <summary>
+    /// Compares distinguished names in their RFC 4514 display form (<c>CN=..., O=...</c>, the order certificates are
+    /// shown in), after the registered one passes through the same parser, so spacing and quoting do not matter.
+    /// </summary>
+    internal static bool SameSubject(X500DistinguishedName presented, string registered)
+    {
+        try
+        {
+            return string.Equals(
+                presented.Decode(X500DistinguishedNameFlags.Reversed), new X500DistinguishedName(registered).Decode(X500DistinguishedNameFlags.Reversed), StringComparison.Ordinal);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
     }
 
     private IReadOnlyList<SecurityKey> SigningKeysOf(Client client)

@@ -29,8 +29,11 @@ public sealed class ClientEntity
     /// <summary>The public JWKS, for <c>private_key_jwt</c>.</summary>
     public string? Jwks { get; set; }
 
-    /// <summary>The certificate thumbprint, for <c>tls_client_auth</c>.</summary>
+    /// <summary>The pinned certificate thumbprint, for <c>self_signed_tls_client_auth</c>.</summary>
     public string? CertificateThumbprint { get; set; }
+
+    /// <summary>The certificate subject DN, for <c>tls_client_auth</c>.</summary>
+    public string? CertificateSubject { get; set; }
 
     /// <summary>Whether DPoP is required.</summary>
     public bool RequireDpop { get; set; }

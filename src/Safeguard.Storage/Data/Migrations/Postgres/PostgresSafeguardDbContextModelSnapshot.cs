@@ -46,6 +46,11 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("auth_method");
 
+                    b.Property<string>("CertificateSubject")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("certificate_subject");
+
                     b.Property<string>("CertificateThumbprint")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")

@@ -41,6 +41,11 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("auth_method");
 
+                    b.Property<string>("CertificateSubject")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("certificate_subject");
+
                     b.Property<string>("CertificateThumbprint")
                         .HasMaxLength(64)
                         .HasColumnType("TEXT")
