@@ -123,5 +123,13 @@ public sealed class CliServerTests : IDisposable
         var (keysExit, keys, _) = await RunAsync("keys", "list", "--data", _data, "--database", database.ConnectionString, "--json");
         Assert.Equal(0, keysExit);
         Assert.Contains("\"state\": \"active\"", keys, StringComparison.Ordinal);
+
+        // The administrative changes went into the PostgreSQL trail, and the audit commands read it there.
+        var (verifyExit, verify, verifyError) = await RunAsync("audit", "verify", "--data", _data, "--database", database.ConnectionString, "--json");
+        Assert.True(verifyExit == 0, verifyError);
+        Assert.True(JsonDocument.Parse(verify).RootElement.GetProperty("is_intact").GetBoolean());
+        var (_, search, _) = await RunAsync("audit", "search", "--data", _data, "--database", database.ConnectionString, "--type", "client.changed");
+        Assert.Contains("\"client_id\":\"pg-cli\"", search, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_data, "audit.db")));
     }
 }

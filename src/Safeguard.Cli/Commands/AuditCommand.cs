@@ -37,7 +37,9 @@ internal static class AuditCommand
         var json = new Option<bool>("--json") { Description = "Write the report as JSON." };
         var jsonl = new Option<string?>("--jsonl") { Description = "Verify a JSON Lines export file instead of the database (the audit keys still come from DATA)." };
         var command = new Command("verify", "Check every link of every chain, every checkpoint signature, and the exported checkpoints. Exit 0 only if intact.");
+        var database = CliStore.DatabaseOption();
         command.Options.Add(data);
+        command.Options.Add(database);
         command.Options.Add(checkpoints);
         command.Options.Add(json);
         command.Options.Add(jsonl);
@@ -49,13 +51,14 @@ internal static class AuditCommand
                 return await VerifyExportAsync(folder, exportFile, parse.GetValue(json), output, error, cancellationToken).ConfigureAwait(false);
             }
 
-            if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
+            var store = await OpenTrailAsync(folder, parse.GetValue(database), error).ConfigureAwait(false);
+            if (store is null)
             {
                 return ExitCodes.BadInput;
             }
 
+            using var lifetime = (IDisposable)store;
             using var dataFolder = DataFolder.Open(folder);
-            using var store = new SqliteAuditStore(dataFolder.DatabasePath);
             var keys = dataFolder.AuditKeys();
             await keys.LoadAsync(createIfMissing: false, cancellationToken).ConfigureAwait(false);
             if (keys.Trusted.Count == 0)
@@ -87,6 +90,33 @@ internal static class AuditCommand
             return report.IsIntact ? ExitCodes.Success : ExitCodes.Failed;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The trail to read: PostgreSQL when <c>--database</c> (or <c>Safeguard__Database__...</c>) names it, else the
+    /// data folder's <c>audit.db</c>. Null (with the reason written) when there is none. Dispose the store.
+    /// </summary>
+    private static async Task<IAuditStore?> OpenTrailAsync(string folder, string? database, TextWriter error)
+    {
+        Storage.Data.DatabaseOptions options;
+        try
+        {
+            options = CliStore.DatabaseOptionsFrom(database);
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            await error.WriteLineAsync(string.Join(Environment.NewLine, ex.Failures)).ConfigureAwait(false);
+            return null;
+        }
+
+        if (options.Provider == Storage.Data.DatabaseProvider.PostgreSql)
+        {
+            return new PostgresAuditStore(options.ConnectionString!);
+        }
+
+        return await HasTrailAsync(folder, error).ConfigureAwait(false)
+            ? new SqliteAuditStore(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName))
+            : null;
     }
 
     private static async Task<bool> HasTrailAsync(string folder, TextWriter error)
@@ -149,7 +179,9 @@ internal static class AuditCommand
         var until = new Option<string?>("--until") { Description = "Only events before this time." };
         var outFile = new Option<string?>("--out") { Description = "Write to this file instead of standard output." };
         var command = new Command("export", "Export the trail as JSON Lines with hashes, FHIR R4 AuditEvent resources, or CEF lines.");
+        var database = CliStore.DatabaseOption();
         command.Options.Add(data);
+        command.Options.Add(database);
         command.Options.Add(format);
         command.Options.Add(since);
         command.Options.Add(until);
@@ -159,7 +191,7 @@ internal static class AuditCommand
             var formatName = parse.GetValue(format)!;
             var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), null, null, null, null);
             return await WriteEventsAsync(
-                parse.GetValue(data)!, formatName, filter, filterError, parse.GetValue(outFile), output, error,
+                parse.GetValue(data)!, parse.GetValue(database), formatName, filter, filterError, parse.GetValue(outFile), output, error,
                 written => $"{written} events exported as {formatName}.", cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -176,7 +208,8 @@ internal static class AuditCommand
         var until = new Option<string?>("--until") { Description = "Only events before this time." };
         var format = new Option<string>("--format") { Description = "jsonl (default), fhir or cef.", DefaultValueFactory = _ => "jsonl" };
         var command = new Command("search", "Find events for an auditor: by subject, patient, type, outcome and time range.");
-        foreach (var option in new Option[] { data, subject, patient, type, outcome, since, until, format })
+        var database = CliStore.DatabaseOption();
+        foreach (var option in new Option[] { data, database, subject, patient, type, outcome, since, until, format })
         {
             command.Options.Add(option);
         }
@@ -185,7 +218,7 @@ internal static class AuditCommand
         {
             var (filter, filterError) = ParseFilter(parse.GetValue(since), parse.GetValue(until), parse.GetValue(subject), parse.GetValue(patient), parse.GetValue(type), parse.GetValue(outcome));
             return await WriteEventsAsync(
-                parse.GetValue(data)!, parse.GetValue(format)!, filter, filterError, null, output, error,
+                parse.GetValue(data)!, parse.GetValue(database), parse.GetValue(format)!, filter, filterError, null, output, error,
                 found => $"{found} matching events. Run 'safeguard audit verify' to confirm the trail they come from is intact.", cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -193,7 +226,7 @@ internal static class AuditCommand
 
     /// <summary>What export and search share: check the input, then write the matching events in the chosen format.</summary>
     private static async Task<int> WriteEventsAsync(
-        string folder, string formatName, AuditFilter? filter, string? filterError, string? outFile,
+        string folder, string? database, string formatName, AuditFilter? filter, string? filterError, string? outFile,
         TextWriter output, TextWriter error, Func<long, string> summary, CancellationToken cancellationToken)
     {
         AuditExportFormat? format = formatName switch { "jsonl" => AuditExportFormat.Jsonl, "fhir" => AuditExportFormat.Fhir, "cef" => AuditExportFormat.Cef, _ => null };
@@ -204,12 +237,13 @@ internal static class AuditCommand
             return ExitCodes.BadInput;
         }
 
-        if (!await HasTrailAsync(folder, error).ConfigureAwait(false))
+        var store = await OpenTrailAsync(folder, database, error).ConfigureAwait(false);
+        if (store is null)
         {
             return ExitCodes.BadInput;
         }
 
-        using var store = new SqliteAuditStore(Path.Combine(folder, Storage.Data.SafeguardDatabase.SqliteAuditFileName));
+        using var lifetime = (IDisposable)store;
         long written;
         if (outFile is not null)
         {
