@@ -37,6 +37,10 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
         Assert.Equal(Server.Issuer, result.TryGet("iss"));
         Assert.Equal("Bearer", result.TryGet("token_type"));
         Assert.Equal("no-store", result.HttpResponse!.Headers.CacheControl!.ToString());
+        var recorded = (await Server.AuditEventsAsync()).Last(e => e.Type == AuditEventType.TokenIntrospected);
+        Assert.Equal("rs-a", recorded.ClientId);
+        Assert.Equal("active", recorded.Reason);
+        Assert.Equal(Jws.Payload(token).GetProperty("jti").GetString(), recorded.TokenId);
     }
 
     [Theory]
@@ -66,6 +70,9 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("{\"active\":false}", await response.Content.ReadAsStringAsync());
+        var recorded = (await Server.AuditEventsAsync()).Last(e => e.Type == AuditEventType.TokenIntrospected);
+        Assert.Equal("rs-" + variant, recorded.ClientId);
+        Assert.StartsWith("inactive", recorded.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -80,6 +80,9 @@ public enum AuditEventType
 
     /// <summary>A configuration setting changed (old and new values in the changes).</summary>
     ConfigurationChanged,
+
+    /// <summary>A resource server introspected a token (RFC 7662); the reason says whether it was active.</summary>
+    TokenIntrospected,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -153,6 +156,7 @@ public static class AuditEventTypes
         AuditEventType.EmergencyAccessEnded => "emergency.ended",
         AuditEventType.AuditCheckpoint => "audit.checkpoint",
         AuditEventType.ConfigurationChanged => "configuration.changed",
+        AuditEventType.TokenIntrospected => "token.introspected",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

@@ -351,7 +351,8 @@ public static class AuditExport
         AuditEventType.LoginSucceeded or AuditEventType.LoginFailed or AuditEventType.MfaSucceeded or AuditEventType.MfaFailed
             or AuditEventType.SessionStarted => ("110114", "User Authentication", "110122", "Login"),
         AuditEventType.SessionEnded or AuditEventType.SessionTimedOut => ("110114", "User Authentication", "110123", "Logout"),
-        AuditEventType.TokenIssued or AuditEventType.TokenRefused or AuditEventType.TokenRevoked => ("110114", "User Authentication", null, null),
+        AuditEventType.TokenIssued or AuditEventType.TokenRefused or AuditEventType.TokenRevoked or AuditEventType.TokenIntrospected
+            => ("110114", "User Authentication", null, null),
         AuditEventType.EmergencyAccessStarted => ("110113", "Security Alert", "110127", "Emergency Override Started"),
         AuditEventType.EmergencyAccessEnded => ("110113", "Security Alert", "110138", "Emergency Override Stopped"),
         AuditEventType.ClientChanged or AuditEventType.UserChanged or AuditEventType.MfaEnrolled or AuditEventType.MfaRemoved

@@ -111,6 +111,21 @@ internal sealed class RevocationEndpoints(
         var claims = result.Token;
         var active = result.IsValid && claims is not null
             && (claims.ClientId == caller.Client.ClientId || claims.Audiences.Any(a => caller.Client.IntrospectionResources.Contains(a, StringComparer.Ordinal)));
+
+        // Every introspection is recorded (who asked about which token id, and what they were told) before the answer.
+        var reason = active ? "active" : result.IsValid ? "inactive: audience not among the caller's resources" : $"inactive: {result.ErrorCode}";
+        var introspected = audit.Create(context, AuditEventType.TokenIntrospected, AuditOutcome.Success, caller.Client.ClientId, reason, 200) with
+        {
+            Subject = active ? claims!.Subject : null,
+            TokenId = result.TokenId,
+            Action = AuditAction.Read,
+            ResourceType = "access_token",
+        };
+        if (!await TryAuditAsync(context, introspected).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var response = context.Response;
         response.StatusCode = 200;
         OAuthResponses.NoStore(response);
