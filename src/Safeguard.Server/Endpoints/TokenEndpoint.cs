@@ -154,7 +154,10 @@ internal sealed partial class TokenEndpoint(
             writer.WriteString("access_token", issued.Token);
             writer.WriteString("token_type", jkt is null ? "Bearer" : "DPoP");
             writer.WriteNumber("expires_in", expiresIn);
-            writer.WriteString("scope", string.Join(' ', scopes));
+            if (scopes.Count > 0)
+            {
+                writer.WriteString("scope", string.Join(' ', scopes));
+            }
         }).ConfigureAwait(false);
     }
 
