@@ -32,8 +32,17 @@ public static class SafeguardCommand
             return ExitCodes.BadInput;
         }
 
-        var configuration = new InvocationConfiguration { Output = output, Error = error };
-        return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            // A database that cannot be reached is an operational failure with a message, not a stack trace.
+            await error.WriteLineAsync("The database could not be used: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
     }
 }
 

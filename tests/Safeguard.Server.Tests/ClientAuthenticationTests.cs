@@ -243,6 +243,22 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Dpop_AProofSentWithBadCredentials_IsNotRecorded_SoNoAnonymousWrites()
+    {
+        var secret = await Server.AddClientAsync("dpop-anon");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var http = Server.CreateClient();
+        var nonce = (await PostWithProofAsync(http, "dpop-anon", secret!, Proof(key, null))).Nonce;
+        var proof = Proof(key, nonce);
+
+        var anonymous = await PostWithProofAsync(http, "dpop-anon", "wrong-secret", proof);
+        var authenticated = await PostWithProofAsync(http, "dpop-anon", secret!, proof);
+
+        Assert.Equal("invalid_client", anonymous.Error);
+        Assert.Equal(HttpStatusCode.OK, authenticated.Status);
+    }
+
+    [Fact]
     public async Task ClientThatRequiresDpop_WithoutAProof_IsRefused()
     {
         var secret = await Server.AddClientAsync("dpop-required", requireDpop: true);

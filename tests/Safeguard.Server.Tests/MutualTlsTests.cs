@@ -56,6 +56,16 @@ public sealed class MutualTlsTests : IAsyncLifetime
         Assert.Contains("auth=tls_client_auth", issued.Reason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Discovery_OffersTlsClientAuth_OnceAClientCaIsConfigured()
+    {
+        var discovery = await _server.CreateClient().GetDiscoveryDocumentAsync(_server.ListenAddress);
+
+        Assert.False(discovery.IsError, discovery.Error);
+        Assert.Equal(["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "client_secret_basic"], discovery.TokenEndpointAuthenticationMethodsSupported);
+        Assert.True(discovery.TryGetBoolean("tls_client_certificate_bound_access_tokens"));
+    }
+
     public static TheoryData<string> Refused => new() { "other-ca-same-subject", "trusted-ca-other-subject", "expired", "server-auth-only", "self-signed-same-subject" };
 
     [Theory]

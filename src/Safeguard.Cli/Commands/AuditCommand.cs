@@ -111,7 +111,15 @@ internal static class AuditCommand
 
         if (options.Provider == Storage.Data.DatabaseProvider.PostgreSql)
         {
-            return new PostgresAuditStore(options.ConnectionString!);
+            try
+            {
+                return new PostgresAuditStore(options.ConnectionString!);
+            }
+            catch (ArgumentException ex)
+            {
+                await error.WriteLineAsync("--database: " + ex.Message).ConfigureAwait(false);
+                return null;
+            }
         }
 
         return await HasTrailAsync(folder, error).ConfigureAwait(false)

@@ -213,7 +213,12 @@ internal static class ClientsCommand
         OneClient("disable", "Disable a client: it can no longer authenticate (running servers notice within seconds). Its id stays reserved.", output, error, async (cli, client, json, cancellationToken) =>
         {
             var disabled = client with { Enabled = false, UpdatedAt = TimeProvider.System.GetUtcNow() };
-            await new EfClientStore(cli.Database).DisableAsync(client.ClientId, disabled.UpdatedAt, cancellationToken).ConfigureAwait(false);
+            if (!await new EfClientStore(cli.Database).DisableAsync(client.ClientId, disabled.UpdatedAt, cancellationToken).ConfigureAwait(false))
+            {
+                await error.WriteLineAsync($"Client '{client.ClientId}' no longer exists; nothing was changed.").ConfigureAwait(false);
+                return ExitCodes.Failed;
+            }
+
             await cli.AuditAsync([Changed(disabled, AuditAction.Update, "client disabled", [new AuditChange("enabled", "true", "false")])], cancellationToken).ConfigureAwait(false);
             await WriteAsync(output, disabled, null, json).ConfigureAwait(false);
             return ExitCodes.Success;
@@ -230,7 +235,7 @@ internal static class ClientsCommand
 
             var secret = ClientSecrets.Generate();
             var rotated = client with { SecretHash = ClientSecrets.Hash(secret), UpdatedAt = TimeProvider.System.GetUtcNow() };
-            if (!await new EfClientStore(cli.Database).SetSecretHashAsync(client.ClientId, rotated.SecretHash!, rotated.UpdatedAt, cancellationToken).ConfigureAwait(false))
+            if (!await new EfClientStore(cli.Database).SetSecretHashAsync(client.ClientId, rotated.SecretHash!, client.UpdatedAt, rotated.UpdatedAt, cancellationToken).ConfigureAwait(false))
             {
                 await error.WriteLineAsync($"Client '{client.ClientId}' changed meanwhile; nothing was rotated.").ConfigureAwait(false);
                 return ExitCodes.Failed;
@@ -389,6 +394,12 @@ internal static class ClientsCommand
 
     private static string? ReadSubject(string? value, List<string> problems)
     {
+        if (value is { Length: > 1024 })
+        {
+            problems.Add("--subject: a distinguished name of at most 1024 characters.");
+            return null;
+        }
+
         if (string.IsNullOrWhiteSpace(value))
         {
             problems.Add("--subject: tls_client_auth needs the subject DN of the client's certificate, for example \"CN=lab-device, O=General Hospital\".");

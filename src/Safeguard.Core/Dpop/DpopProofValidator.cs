@@ -22,6 +22,12 @@ public readonly record struct DpopProofResult(string? JwkThumbprint, string? Err
     internal static DpopProofResult Fail(string code, string description) => new(null, code, description);
 }
 
+/// <summary>A proof that passed (or failed) every stateless check; <see cref="DpopProofValidator.ConsumeAsync"/> finishes it.</summary>
+/// <param name="Result">The outcome so far.</param>
+/// <param name="IssuedAt">The proof's <c>iat</c>.</param>
+/// <param name="TokenId">The proof's <c>jti</c>.</param>
+public readonly record struct DpopProofCheck(DpopProofResult Result, DateTimeOffset IssuedAt, string? TokenId);
+
 /// <summary>
 /// Checks DPoP proofs (RFC 9449 section 4.3) in one linear method: size, strict parse (no duplicate members),
 /// <c>typ</c> <c>dpop+jwt</c>, an allowed asymmetric <c>alg</c>, a public <c>jwk</c> of adequate strength, the
@@ -67,7 +73,7 @@ public sealed class DpopProofValidator
     /// <returns>The nonce.</returns>
     public string CurrentNonce() => _nonces.Current();
 
-    /// <summary>Checks one proof.</summary>
+    /// <summary>Checks one proof and records its <c>jti</c>: <see cref="Verify"/> then <see cref="ConsumeAsync"/>.</summary>
     /// <param name="proof">The <c>DPoP</c> header value (exactly one was sent; the caller checks that).</param>
     /// <param name="method">The request's HTTP method.</param>
     /// <param name="targetUri">The request's external URI, without query and fragment.</param>
@@ -75,21 +81,42 @@ public sealed class DpopProofValidator
     /// <param name="cancellationToken">Cancels the replay-cache write.</param>
     /// <returns>The key thumbprint, or the first check that failed.</returns>
     public async ValueTask<DpopProofResult> ValidateAsync(
-        string? proof, string method, Uri targetUri, string? accessToken, CancellationToken cancellationToken)
+        string? proof, string method, Uri targetUri, string? accessToken, CancellationToken cancellationToken) =>
+        await ConsumeAsync(Verify(proof, method, targetUri, accessToken), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Every check except replay, without touching any store, so a caller can refuse an unauthenticated request
+    /// before it costs a write. A verified proof is not accepted until <see cref="ConsumeAsync"/> records it.
+    /// </summary>
+    /// <param name="proof">The <c>DPoP</c> header value.</param>
+    /// <param name="method">The request's HTTP method.</param>
+    /// <param name="targetUri">The request's external URI, without query and fragment.</param>
+    /// <param name="accessToken">The access token sent with the proof; null at the token endpoint.</param>
+    /// <returns>The verified proof, or the first check that failed.</returns>
+    public DpopProofCheck Verify(string? proof, string method, Uri targetUri, string? accessToken)
     {
         ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(targetUri);
-        var checkedProof = Check(proof, method, targetUri, accessToken);
-        if (!checkedProof.Result.Succeeded)
+        var (result, issuedAt, tokenId) = Check(proof, method, targetUri, accessToken);
+        return new DpopProofCheck(result, issuedAt, tokenId);
+    }
+
+    /// <summary>Records a verified proof's <c>jti</c> (per key) in the shared replay cache; a second use fails.</summary>
+    /// <param name="check">What <see cref="Verify"/> returned.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The proof's result, or <see cref="SafeguardErrorCodes.DpopReplayed"/>.</returns>
+    public async ValueTask<DpopProofResult> ConsumeAsync(DpopProofCheck check, CancellationToken cancellationToken)
+    {
+        if (!check.Result.Succeeded)
         {
-            return checkedProof.Result;
+            return check.Result;
         }
 
-        // Replay: the jti is remembered per key until the proof would fail its iat check anyway.
-        var keepUntil = checkedProof.IssuedAt + _options.ProofMaxAge + _options.ClockSkew;
-        var fresh = await _replay.TryAddAsync(ReplayPurpose, checkedProof.Result.JwkThumbprint + ":" + checkedProof.TokenId, keepUntil, cancellationToken)
+        // The jti is remembered per key until the proof would fail its iat check anyway.
+        var keepUntil = check.IssuedAt + _options.ProofMaxAge + _options.ClockSkew;
+        var fresh = await _replay.TryAddAsync(ReplayPurpose, check.Result.JwkThumbprint + ":" + check.TokenId, keepUntil, cancellationToken)
             .ConfigureAwait(false);
-        return fresh ? checkedProof.Result : DpopProofResult.Fail(SafeguardErrorCodes.DpopReplayed, "The DPoP proof was used before.");
+        return fresh ? check.Result : DpopProofResult.Fail(SafeguardErrorCodes.DpopReplayed, "The DPoP proof was used before.");
     }
 
     private (DpopProofResult Result, DateTimeOffset IssuedAt, string? TokenId) Check(string? proof, string method, Uri targetUri, string? accessToken)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Safeguard.Clients;
 using Safeguard.Dpop;
 using Safeguard.Keys;
+using Safeguard.Server.Hosting;
 
 namespace Safeguard.Server.Endpoints;
 
@@ -9,7 +10,8 @@ namespace Safeguard.Server.Endpoints;
 /// Authorization server metadata (RFC 8414) at both well-known paths, and the JWKS. The JWKS may be cached for less
 /// than the key propagation time, so a new key is in every client's cache before it signs.
 /// </summary>
-internal sealed class DiscoveryEndpoints(ServerEndpoints endpoints, SigningKeyRing ring, DpopProofValidator dpop)
+internal sealed class DiscoveryEndpoints(
+    ServerEndpoints endpoints, SigningKeyRing ring, DpopProofValidator dpop, ServerOptions server, ClientCertificateAuthorities authorities)
 {
     private byte[]? _metadata;
 
@@ -47,15 +49,22 @@ internal sealed class DiscoveryEndpoints(ServerEndpoints endpoints, SigningKeyRi
             // RFC 8414 requires the member; the code flow (and with it "code", S256 and the iss response
             // parameter) is advertised once the server implements it, not before.
             WriteArray(writer, "response_types_supported", []);
-            WriteArray(writer, "token_endpoint_auth_methods_supported", ClientAuthenticationMethods.All);
+            // Only the methods this configuration can honour: mutual TLS needs client certificates, and PKI mode a CA.
+            var methods = ClientAuthenticationMethods.All.Where(m => m switch
+            {
+                ClientAuthenticationMethods.TlsClientAuth => server.Tls.AllowClientCertificates && authorities.Configured,
+                ClientAuthenticationMethods.SelfSignedTlsClientAuth => server.Tls.AllowClientCertificates,
+                _ => true,
+            }).ToArray();
+            WriteArray(writer, "token_endpoint_auth_methods_supported", methods);
             WriteArray(writer, "token_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
-            WriteArray(writer, "revocation_endpoint_auth_methods_supported", ClientAuthenticationMethods.All);
+            WriteArray(writer, "revocation_endpoint_auth_methods_supported", methods);
             WriteArray(writer, "revocation_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
-            WriteArray(writer, "introspection_endpoint_auth_methods_supported", ClientAuthenticationMethods.All);
+            WriteArray(writer, "introspection_endpoint_auth_methods_supported", methods);
             WriteArray(writer, "introspection_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
             WriteArray(writer, "dpop_signing_alg_values_supported", [.. dpop.Options.Algorithms]);
             WriteArray(writer, "scopes_supported", []);
-            writer.WriteBoolean("tls_client_certificate_bound_access_tokens", true);
+            writer.WriteBoolean("tls_client_certificate_bound_access_tokens", server.Tls.AllowClientCertificates);
             writer.WriteEndObject();
         }
 

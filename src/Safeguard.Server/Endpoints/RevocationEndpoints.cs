@@ -148,7 +148,11 @@ internal sealed class RevocationEndpoints(
             }
 
             writer.WriteEndArray();
-            writer.WriteString("scope", string.Join(' ', claims.Scopes));
+            if (claims.Scopes.Count > 0)
+            {
+                writer.WriteString("scope", string.Join(' ', claims.Scopes));
+            }
+
             writer.WriteString("jti", claims.TokenId);
             writer.WriteNumber("exp", claims.ExpiresAt!.Value.ToUnixTimeSeconds());
             writer.WriteNumber("iat", claims.IssuedAt!.Value.ToUnixTimeSeconds());

@@ -50,18 +50,19 @@ internal sealed partial class TokenEndpoint(
             return;
         }
 
+        // Stateless checks now; the proof's jti is recorded only once the client has authenticated, so an
+        // anonymous caller cannot make the server write.
+        DpopProofCheck? proofCheck = null;
         if (proofs.Count == 1)
         {
-            var proof = await dpop.ValidateAsync(proofs[0], HttpMethods.Post, endpoints.TokenEndpointUri, null, cancellationToken).ConfigureAwait(false);
+            var check = dpop.Verify(proofs[0], HttpMethods.Post, endpoints.TokenEndpointUri, null);
             context.Response.Headers["DPoP-Nonce"] = dpop.CurrentNonce();
-            if (!proof.Succeeded)
+            if (!await AcceptProofAsync(context, check.Result, null).ConfigureAwait(false))
             {
-                var error = proof.NeedsNonce ? OAuthResponses.UseDpopNonce : OAuthResponses.InvalidDpopProof;
-                await RefuseAsync(context, 400, error, proof.Description ?? "The DPoP proof is invalid.", proof.ErrorCode!, null).ConfigureAwait(false);
                 return;
             }
 
-            jkt = proof.JwkThumbprint;
+            proofCheck = check;
         }
 
         var (authenticated, failure) = await authenticator.AuthenticateAsync(context, form, endpoints.TokenAudiences, cancellationToken).ConfigureAwait(false);
@@ -72,6 +73,17 @@ internal sealed partial class TokenEndpoint(
         }
 
         var client = authenticated.Client;
+        if (proofCheck is { } verified)
+        {
+            var consumed = await dpop.ConsumeAsync(verified, cancellationToken).ConfigureAwait(false);
+            if (!await AcceptProofAsync(context, consumed, client.ClientId).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            jkt = consumed.JwkThumbprint;
+        }
+
         if (grantType != GrantTypes.ClientCredentials)
         {
             await RefuseAsync(context, 400, OAuthResponses.UnsupportedGrantType, "Only client_credentials is supported here.", SafeguardErrorCodes.GrantTypeUnsupported, client.ClientId).ConfigureAwait(false);
@@ -159,6 +171,19 @@ internal sealed partial class TokenEndpoint(
                 writer.WriteString("scope", string.Join(' ', scopes));
             }
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>True for a good proof; otherwise refuses with <c>use_dpop_nonce</c> or <c>invalid_dpop_proof</c>.</summary>
+    private async Task<bool> AcceptProofAsync(HttpContext context, DpopProofResult proof, string? clientId)
+    {
+        if (proof.Succeeded)
+        {
+            return true;
+        }
+
+        var error = proof.NeedsNonce ? OAuthResponses.UseDpopNonce : OAuthResponses.InvalidDpopProof;
+        await RefuseAsync(context, 400, error, proof.Description ?? "The DPoP proof is invalid.", proof.ErrorCode!, clientId).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>Audits a refusal, then answers with the RFC 6749 error (or 503 when even the refusal cannot be recorded).</summary>

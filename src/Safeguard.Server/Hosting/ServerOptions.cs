@@ -135,6 +135,11 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             }
         }
 
+        if (options.Tls.ClientCaPath is { } caPath && File.Exists(caPath) && !File.ReadAllText(caPath).Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            errors.Add($"Safeguard:Tls:ClientCaPath is '{caPath}', which holds no PEM certificate; set a bundle of the client CAs' certificates, or remove it.");
+        }
+
         if (options.Limits.MaxRequestBodySize is < 1024 or > 1024 * 1024)
         {
             errors.Add($"Safeguard:Limits:MaxRequestBodySize is {options.Limits.MaxRequestBodySize}; set 1024 to 1048576 bytes.");

@@ -60,7 +60,9 @@ internal static class TlsCertificates
             chain.ImportFromPemFile(path);
             if (chain.Count > 0)
             {
+                var leaf = chain[0];
                 chain.RemoveAt(0);
+                leaf.Dispose();
             }
         }
 
@@ -173,6 +175,19 @@ internal sealed class ClientCertificateAuthorities(X509Certificate2Collection an
 {
     private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
 
+    private bool IsAnchor(X509Certificate2 candidate)
+    {
+        foreach (var anchor in anchors)
+        {
+            if (ReferenceEquals(anchor, candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Whether any CA is configured.</summary>
     public bool Configured => anchors.Count > 0;
 
@@ -196,6 +211,24 @@ internal sealed class ClientCertificateAuthorities(X509Certificate2Collection an
         chain.ChainPolicy.VerificationTimeIgnored = false;
         chain.ChainPolicy.ApplicationPolicy.Add(ClientAuthentication);
         chain.ChainPolicy.DisableCertificateDownloads = true;
-        return chain.Build(certificate);
+        try
+        {
+            return chain.Build(certificate);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+        finally
+        {
+            // The chain's elements are copies holding native handles; free them now, not at finalization.
+            foreach (var element in chain.ChainElements)
+            {
+                if (!ReferenceEquals(element.Certificate, certificate) && !IsAnchor(element.Certificate))
+                {
+                    element.Certificate.Dispose();
+                }
+            }
+        }
     }
 }

@@ -292,8 +292,9 @@ internal sealed partial class ClientAuthenticator(
     {
         try
         {
+            // RFC 4517 caseIgnoreMatch, which covers the usual subject attributes (CN, O, OU, L, ST, C).
             return string.Equals(
-                presented.Decode(X500DistinguishedNameFlags.Reversed), new X500DistinguishedName(registered).Decode(X500DistinguishedNameFlags.Reversed), StringComparison.Ordinal);
+                presented.Decode(X500DistinguishedNameFlags.Reversed), new X500DistinguishedName(registered).Decode(X500DistinguishedNameFlags.Reversed), StringComparison.OrdinalIgnoreCase);
         }
         catch (CryptographicException)
         {

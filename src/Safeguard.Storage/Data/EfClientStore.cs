@@ -69,18 +69,23 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
             .ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Replaces a <c>client_secret_basic</c> client's secret hash in one statement.</summary>
+    /// <summary>
+    /// Replaces a <c>client_secret_basic</c> client's secret hash in one statement, only if the client is unchanged
+    /// since <paramref name="seenUpdatedAt"/> (so of two concurrent rotations exactly one wins).
+    /// </summary>
     /// <param name="clientId">The client id.</param>
     /// <param name="secretHash">The new secret's hash.</param>
+    /// <param name="seenUpdatedAt">The client's last change as the caller read it.</param>
     /// <param name="at">The change time.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>True if such a client exists.</returns>
-    public async Task<bool> SetSecretHashAsync(string clientId, byte[] secretHash, DateTimeOffset at, CancellationToken cancellationToken)
+    /// <returns>True if the secret was replaced.</returns>
+    public async Task<bool> SetSecretHashAsync(string clientId, byte[] secretHash, DateTimeOffset seenUpdatedAt, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var atMs = at.ToUnixTimeMilliseconds();
+        var seenMs = seenUpdatedAt.ToUnixTimeMilliseconds();
         using var context = database.CreateContext();
         return await context.Clients
-            .Where(c => c.ClientId == clientId && c.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic)
+            .Where(c => c.ClientId == clientId && c.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic && c.UpdatedAt == seenMs)
             .ExecuteUpdateAsync(set => set.SetProperty(c => c.SecretHash, secretHash).SetProperty(c => c.UpdatedAt, atMs), cancellationToken)
             .ConfigureAwait(false) == 1;
     }
