@@ -112,9 +112,7 @@ public static class SafeguardServer
         // The data folder (0700) and its key-encryption key (0600, or SAFEGUARD_KEK).
         var dataPath = Path.GetFullPath(server.DataPath, Environment.CurrentDirectory);
         CreatePrivateDirectory(dataPath);
-        var protector = Environment.GetEnvironmentVariable(KeyEncryptionKeys.DefaultEnvironmentVariable) is { Length: > 0 }
-            ? KeyEncryptionKeys.FromEnvironment()
-            : KeyEncryptionKeys.LoadOrCreateFile(Path.Combine(dataPath, "kek"));
+        var protector = KeyEncryptionKeys.ForDataFolder(dataPath);
 
         var endpoints = new ServerEndpoints(issuerUrl);
         var certificate = TlsCertificates.Load(server.Tls, dataPath, new Uri(issuerUrl).Host, time, out _);

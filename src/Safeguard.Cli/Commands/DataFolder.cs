@@ -33,9 +33,7 @@ internal sealed class DataFolder : IDisposable
     public static DataFolder Open(string path)
     {
         Directory.CreateDirectory(path);
-        var protector = Environment.GetEnvironmentVariable(KeyEncryptionKeys.DefaultEnvironmentVariable) is { Length: > 0 }
-            ? KeyEncryptionKeys.FromEnvironment()
-            : KeyEncryptionKeys.LoadOrCreateFile(System.IO.Path.Combine(path, "kek"));
+        var protector = KeyEncryptionKeys.ForDataFolder(path);
         return new DataFolder(path, protector);
     }
 

@@ -189,7 +189,7 @@ internal static class KeysCommand
         {
             var events = new List<AuditEvent>();
             using var ring = cli.KeyRing();
-            ring.LifecycleChanged += (_, change) => events.Add(KeyEvent(change));
+            ring.LifecycleChanged += (_, change) => AddKeyEvent(events, change);
             int exit;
             try
             {
@@ -205,26 +205,13 @@ internal static class KeysCommand
             return exit;
         });
 
-    internal static AuditEvent KeyEvent(KeyLifecycleEventArgs change)
+    /// <summary>Collects the audit event for a key change the command caused, recorded when the command ends.</summary>
+    internal static void AddKeyEvent(List<AuditEvent> events, KeyLifecycleEventArgs change)
     {
-        var now = TimeProvider.System.GetUtcNow();
-        return new AuditEvent
+        if (KeyLifecycleAudit.ToAuditEvent(change, TimeProvider.System.GetUtcNow(), "cli:" + Environment.UserName) is { } auditEvent)
         {
-            EventId = AuditEventIds.New(now),
-            Time = now,
-            Type = change.Created ? AuditEventType.KeyCreated : change.State switch
-            {
-                KeyState.Active => AuditEventType.KeyActivated,
-                KeyState.Retired => AuditEventType.KeyRetired,
-                _ => AuditEventType.KeyRevoked,
-            },
-            Outcome = AuditOutcome.Success,
-            Actor = "cli:" + Environment.UserName,
-            Action = change.Created ? AuditAction.Create : AuditAction.Update,
-            ResourceType = "signing_key",
-            ResourceId = change.KeyId,
-            Reason = $"{change.Algorithm} key {change.State.ToString().ToLowerInvariant()} at {change.At:O}",
-        };
+            events.Add(auditEvent);
+        }
     }
 
     private static async Task WriteKeysAsync(TextWriter output, SigningKeyRing ring, bool json)

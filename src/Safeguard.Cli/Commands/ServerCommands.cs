@@ -39,7 +39,7 @@ internal static class ServerCommands
             {
                 var events = new List<Audit.AuditEvent>();
                 using var ring = store.KeyRing();
-                ring.LifecycleChanged += (_, change) => events.Add(KeysCommand.KeyEvent(change));
+                ring.LifecycleChanged += (_, change) => KeysCommand.AddKeyEvent(events, change);
                 await ring.EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
                 await store.AuditAsync(events, cancellationToken).ConfigureAwait(false);
                 await store.Folder.AuditKeys().LoadAsync(createIfMissing: true, cancellationToken).ConfigureAwait(false);

@@ -17,8 +17,7 @@ internal sealed class RevocationEndpoints(
     ClientAuthenticator authenticator,
     AccessTokenValidator validator,
     RevocationService revocations,
-    ServerAudit audit,
-    ServerMetrics metrics)
+    ServerAudit audit)
 {
     public async Task RevokeAsync(HttpContext context)
     {
@@ -54,7 +53,7 @@ internal sealed class RevocationEndpoints(
                 Action = AuditAction.Delete,
                 ResourceType = "access_token",
             };
-            if (!await TryAuditAsync(context, revoked).ConfigureAwait(false))
+            if (!await audit.RecordOrRefuseAsync(context, revoked).ConfigureAwait(false))
             {
                 return;
             }
@@ -69,7 +68,7 @@ internal sealed class RevocationEndpoints(
                 Action = AuditAction.Delete,
                 ResourceType = "access_token",
             };
-            if (!await TryAuditAsync(context, ignored).ConfigureAwait(false))
+            if (!await audit.RecordOrRefuseAsync(context, ignored).ConfigureAwait(false))
             {
                 return;
             }
@@ -121,7 +120,7 @@ internal sealed class RevocationEndpoints(
             Action = AuditAction.Read,
             ResourceType = "access_token",
         };
-        if (!await TryAuditAsync(context, introspected).ConfigureAwait(false))
+        if (!await audit.RecordOrRefuseAsync(context, introspected).ConfigureAwait(false))
         {
             return;
         }
@@ -176,35 +175,10 @@ internal sealed class RevocationEndpoints(
     }
 
     private Task RefuseClientAsync(HttpContext context, AuditEventType type, ClientAuthenticationFailure failure) =>
-        RefuseAsync(context, type, TokenEndpoint.ClientFailureStatus(context, failure), failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
+        audit.RefuseClientAsync(context, type, ActionOf(type), failure);
 
-    private async Task RefuseAsync(HttpContext context, AuditEventType type, int status, string error, string description, string code, string? clientId)
-    {
-        metrics.TokenRefused(error);
-        var auditEvent = audit.Create(context, type, AuditOutcome.Denied, clientId, $"{code} {error}: {description}", status) with
-        {
-            Action = type == AuditEventType.TokenRevoked ? AuditAction.Delete : AuditAction.Read,
-            ResourceType = "access_token",
-        };
-        if (await TryAuditAsync(context, auditEvent).ConfigureAwait(false))
-        {
-            await OAuthResponses.WriteErrorAsync(context.Response, status, error, description).ConfigureAwait(false);
-        }
-    }
+    private Task RefuseAsync(HttpContext context, AuditEventType type, int status, string error, string description, string code, string? clientId) =>
+        audit.RefuseAsync(context, type, ActionOf(type), status, error, description, code, clientId);
 
-    private async Task<bool> TryAuditAsync(HttpContext context, AuditEvent auditEvent)
-    {
-        try
-        {
-            await audit.AppendAsync(auditEvent, context.RequestAborted).ConfigureAwait(false);
-            return true;
-        }
-        catch (AuditUnavailableException)
-        {
-            metrics.AuditUnavailable();
-            context.Response.Headers.RetryAfter = "1";
-            await OAuthResponses.WriteErrorAsync(context.Response, 503, OAuthResponses.TemporarilyUnavailable, "The audit trail cannot record this request.").ConfigureAwait(false);
-            return false;
-        }
-    }
+    private static AuditAction ActionOf(AuditEventType type) => type == AuditEventType.TokenRevoked ? AuditAction.Delete : AuditAction.Read;
 }

@@ -13,14 +13,13 @@ namespace Safeguard.Server.Endpoints;
 /// indicators (RFC 8707), scope checks and DPoP (RFC 9449). Every issuance and every refusal is an audit event; a
 /// token is released only once its event is durable.
 /// </summary>
-internal sealed partial class TokenEndpoint(
+internal sealed class TokenEndpoint(
     ServerEndpoints endpoints,
     ClientAuthenticator authenticator,
     DpopProofValidator dpop,
     AccessTokenIssuer issuer,
     ServerAudit audit,
-    ServerMetrics metrics,
-    ILogger<TokenEndpoint> logger)
+    ServerMetrics metrics)
 {
     /// <summary>Handles one request.</summary>
     public async Task HandleAsync(HttpContext context)
@@ -68,7 +67,7 @@ internal sealed partial class TokenEndpoint(
         var (authenticated, failure) = await authenticator.AuthenticateAsync(context, form, endpoints.TokenAudiences, cancellationToken).ConfigureAwait(false);
         if (authenticated is null)
         {
-            await RefuseAsync(context, ClientFailureStatus(context, failure!), failure!.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId).ConfigureAwait(false);
+            await audit.RefuseClientAsync(context, AuditEventType.TokenRefused, AuditAction.Create, failure!).ConfigureAwait(false);
             return;
         }
 
@@ -150,7 +149,7 @@ internal sealed partial class TokenEndpoint(
             ResourceType = "access_token",
             ResourceId = string.Join(' ', audiences),
         };
-        if (!await TryAuditAsync(context, auditEvent).ConfigureAwait(false))
+        if (!await audit.RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
         {
             return;
         }
@@ -186,54 +185,8 @@ internal sealed partial class TokenEndpoint(
         return false;
     }
 
-    /// <summary>Audits a refusal, then answers with the RFC 6749 error (or 503 when even the refusal cannot be recorded).</summary>
-    private async Task RefuseAsync(HttpContext context, int status, string error, string description, string code, string? clientId)
-    {
-        metrics.TokenRefused(error);
-        var auditEvent = audit.Create(context, AuditEventType.TokenRefused, AuditOutcome.Denied, clientId, $"{code} {error}: {description}", status) with
-        {
-            Action = AuditAction.Create,
-            ResourceType = "access_token",
-        };
-        if (await TryAuditAsync(context, auditEvent).ConfigureAwait(false))
-        {
-            await OAuthResponses.WriteErrorAsync(context.Response, status, error, description).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<bool> TryAuditAsync(HttpContext context, AuditEvent auditEvent)
-    {
-        try
-        {
-            await audit.AppendAsync(auditEvent, context.RequestAborted).ConfigureAwait(false);
-            return true;
-        }
-        catch (AuditUnavailableException ex)
-        {
-            metrics.AuditUnavailable();
-            LogAuditUnavailable(logger, ex.ErrorCode, auditEvent.ClientId);
-            context.Response.Headers.Remove("DPoP-Nonce");
-            context.Response.Headers.RetryAfter = "1";
-            await OAuthResponses.WriteErrorAsync(context.Response, 503, OAuthResponses.TemporarilyUnavailable,
-                "The audit trail cannot record this request; nothing was issued.").ConfigureAwait(false);
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// RFC 6749 section 5.2: 401 with a Basic challenge when the client tried (or should try) HTTP Basic; 400 for a
-    /// failed assertion or certificate, since a 401 would need a challenge no HTTP scheme describes.
-    /// </summary>
-    internal static int ClientFailureStatus(HttpContext context, ClientAuthenticationFailure failure)
-    {
-        if (failure.OAuthError == OAuthResponses.InvalidClient && failure.BasicChallenge)
-        {
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"safeguard\", charset=\"UTF-8\"";
-            return 401;
-        }
-
-        return 400;
-    }
+    private Task RefuseAsync(HttpContext context, int status, string error, string description, string code, string? clientId) =>
+        audit.RefuseAsync(context, AuditEventType.TokenRefused, AuditAction.Create, status, error, description, code, clientId);
 
     /// <summary>RFC 6749 appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).</summary>
     private static bool IsScopeToken(string scope) => scope.Length <= 128 && scope.All(c => c == '!' || (c >= '#' && c <= '[') || (c >= ']' && c <= '~'));
@@ -242,8 +195,6 @@ internal sealed partial class TokenEndpoint(
     private static bool IsResource(string resource) =>
         resource.Length <= 2048 && Uri.TryCreate(resource, UriKind.Absolute, out var uri) && uri.Fragment.Length == 0 && !resource.Contains('#', StringComparison.Ordinal);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Audit trail unavailable ({Code}); request from client {ClientId} answered 503, nothing issued.")]
-    private static partial void LogAuditUnavailable(ILogger logger, string code, string? clientId);
 }
 
 /// <summary>The server's meter: tokens issued and refused, audit outages. No secrets and no client data beyond counts.</summary>

@@ -16,6 +16,23 @@ internal static class OAuthResponses
     public const string UseDpopNonce = "use_dpop_nonce";
     public const string TemporarilyUnavailable = "temporarily_unavailable";
 
+    /// <summary>
+    /// RFC 6749 section 5.2: 401 with a Basic challenge when the client tried (or should try) HTTP Basic; 400 for a
+    /// failed assertion or certificate, since a 401 would need a challenge no HTTP scheme describes.
+    /// </summary>
+    public static int ClientFailureStatus(HttpContext context, ClientAuthenticationFailure failure)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(failure);
+        if (failure.OAuthError == InvalidClient && failure.BasicChallenge)
+        {
+            context.Response.Headers.WWWAuthenticate = "Basic realm=\"safeguard\", charset=\"UTF-8\"";
+            return 401;
+        }
+
+        return 400;
+    }
+
     /// <summary>Every token, revocation and introspection response carries these (RFC 6749 section 5.1).</summary>
     public static void NoStore(HttpResponse response)
     {

@@ -1,5 +1,7 @@
 using Safeguard.Audit;
 using Safeguard.Keys;
+using Safeguard.Server.Endpoints;
+using Safeguard.Server.Protocol;
 
 namespace Safeguard.Server.Services;
 
@@ -8,7 +10,7 @@ namespace Safeguard.Server.Services;
 /// only after its <see cref="AuditEventType.TokenIssued"/> event is committed; when the trail cannot take it the
 /// caller answers 503 and nothing is released.
 /// </summary>
-internal sealed class ServerAudit(AuditWriter writer, TimeProvider time)
+internal sealed partial class ServerAudit(AuditWriter writer, ServerMetrics metrics, TimeProvider time, ILogger<ServerAudit> logger)
 {
     private const int MaxUserAgentLength = 256;
 
@@ -36,37 +38,58 @@ internal sealed class ServerAudit(AuditWriter writer, TimeProvider time)
         };
     }
 
-    /// <summary>Appends and waits until the event is durable.</summary>
-    /// <exception cref="AuditUnavailableException">The trail cannot take the event (queue full, store down, writer stopped).</exception>
-    public Task<long> AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken) => writer.AppendAsync(auditEvent, cancellationToken);
+    /// <summary>
+    /// Appends and waits until the event is durable. When the trail cannot take it, answers the request with 503
+    /// <c>temporarily_unavailable</c> (nothing is released) and returns false.
+    /// </summary>
+    public async Task<bool> RecordOrRefuseAsync(HttpContext context, AuditEvent auditEvent)
+    {
+        try
+        {
+            await writer.AppendAsync(auditEvent, context.RequestAborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (AuditUnavailableException ex)
+        {
+            metrics.AuditUnavailable();
+            LogAuditUnavailable(logger, ex.ErrorCode, auditEvent.ClientId);
+            context.Response.Headers.Remove("DPoP-Nonce");
+            context.Response.Headers.RetryAfter = "1";
+            await OAuthResponses.WriteErrorAsync(context.Response, 503, OAuthResponses.TemporarilyUnavailable,
+                "The audit trail cannot record this request; nothing was issued or changed.").ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>Audits a refusal with its reason, then answers with the RFC 6749 error (or 503 when even the refusal cannot be recorded).</summary>
+    public async Task RefuseAsync(
+        HttpContext context, AuditEventType type, AuditAction action, int status, string error, string description, string code, string? clientId)
+    {
+        metrics.TokenRefused(error);
+        var auditEvent = Create(context, type, AuditOutcome.Denied, clientId, $"{code} {error}: {description}", status) with
+        {
+            Action = action,
+            ResourceType = "access_token",
+        };
+        if (await RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
+        {
+            await OAuthResponses.WriteErrorAsync(context.Response, status, error, description).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A failed client authentication: 401 with a Basic challenge where due, else 400 (<see cref="OAuthResponses.ClientFailureStatus"/>).</summary>
+    public Task RefuseClientAsync(HttpContext context, AuditEventType type, AuditAction action, ClientAuthenticationFailure failure) =>
+        RefuseAsync(context, type, action, OAuthResponses.ClientFailureStatus(context, failure), failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
 
     /// <summary>Records a key lifecycle change (raised by the key ring outside its lock). Queued; survives outages.</summary>
     public void OnKeyLifecycle(object? sender, KeyLifecycleEventArgs change)
     {
-        var type = change.Created ? AuditEventType.KeyCreated : change.State switch
+        if (KeyLifecycleAudit.ToAuditEvent(change, time.GetUtcNow(), actor: null) is { } auditEvent)
         {
-            KeyState.Active => AuditEventType.KeyActivated,
-            KeyState.Retired => AuditEventType.KeyRetired,
-            KeyState.Revoked => AuditEventType.KeyRevoked,
-            _ => (AuditEventType?)null,
-        };
-        if (type is null)
-        {
-            return;
+            writer.TryAppend(auditEvent with { NodeId = writer.Chain });
         }
-
-        var now = time.GetUtcNow();
-        writer.TryAppend(new AuditEvent
-        {
-            EventId = AuditEventIds.New(now),
-            Time = now,
-            Type = type.Value,
-            Outcome = AuditOutcome.Success,
-            NodeId = writer.Chain,
-            Action = change.Created ? AuditAction.Create : AuditAction.Update,
-            ResourceType = "signing_key",
-            ResourceId = change.KeyId,
-            Reason = $"{change.Algorithm} key {change.State.ToString().ToLowerInvariant()} at {change.At:O}",
-        });
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit trail unavailable ({Code}); request from client {ClientId} answered 503, nothing issued or changed.")]
+    private static partial void LogAuditUnavailable(ILogger logger, string code, string? clientId);
 }
