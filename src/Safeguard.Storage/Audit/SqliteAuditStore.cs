@@ -10,9 +10,12 @@ namespace Safeguard.Storage.Audit;
 /// commit survives power loss; one transaction per batch (group commit). The table is one B-tree keyed by
 /// (chain, seq) holding the canonical bytes, the hash and the time; there are no secondary indexes or copied
 /// columns to slow the append path (search scans and reads the canonical bytes, which suits an auditor's
-/// occasional query). WAL
-/// checkpoints run on a background connection so they never stall a commit. The audit tables refuse UPDATE and
-/// DELETE by trigger.
+/// occasional query). The
+/// writer checkpoints the WAL itself, right after a commit once the WAL holds a few megabytes: it is the only
+/// writer, so the checkpoint catches up completely and the next commit starts the WAL again from its beginning,
+/// overwriting blocks already allocated. (A checkpoint on another connection never catches up under sustained load:
+/// the WAL then grows without bound, and every commit pays for allocating new blocks.) The audit tables refuse
+/// UPDATE and DELETE by trigger.
 /// </summary>
 public sealed class SqliteAuditStore : IAuditStore, IDisposable
 {
@@ -49,8 +52,13 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     private readonly string _connectionString;
     private readonly SqliteConnection _writeConnection;
     private readonly Lock _writeLock = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _checkpointer;
+
+    // Prepared once on the write connection (guarded by _writeLock): parsing costs more than the statements.
+    private readonly sqlite3_stmt _begin;
+    private readonly sqlite3_stmt _commit;
+    private readonly sqlite3_stmt _insertEvent;
+    private readonly sqlite3_stmt _insertCheckpoint;
+    private bool _disposed;
 
     /// <summary>Opens (creating if needed) the audit tables in a SQLite database file.</summary>
     /// <param name="path">The database file.</param>
@@ -65,16 +73,33 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
 
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
         _writeConnection = new SqliteConnection(_connectionString);
-        _writeConnection.Open();
+        var prepared = new List<sqlite3_stmt>(4);
+        try
+        {
+            _writeConnection.Open();
 
-        // page_size applies to a new file only; 16 KB pages keep a ~700-byte event inline in the key B-tree.
-        // wal_autocheckpoint=0: the background checkpointer copies the WAL back, not the committing writer.
-        Execute(_writeConnection, """
-            PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-            PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;
-            """);
-        Execute(_writeConnection, Schema);
-        _checkpointer = Task.Run(() => CheckpointLoopAsync(_stopping.Token));
+            // page_size applies to a new file only; 16 KB pages keep a ~700-byte event inline in the key B-tree.
+            // wal_autocheckpoint: after a commit that leaves 256 pages (4 MB) or more in the WAL, this connection
+            // copies them back (PASSIVE) before it returns, and the next commit restarts the WAL. journal_size_limit
+            // trims a WAL that a long reader made grow back to 16 MB when it restarts.
+            Execute(_writeConnection, """
+                PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+                PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;
+                PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=16777216;
+                """);
+            Execute(_writeConnection, Schema);
+            var db = _writeConnection.Handle!;
+            prepared.Add(_begin = Prepare(db, "BEGIN IMMEDIATE"));
+            prepared.Add(_commit = Prepare(db, "COMMIT"));
+            prepared.Add(_insertEvent = Prepare(db, InsertEvent));
+            prepared.Add(_insertCheckpoint = Prepare(db, InsertCheckpoint));
+        }
+        catch
+        {
+            prepared.ForEach(statement => statement.Dispose());
+            _writeConnection.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -96,16 +121,22 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         lock (_writeLock)
         {
-            // The append path talks to SQLite directly through the connection's handle: binding seven values
-            // per row through ADO.NET parameters costs more than the insert itself.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+
+            // The append path talks to SQLite directly through the connection's handle and statements prepared
+            // once: binding five values per row through ADO.NET parameters costs more than the insert itself.
             var db = _writeConnection.Handle!;
-            Check(db, raw.sqlite3_exec(db, "BEGIN IMMEDIATE"));
+            if (raw.sqlite3_get_autocommit(db) == 0)
+            {
+                // A ROLLBACK that failed after an earlier failed batch left the transaction open: end it first, or
+                // every later BEGIN would fail and the trail would stay down until a restart.
+                Check(db, raw.sqlite3_exec(db, "ROLLBACK"));
+            }
+
+            Step(db, _begin);
             var committed = false;
-            sqlite3_stmt? insert = null;
-            sqlite3_stmt? checkpoint = null;
             try
             {
-                Check(db, raw.sqlite3_prepare_v2(db, InsertEvent, out insert));
                 string? chain = null;
                 byte[] chainUtf8 = [];
                 foreach (var record in records)
@@ -116,36 +147,32 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
                         chainUtf8 = System.Text.Encoding.UTF8.GetBytes(chain);
                     }
 
-                    raw.sqlite3_bind_text(insert, 1, chainUtf8);
-                    raw.sqlite3_bind_int64(insert, 2, record.Sequence);
-                    raw.sqlite3_bind_int64(insert, 3, ToMicroseconds(record.Time));
-                    raw.sqlite3_bind_blob(insert, 4, record.Body);
-                    raw.sqlite3_bind_blob(insert, 5, record.Hash);
-                    Step(db, insert);
+                    raw.sqlite3_bind_text(_insertEvent, 1, chainUtf8);
+                    raw.sqlite3_bind_int64(_insertEvent, 2, record.Sequence);
+                    raw.sqlite3_bind_int64(_insertEvent, 3, ToMicroseconds(record.Time));
+                    raw.sqlite3_bind_blob(_insertEvent, 4, record.Body);
+                    raw.sqlite3_bind_blob(_insertEvent, 5, record.Hash);
+                    Step(db, _insertEvent);
                 }
 
-                if (checkpoints.Count > 0)
+                foreach (var c in checkpoints)
                 {
-                    Check(db, raw.sqlite3_prepare_v2(db, InsertCheckpoint, out checkpoint));
-                    foreach (var c in checkpoints)
-                    {
-                        raw.sqlite3_bind_text(checkpoint, 1, c.Chain);
-                        raw.sqlite3_bind_int64(checkpoint, 2, c.Sequence);
-                        raw.sqlite3_bind_blob(checkpoint, 3, c.HeadHash);
-                        raw.sqlite3_bind_int64(checkpoint, 4, ToMicroseconds(c.Time));
-                        raw.sqlite3_bind_text(checkpoint, 5, c.Jws);
-                        Step(db, checkpoint);
-                    }
+                    raw.sqlite3_bind_text(_insertCheckpoint, 1, c.Chain);
+                    raw.sqlite3_bind_int64(_insertCheckpoint, 2, c.Sequence);
+                    raw.sqlite3_bind_blob(_insertCheckpoint, 3, c.HeadHash);
+                    raw.sqlite3_bind_int64(_insertCheckpoint, 4, ToMicroseconds(c.Time));
+                    raw.sqlite3_bind_text(_insertCheckpoint, 5, c.Jws);
+                    Step(db, _insertCheckpoint);
                 }
 
-                Check(db, raw.sqlite3_exec(db, "COMMIT"));
+                // Durable on return (WAL fsync). When the WAL has grown past wal_autocheckpoint, the commit also
+                // copies it back into the database before it returns; a failure there does not fail the commit.
+                Step(db, _commit);
                 committed = true;
             }
             finally
             {
-                insert?.Dispose();
-                checkpoint?.Dispose();
-                if (!committed)
+                if (!committed && raw.sqlite3_get_autocommit(db) == 0)
                 {
                     raw.sqlite3_exec(db, "ROLLBACK");
                 }
@@ -277,42 +304,31 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _stopping.Cancel();
-        try
-        {
-            _checkpointer.Wait();
-        }
-        catch (AggregateException ex) when (ex.InnerException is OperationCanceledException)
-        {
-            // Stopping.
-        }
-
         lock (_writeLock)
         {
-            Execute(_writeConnection, "PRAGMA wal_checkpoint(TRUNCATE);");
-            _writeConnection.Dispose();
-        }
+            if (_disposed)
+            {
+                return;
+            }
 
-        _stopping.Dispose();
-    }
-
-    private async Task CheckpointLoopAsync(CancellationToken cancellationToken)
-    {
-        using var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        Execute(connection, "PRAGMA busy_timeout=10000;");
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-        {
+            _disposed = true;
+            _begin.Dispose();
+            _commit.Dispose();
+            _insertEvent.Dispose();
+            _insertCheckpoint.Dispose();
             try
             {
-                // PASSIVE never blocks the writer; frames it cannot copy yet wait for the next tick.
-                Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+                // Leave a clean file when nobody else has it open. TRUNCATE waits for other connections through the
+                // busy handler while holding the write lock, so wait briefly: a CLI closing its store must not stall
+                // a running server's commits, and a server stopping during an export must not hang.
+                Execute(_writeConnection, "PRAGMA busy_timeout=50; PRAGMA wal_checkpoint(TRUNCATE);");
             }
             catch (SqliteException)
             {
-                // A busy or failing checkpoint only delays reclaiming WAL space; commits stay durable in the WAL.
+                // The WAL stays; the next writer copies it back.
             }
+
+            _writeConnection.Dispose();
         }
     }
 
@@ -331,12 +347,17 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     private static void Step(sqlite3 db, sqlite3_stmt statement)
     {
         var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
         if (rc != raw.SQLITE_DONE)
         {
             Check(db, rc);
         }
+    }
 
-        raw.sqlite3_reset(statement);
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
+    {
+        Check(db, raw.sqlite3_prepare_v2(db, sql, out var statement));
+        return statement;
     }
 
     private static void Check(sqlite3 db, int rc)
