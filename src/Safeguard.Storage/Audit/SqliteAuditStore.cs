@@ -10,12 +10,12 @@ namespace Safeguard.Storage.Audit;
 /// commit survives power loss; one transaction per batch (group commit). The table is one B-tree keyed by
 /// (chain, seq) holding the canonical bytes, the hash and the time; there are no secondary indexes or copied
 /// columns to slow the append path (search scans and reads the canonical bytes, which suits an auditor's
-/// occasional query). The
-/// writer checkpoints the WAL itself, right after a commit once the WAL holds a few megabytes: it is the only
-/// writer, so the checkpoint catches up completely and the next commit starts the WAL again from its beginning,
-/// overwriting blocks already allocated. (A checkpoint on another connection never catches up under sustained load:
-/// the WAL then grows without bound, and every commit pays for allocating new blocks.) The audit tables refuse
-/// UPDATE and DELETE by trigger.
+/// occasional query). The writer checkpoints the WAL itself, right after a commit once the WAL holds a few
+/// megabytes. All of a node's commits come from this connection, so the checkpoint catches up completely (unless
+/// another connection holds an older snapshot or is writing at that moment) and the next commit starts the WAL
+/// again from its beginning, overwriting blocks already allocated. A checkpoint on another connection never catches
+/// up under sustained load: the WAL then grows without bound, and every commit pays for allocating new blocks. The
+/// audit tables refuse UPDATE and DELETE by trigger.
 /// </summary>
 public sealed class SqliteAuditStore : IAuditStore, IDisposable
 {
