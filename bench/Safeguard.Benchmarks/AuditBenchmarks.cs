@@ -45,7 +45,7 @@ public class AuditBenchmarks
         _rawStore = new SqliteAuditStore(Path.Combine(_directory, "raw.db"));
         _writer = NewWriter(_appendStore, "bench-append");
         _writer.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
-        _events = Events(AppendBatch);
+        _events = SyntheticAudit.Events(AppendBatch);
 
         // The verified trail is written by the real writer, checkpoints and all.
         _verifyStore = new SqliteAuditStore(Path.Combine(_directory, "verify.db"));
@@ -53,7 +53,7 @@ public class AuditBenchmarks
         writer.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         for (var written = 0; written < VerifyEvents; written += AppendBatch)
         {
-            AppendAll(writer, Events(AppendBatch));
+            AppendAll(writer, SyntheticAudit.Events(AppendBatch));
         }
 
         writer.StopAsync().GetAwaiter().GetResult();
@@ -64,7 +64,7 @@ public class AuditBenchmarks
     }
 
     [IterationSetup(Targets = [nameof(Append)])]
-    public void NewEvents() => _events = Events(AppendBatch);
+    public void NewEvents() => _events = SyntheticAudit.Events(AppendBatch);
 
     [IterationSetup(Targets = [nameof(RawInsert)])]
     public void SealRows()
@@ -72,7 +72,7 @@ public class AuditBenchmarks
         // The baseline inserts rows that are already sealed: canonical bytes and chain hash made outside the timing.
         _sealed = new List<AuditRecord>(AppendBatch);
         var previous = new byte[32];
-        foreach (var e in Events(AppendBatch))
+        foreach (var e in SyntheticAudit.Events(AppendBatch))
         {
             var body = AuditCanonicalJson.ToBytes(e with { Chain = "bench-raw", Sequence = ++_rawSequence });
             var hash = new byte[32];
@@ -159,39 +159,5 @@ public class AuditBenchmarks
         while ((current = Interlocked.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
         {
         }
-    }
-
-    /// <summary>PHI-access events of about 500 canonical bytes, with fresh ids; synthetic, no real data.</summary>
-    internal static AuditEvent[] Events(int count)
-    {
-        var now = TimeProvider.System.GetUtcNow();
-        var events = new AuditEvent[count];
-        for (var i = 0; i < count; i++)
-        {
-            events[i] = new AuditEvent
-            {
-                EventId = AuditEventIds.New(now),
-                Time = now,
-                Type = AuditEventType.PhiAccessAllowed,
-                Outcome = AuditOutcome.Success,
-                Subject = "u-5f0c2a9e-7d41-synthetic",
-                ClientId = "ehr-portal",
-                SessionId = "sid-8c1d0f",
-                TokenId = "Qm9vZ3VzLWp0aS0wMDAx",
-                Acr = "urn:safeguard:aal2",
-                Amr = ["pwd", "otp"],
-                SourceIp = "10.20.30.40",
-                NodeId = "node-1",
-                Action = AuditAction.Read,
-                ResourceType = "Observation",
-                ResourceId = "obs-000000001234",
-                PatientId = "pat-00001234",
-                PurposeOfUse = "TREAT",
-                HttpStatus = 200,
-                CorrelationId = "corr-000000001234",
-            };
-        }
-
-        return events;
     }
 }

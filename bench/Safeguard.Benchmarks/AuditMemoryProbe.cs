@@ -29,7 +29,7 @@ internal static class AuditMemoryProbe
                 writer.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
                 for (var written = 0; written < events; written += AuditBenchmarks.AppendBatch)
                 {
-                    var batch = AuditBenchmarks.Events(Math.Min(AuditBenchmarks.AppendBatch, events - written));
+                    var batch = SyntheticAudit.Events(Math.Min(AuditBenchmarks.AppendBatch, events - written));
                     Task.WhenAll(batch.Select(e => writer.AppendAsync(e, CancellationToken.None))).GetAwaiter().GetResult();
                 }
 

@@ -6,9 +6,14 @@ using BenchmarkDotNet.Running;
 using Perfolizer.Horology;
 using Safeguard.Benchmarks;
 
-// Usage: Safeguard.Benchmarks [quick|full|memory [events]]. Prints the BenchmarkDotNet tables, then one
+// Usage: Safeguard.Benchmarks [quick|full|memory [events]|generate DATA COUNT ...]. Prints the BenchmarkDotNet tables, then one
 // name=value line per figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare
 // benchmarks of one run. "memory" only measures the verifier's footprint over a long trail (default 10,000,000).
+if (args.Length > 0 && args[0] == "generate")
+{
+    return await SyntheticAudit.RunAsync(args).ConfigureAwait(false);
+}
+
 if (args.Length > 0 && args[0] == "memory")
 {
     var events = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000;

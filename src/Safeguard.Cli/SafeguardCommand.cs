@@ -1,5 +1,10 @@
 using System.CommandLine;
-using Safeguard.Cli.Commands;
+using Safeguard.Cli.Audit;
+using Safeguard.Cli.Clients;
+using Safeguard.Cli.Hosting;
+using Safeguard.Cli.Keys;
+using Safeguard.Cli.Server;
+using Safeguard.Hosting;
 
 namespace Safeguard.Cli;
 
@@ -7,21 +12,27 @@ namespace Safeguard.Cli;
 public static class SafeguardCommand
 {
     /// <summary>Parses and runs a command line, writing to the given writers.</summary>
-    /// <param name="args">The arguments.</param>
+    /// <param name="args">
+    /// The arguments. <c>--Safeguard:Key=Value</c> (or <c>--Safeguard:Key Value</c>) anywhere sets a configuration
+    /// value, as it does for the server; the rest is the command.
+    /// </param>
     /// <param name="output">Standard output.</param>
     /// <param name="error">Standard error.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The exit code: 0 on success, 1 for a failed operation, 2 for bad input.</returns>
     public static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        var (commandArgs, configurationArgs) = SplitConfiguration(args);
+        var context = new CliContext(output, error, configurationArgs);
         var root = new RootCommand("Safeguard: HIPAA-grade authentication for health software.");
-        root.Subcommands.Add(ServerCommands.Init(output, error));
-        root.Subcommands.Add(ServerCommands.Serve());
-        root.Subcommands.Add(ClientsCommand.Create(output, error));
-        root.Subcommands.Add(KeysCommand.Create(output, error));
-        root.Subcommands.Add(AuditCommand.Create(output, error));
+        root.Subcommands.Add(InitCommand.Create(context));
+        root.Subcommands.Add(ServeCommand.Create(context));
+        root.Subcommands.Add(ClientsCommand.Create(context));
+        root.Subcommands.Add(KeysCommand.Create(context));
+        root.Subcommands.Add(AuditCommand.Create(context));
 
-        var parse = root.Parse(args);
+        var parse = root.Parse(commandArgs);
         if (parse.Errors.Count > 0)
         {
             foreach (var parseError in parse.Errors)
@@ -43,6 +54,30 @@ public static class SafeguardCommand
             await error.WriteLineAsync("The database could not be used: " + ex.Message).ConfigureAwait(false);
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>Separates <c>--Safeguard:...</c> configuration arguments from the command's own.</summary>
+    internal static (string[] Command, string[] Configuration) SplitConfiguration(IReadOnlyList<string> args)
+    {
+        var prefix = "--" + SafeguardConfiguration.Section + ":";
+        var command = new List<string>(args.Count);
+        var configuration = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (!args[i].StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                command.Add(args[i]);
+                continue;
+            }
+
+            configuration.Add(args[i]);
+            if (!args[i].Contains('=', StringComparison.Ordinal) && i + 1 < args.Count)
+            {
+                configuration.Add(args[++i]);
+            }
+        }
+
+        return ([.. command], [.. configuration]);
     }
 }
 

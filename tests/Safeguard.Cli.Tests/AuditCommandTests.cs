@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Safeguard.Benchmarks;
 
 namespace Safeguard.Cli.Tests;
 
@@ -11,11 +12,11 @@ public sealed class AuditCommandTests : IDisposable
     [Fact]
     public async Task Verify_OnAnUntouchedTrail_ExitsZero()
     {
-        var (generated, _, _) = await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "500", "--chain", "node-t");
+        var generated = await SyntheticAudit.GenerateAsync(_data.FullName, 500, 64, "node-t", null, CancellationToken.None);
 
         var (exit, output, _) = await RunAsync("audit", "verify", "--data", _data.FullName);
 
-        Assert.Equal(0, generated);
+        Assert.Equal(500, generated);
         Assert.Equal(0, exit);
         Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
         Assert.Contains("chain node-t: 501 events", output, StringComparison.Ordinal);
@@ -24,7 +25,7 @@ public sealed class AuditCommandTests : IDisposable
     [Fact]
     public async Task Verify_OnATamperedTrail_NamesTheSequenceAndExitsNonZero()
     {
-        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "300", "--chain", "node-t");
+        await SyntheticAudit.GenerateAsync(_data.FullName, 300, 64, "node-t", null, CancellationToken.None);
         Tamper("UPDATE audit_events SET body = replace(body, 'TREAT', 'ETREAT') WHERE seq = 123");
 
         var (exit, output, _) = await RunAsync("audit", "verify", "--data", _data.FullName);
@@ -43,7 +44,7 @@ public sealed class AuditCommandTests : IDisposable
     [Fact]
     public async Task ExportThenVerifyJsonl_ReverifiesWithoutTheDatabase()
     {
-        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "200", "--chain", "node-t");
+        await SyntheticAudit.GenerateAsync(_data.FullName, 200, 64, "node-t", null, CancellationToken.None);
         var file = Path.Combine(_data.FullName, "export.jsonl");
 
         var (exportExit, _, exportError) = await RunAsync("audit", "export", "--data", _data.FullName, "--format", "jsonl", "--out", file);
@@ -62,7 +63,7 @@ public sealed class AuditCommandTests : IDisposable
     [Fact]
     public async Task ProveThenVerifyProof_HoldsAndFailsWhenTheEventIsEdited()
     {
-        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "100", "--chain", "node-t");
+        await SyntheticAudit.GenerateAsync(_data.FullName, 100, 64, "node-t", null, CancellationToken.None);
         var (_, found, _) = await RunAsync("audit", "search", "--data", _data.FullName, "--format", "jsonl");
         var eventId = found.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement)
@@ -90,7 +91,7 @@ public sealed class AuditCommandTests : IDisposable
     [InlineData("export", "--since", "yesterday-ish")]
     public async Task ExportAndSearch_ExplainBadInput(string command, string option, string value)
     {
-        await RunAsync("audit", "generate", "--data", _data.FullName, "--count", "5", "--chain", "node-t");
+        await SyntheticAudit.GenerateAsync(_data.FullName, 5, 64, "node-t", null, CancellationToken.None);
 
         var (exit, _, error) = await RunAsync("audit", command, "--data", _data.FullName, option, value);
 
@@ -112,14 +113,14 @@ public sealed class AuditCommandTests : IDisposable
     {
         // A child process appends as fast as it can and prints each event once it is durable; it is killed
         // with SIGKILL mid-stream. Every acknowledged event must be in the trail, and the trail must verify.
-        var cli = typeof(SafeguardCommand).Assembly.Location;
+        var generator = typeof(SyntheticAudit).Assembly.Location;
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { cli, "audit", "generate", "--data", _data.FullName, "--count", "5000000", "--concurrency", "64", "--chain", "node-k", "--ack" })
+        foreach (var argument in new[] { generator, "generate", _data.FullName, "5000000", "64", "node-k", "--ack" })
         {
             start.ArgumentList.Add(argument);
         }

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Duende.IdentityModel.Client;
 using Safeguard.Audit;
-using Safeguard.Storage.Data;
+using Safeguard.Tokens;
 
 namespace Safeguard.Server.Tests;
 
@@ -99,8 +99,8 @@ public sealed class RevocationIntrospectionTests(SqliteServerFixture fixture) : 
 
         Assert.False(revoked.IsError, revoked.Error);
         Assert.False((await IntrospectAsync("revoker", secret!, token)).IsActive);
-        var store = (EfRevocationStore)Server.Services.GetService(typeof(EfRevocationStore))!;
-        var row = Assert.Single(await store.GetSinceAsync(DateTimeOffset.UnixEpoch, TimeProvider.System.GetUtcNow(), CancellationToken.None), r => r.TokenId == jti);
+        var store = (IRevocationStore)Server.Services.GetService(typeof(IRevocationStore))!;
+        var row = Assert.Single(await store.GetUnexpiredAsync(TimeProvider.System.GetUtcNow(), CancellationToken.None), r => r.TokenId == jti);
         Assert.Equal("revoker", row.ClientId);
         Assert.Equal(Jws.Payload(token).GetProperty("exp").GetInt64(), row.ExpiresAt.ToUnixTimeSeconds());
         var audit = (await Server.AuditEventsAsync()).Last(e => e.Type == AuditEventType.TokenRevoked);

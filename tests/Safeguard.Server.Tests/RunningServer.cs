@@ -3,9 +3,15 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Safeguard.Audit;
 using Safeguard.Clients;
+using Safeguard.Hosting;
+using Safeguard.Server.Configuration;
+using Safeguard.Server.Hosting;
+using Safeguard.Server.OAuth;
 using Safeguard.Storage.Data;
 
 namespace Safeguard.Server.Tests;
@@ -13,21 +19,27 @@ namespace Safeguard.Server.Tests;
 /// <summary>
 /// The real server: Kestrel with TLS on a free loopback port, a fresh data folder, SQLite or a fresh PostgreSQL
 /// database. Clients talk to it over TLS, trusting exactly its development certificate (pinned, not "accept any").
+/// Its clock is a <see cref="FakeTimeProvider"/> starting at the real time: it stands still unless a test advances it,
+/// so the background loops run when a test says so (<see cref="SyncAsync"/>), never by chance.
 /// </summary>
 internal sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly bool _ownsData;
 
-    private RunningServer(WebApplication app, string dataPath, bool ownsData)
+    private RunningServer(WebApplication app, string dataPath, bool ownsData, FakeTimeProvider time)
     {
         _app = app;
         DataPath = dataPath;
         _ownsData = ownsData;
-        Issuer = app.Services.GetRequiredService<Endpoints.ServerEndpoints>().Issuer;
-        ListenAddress = app.Services.GetRequiredService<Hosting.ServerOptions>().Listen.TrimEnd('/');
-        ServerCertificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(dataPath, "tls", "server.crt"));
+        Time = time;
+        Issuer = app.Services.GetRequiredService<ServerEndpoints>().Issuer;
+        ListenAddress = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.Listen.TrimEnd('/');
+        ServerCertificate = X509CertificateLoader.LoadCertificateFromFile(SafeguardDataFolder.At(dataPath).TlsCertificate);
     }
+
+    /// <summary>The server's clock.</summary>
+    public FakeTimeProvider Time { get; }
 
     public string Issuer { get; }
 
@@ -61,9 +73,33 @@ internal sealed class RunningServer : IAsyncDisposable
 
         args.AddRange(extra);
         var level = Environment.GetEnvironmentVariable("SAFEGUARD_TEST_LOG") is { Length: > 0 } ? LogLevel.Information : LogLevel.Warning;
-        var app = SafeguardServer.Build([.. args], builder => builder.Logging.SetMinimumLevel(level));
+        var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var app = SafeguardServer.Build([.. args], builder =>
+        {
+            builder.Logging.SetMinimumLevel(level);
+            builder.Services.AddSingleton<TimeProvider>(time);
+        });
         await app.StartAsync();
-        return new RunningServer(app, dataPath, ownsData);
+        return new RunningServer(app, dataPath, ownsData, time);
+    }
+
+    /// <summary>Moves the clock to the next tick of the client and revocation sync and waits until that round has run.</summary>
+    public async Task SyncAsync()
+    {
+        var sync = Services.GetRequiredService<SyncService>();
+        var round = sync.NextRoundAsync();
+        var options = Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        Time.Advance(options.ClientRefreshInterval < options.RevocationSyncInterval ? options.ClientRefreshInterval : options.RevocationSyncInterval);
+        await round.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Moves the clock to the next key-maintenance tick and waits until that round has run.</summary>
+    public async Task MaintainKeysAsync()
+    {
+        var keys = Services.GetRequiredService<KeyMaintenanceService>();
+        var round = keys.NextRoundAsync();
+        Time.Advance(Services.GetRequiredService<IOptions<ServerOptions>>().Value.KeyMaintenanceInterval);
+        await round.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>An HttpClient that trusts only this server's certificate.</summary>
@@ -163,7 +199,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         }
 
         database.ConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = database._name }.ToString();
-        using var db = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = database.ConnectionString }, Path.GetTempPath());
+        using var db = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = database.ConnectionString }, SafeguardDataFolder.At(Path.GetTempPath()));
         await db.MigrateAsync(CancellationToken.None);
         return database;
     }

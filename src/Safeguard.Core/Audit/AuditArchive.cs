@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Safeguard.Jose;
 using Safeguard.Keys;
 
 namespace Safeguard.Audit;
@@ -102,15 +103,15 @@ public static class AuditArchive
             return (["The archive has no manifest."], new AuditVerificationReport([]));
         }
 
-        var result = await Handler.ValidateTokenAsync(await File.ReadAllTextAsync(manifestPath, cancellationToken).ConfigureAwait(false), AuditCheckpoints.SignedBy(trustedKeys, ManifestType)).ConfigureAwait(false);
-        if (!result.IsValid || result.SecurityToken is not JsonWebToken manifest)
+        var manifestText = await File.ReadAllTextAsync(manifestPath, cancellationToken).ConfigureAwait(false);
+        if (!AuditCheckpoints.TryVerify(manifestText.Trim(), JwsPolicies.AuditArchiveManifest, trustedKeys, out var manifest))
         {
             return (["The manifest is not signed by a trusted audit key."], new AuditVerificationReport([]));
         }
 
-        // Read the signed payload itself (its signature verified above).
-        using var payload = JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(manifest.EncodedPayload));
-        if (!payload.RootElement.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Array)
+        // The signed payload itself, read only from a valid signature.
+        using var verified = manifest;
+        if (!verified.Payload.Root.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Array)
         {
             return (["The manifest lists no files."], new AuditVerificationReport([]));
         }
@@ -155,6 +156,11 @@ public static class AuditArchive
     /// <summary>One chain of a store, cut at a sequence number.</summary>
     private sealed class PrefixStore(IAuditStore inner, string chain, long last) : IAuditStore
     {
+        /// <summary>The inner store belongs to the caller.</summary>
+        public void Dispose()
+        {
+        }
+
         public Task<AuditChainHead?> GetHeadAsync(string c, CancellationToken cancellationToken) => inner.GetHeadAsync(c, cancellationToken);
 
         public Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken) =>

@@ -61,7 +61,7 @@ public static class AuditJsonlVerifier
                     if (root.TryGetProperty("checkpoint", out var checkpointSequence))
                     {
                         var jws = root.TryGetProperty("jws", out var j) ? j.GetString() ?? string.Empty : string.Empty;
-                        var verified = await AuditCheckpoints.VerifyAsync(jws, trustedKeys).ConfigureAwait(false);
+                        var verified = AuditCheckpoints.Verify(jws, trustedKeys);
                         if (verified is null || verified.Chain != chain || verified.Sequence != checkpointSequence.GetInt64())
                         {
                             state.Add(AuditProblemKind.BadSignature, checkpointSequence.GetInt64(), $"The checkpoint at event {checkpointSequence.GetInt64()} is not signed by a trusted audit key.");
@@ -96,27 +96,28 @@ public static class AuditJsonlVerifier
                     var raw = Encoding.UTF8.GetBytes(root.GetProperty("event").GetRawText());
                     state.Events++;
 
-                    var computed = new byte[AuditHash.Size];
-                    AuditHash.Next(previous, raw, computed);
-                    if (!computed.AsSpan().SequenceEqual(stated))
+                    switch (AuditChainLink.Check(chain, sequence, previous, raw, stated, state.LastSequence, state.LastHash, gapsAllowed: filtered))
                     {
-                        state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not hash to its stated value: it was modified.");
-                    }
-                    else if (AuditVerifier.BodySequence(raw) != sequence)
-                    {
-                        state.Add(AuditProblemKind.Reordered, sequence, $"Line for event {sequence} holds the event written as {AuditVerifier.BodySequence(raw)}.");
-                    }
-                    else if (state.LastSequence is { } last && sequence == last + 1 && !previous.AsSpan().SequenceEqual(state.LastHash))
-                    {
-                        state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not follow event {last}.");
-                    }
-                    else if (state.LastSequence is { } before && sequence != before + 1 && !filtered)
-                    {
-                        state.Add(sequence > before ? AuditProblemKind.Missing : AuditProblemKind.Reordered, before + 1, $"The export jumps from event {before} to {sequence}.");
-                    }
-                    else if (sequence == 1 && !previous.AsSpan().SequenceEqual(AuditHash.Genesis(chain)))
-                    {
-                        state.Add(AuditProblemKind.Modified, sequence, "Event 1 does not follow the chain's genesis.");
+                        case AuditLinkVerdict.Modified:
+                            state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not hash to its stated value: it was modified.");
+                            break;
+                        case AuditLinkVerdict.Renumbered:
+                            state.Add(AuditProblemKind.Reordered, sequence, $"Line for event {sequence} holds the event written as {AuditChainLink.BodySequence(raw)}.");
+                            break;
+                        case AuditLinkVerdict.Detached:
+                            state.Add(AuditProblemKind.Modified, sequence, $"Event {sequence} does not follow event {state.LastSequence}.");
+                            break;
+                        case AuditLinkVerdict.Gap:
+                            state.Add(AuditProblemKind.Missing, state.LastSequence!.Value + 1, $"The export jumps from event {state.LastSequence} to {sequence}.");
+                            break;
+                        case AuditLinkVerdict.Reordered:
+                            state.Add(AuditProblemKind.Reordered, state.LastSequence!.Value + 1, $"The export jumps from event {state.LastSequence} to {sequence}.");
+                            break;
+                        case AuditLinkVerdict.NotFromGenesis:
+                            state.Add(AuditProblemKind.Modified, sequence, "Event 1 does not follow the chain's genesis.");
+                            break;
+                        default:
+                            break;
                     }
 
                     state.LastSequence = sequence;

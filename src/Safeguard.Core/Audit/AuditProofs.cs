@@ -1,10 +1,19 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.IdentityModel.JsonWebTokens;
 using Safeguard.Keys;
 
 namespace Safeguard.Audit;
+
+/// <summary>The verdict on an inclusion proof. <c>default</c> does not hold.</summary>
+/// <param name="IsValid">Whether the proof holds.</param>
+/// <param name="Detail">What was checked, or what failed.</param>
+public readonly record struct AuditProofResult(bool IsValid, string? Detail)
+{
+    internal static AuditProofResult Invalid(string detail) => new(false, detail);
+
+    internal static AuditProofResult Valid(string detail) => new(true, detail);
+}
 
 /// <summary>
 /// Inclusion proofs: evidence that one event is in the trail under a signed checkpoint, shown without the rest of
@@ -47,14 +56,17 @@ public static class AuditProofs
                 continue;
             }
 
-            var checkpoint = (await store.GetCheckpointsAsync(chain, cancellationToken).ConfigureAwait(false))
-                .FirstOrDefault(c => c.Sequence >= found.Sequence);
-            if (checkpoint is null)
+            // Each checkpoint's Merkle interval starts right after the one before it (the writer opens the next
+            // interval with the checkpoint's marker event); the verifier checks this against the signed "from".
+            var checkpoints = (await store.GetCheckpointsAsync(chain, cancellationToken).ConfigureAwait(false)).OrderBy(c => c.Sequence).ToList();
+            var covering = checkpoints.FindIndex(c => c.Sequence >= found.Sequence);
+            if (covering < 0)
             {
                 return null;
             }
 
-            var from = new JsonWebToken(checkpoint.Jws).TryGetPayloadValue<long>("from", out var f) ? f : 1;
+            var checkpoint = checkpoints[covering];
+            var from = covering == 0 ? 1 : checkpoints[covering - 1].Sequence + 1;
             var leaves = new List<byte[]>();
             await foreach (var record in store.ReadChainAsync(chain, from, cancellationToken).ConfigureAwait(false))
             {
@@ -78,7 +90,7 @@ public static class AuditProofs
     /// <param name="proof">The proof JSON.</param>
     /// <param name="trustedKeys">The audit public keys.</param>
     /// <returns>Whether it holds, and a sentence saying what was checked or what failed.</returns>
-    public static async Task<(bool Valid, string Detail)> VerifyAsync(string proof, IReadOnlyList<SigningKey> trustedKeys)
+    public static AuditProofResult Verify(string proof, IReadOnlyList<SigningKey> trustedKeys)
     {
         ArgumentNullException.ThrowIfNull(proof);
         ArgumentNullException.ThrowIfNull(trustedKeys);
@@ -88,7 +100,7 @@ public static class AuditProofs
             var root = document.RootElement;
             if (root.GetProperty("format").GetString() != Format)
             {
-                return (false, "Not a Safeguard audit proof.");
+                return AuditProofResult.Invalid("Not a Safeguard audit proof.");
             }
 
             var chain = root.GetProperty("chain").GetString()!;
@@ -99,29 +111,29 @@ public static class AuditProofs
             var size = root.GetProperty("tree_size").GetInt64();
             var path = root.GetProperty("path").EnumerateArray().Select(p => Convert.FromHexString(p.GetString()!)).ToList();
 
-            var checkpoint = await AuditCheckpoints.VerifyAsync(root.GetProperty("checkpoint").GetString()!, trustedKeys).ConfigureAwait(false);
+            var checkpoint = AuditCheckpoints.Verify(root.GetProperty("checkpoint").GetString()!, trustedKeys);
             if (checkpoint is null || checkpoint.Chain != chain)
             {
-                return (false, "The checkpoint is not signed by a trusted audit key (or names another chain).");
+                return AuditProofResult.Invalid("The checkpoint is not signed by a trusted audit key (or names another chain).");
             }
 
-            if (AuditVerifier.BodySequence(body) != sequence || checkpoint.From + index != sequence || checkpoint.Sequence - checkpoint.From + 1 != size)
+            if (AuditChainLink.BodySequence(body) != sequence || checkpoint.From + index != sequence || checkpoint.Sequence - checkpoint.From + 1 != size)
             {
-                return (false, "The event's position does not match the signed checkpoint interval.");
+                return AuditProofResult.Invalid("The event's position does not match the signed checkpoint interval.");
             }
 
             var hash = new byte[AuditHash.Size];
             AuditHash.Next(previous, body, hash);
             if (!AuditMerkle.VerifyPath(index, size, AuditMerkle.LeafHash(hash), path, checkpoint.Root))
             {
-                return (false, "The audit path does not lead from the event to the signed Merkle root: the event or the proof was altered.");
+                return AuditProofResult.Invalid("The audit path does not lead from the event to the signed Merkle root: the event or the proof was altered.");
             }
 
-            return (true, $"Event {sequence} of chain {chain} is included under the checkpoint signed at event {checkpoint.Sequence} ({checkpoint.Time:O}).");
+            return AuditProofResult.Valid($"Event {sequence} of chain {chain} is included under the checkpoint signed at event {checkpoint.Sequence} ({checkpoint.Time:O}).");
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
         {
-            return (false, "The proof is malformed: " + ex.Message);
+            return AuditProofResult.Invalid("The proof is malformed: " + ex.Message);
         }
     }
 

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Safeguard.Jose;
 using Safeguard.Keys;
 
 namespace Safeguard.Audit;
@@ -9,11 +11,12 @@ namespace Safeguard.Audit;
 /// the audit database (its private key encrypted like the token keys). Public keys are never purged, so
 /// checkpoints stay verifiable for the whole retention period.
 /// </summary>
-public sealed class AuditSigningKeys
+public sealed class AuditSigningKeys : IDisposable
 {
     private readonly ISigningKeyStore _store;
     private readonly IKeyProtector _protector;
     private readonly TimeProvider _time;
+    private readonly List<SigningKey> _loaded = [];
     private IReadOnlyList<SigningKey> _trusted = [];
     private SigningKey? _current;
 
@@ -54,7 +57,7 @@ public sealed class AuditSigningKeys
         if (records.Count == 0 && createIfMissing)
         {
             var now = _time.GetUtcNow();
-            var created = SigningKey.Generate(SigningAlgorithms.ES256, 0, now, now, _protector);
+            using var created = SigningKey.Generate(SigningAlgorithms.ES256, 0, now, now, _protector);
             await _store.AddAsync(created.Record, cancellationToken).ConfigureAwait(false);
             records.Add(created.Record);
         }
@@ -66,11 +69,26 @@ public sealed class AuditSigningKeys
             keys.Add(SigningKey.Load(records[i], _protector, keepPrivateKey: createIfMissing && i == records.Count - 1));
         }
 
+        // Keys of an earlier load stay alive (a signing key already loaded stays in use) until this set is disposed.
+        _loaded.AddRange(keys);
         _trusted = keys;
         if (createIfMissing)
         {
             _current = keys.Count > 0 && keys[^1].HasPrivateKey ? keys[^1] : null;
         }
+    }
+
+    /// <summary>Frees every key loaded.</summary>
+    public void Dispose()
+    {
+        foreach (var key in _loaded)
+        {
+            key.Dispose();
+        }
+
+        _loaded.Clear();
+        _trusted = [];
+        _current = null;
     }
 }
 
@@ -127,22 +145,12 @@ public static class AuditCheckpoints
     }
 
     /// <summary>
-    /// What an audit-key JWS (a checkpoint, an archive manifest) must satisfy: signed by one of the trusted audit
-    /// keys, chosen by <c>kid</c>, with exactly this <c>typ</c>; no issuer, audience or lifetime, since these are
-    /// statements about the past, not credentials.
+    /// Verifies an audit-key JWS (a checkpoint, an archive manifest) under its policy: signed by one of the trusted
+    /// audit keys, chosen by <c>kid</c>, with exactly its <c>typ</c>; no issuer, audience or lifetime, since these
+    /// are statements about the past, not credentials. The payload is returned only from a valid signature.
     /// </summary>
-    internal static TokenValidationParameters SignedBy(IReadOnlyList<SigningKey> trusted, string type) => new()
-    {
-        IssuerSigningKeys = trusted.Select(k => (SecurityKey)k.PublicSecurityKey).ToList(),
-        ValidTypes = [type],
-        ValidAlgorithms = [SigningAlgorithms.ES256, SigningAlgorithms.ES384],
-        ValidateIssuer = false,
-        ValidateAudience = false,
-        ValidateLifetime = false,
-        RequireExpirationTime = false,
-        RequireSignedTokens = true,
-        TryAllIssuerSigningKeys = false,
-    };
+    internal static bool TryVerify(string? jws, JwsPolicy policy, IReadOnlyList<SigningKey> trusted, out VerifiedJws verified) =>
+        JwsVerifier.Verify(jws, policy, [.. trusted.Select(k => k.PublicKey)], out verified) == JwsError.None;
 
     /// <summary>
     /// Verifies a checkpoint's signature with the trusted audit keys and reads what it states. The stated values
@@ -150,28 +158,53 @@ public static class AuditCheckpoints
     /// </summary>
     /// <param name="jws">The checkpoint JWS.</param>
     /// <param name="trusted">The trusted audit public keys.</param>
-    /// <returns>The signed statement, or null if the signature, type or key is not valid.</returns>
-    public static async Task<AuditCheckpoint?> VerifyAsync(string jws, IReadOnlyList<SigningKey> trusted)
+    /// <returns>The signed statement, or null if the signature, type, key or content is not valid.</returns>
+    public static AuditCheckpoint? Verify(string? jws, IReadOnlyList<SigningKey> trusted)
     {
         ArgumentNullException.ThrowIfNull(trusted);
-        var result = await Handler.ValidateTokenAsync(jws, SignedBy(trusted, TokenType)).ConfigureAwait(false);
-        if (!result.IsValid || result.SecurityToken is not JsonWebToken token
-            || !token.TryGetPayloadValue<string>("chain", out var chain)
-            || !token.TryGetPayloadValue<long>("seq", out var sequence)
-            || !token.TryGetPayloadValue<string>("head", out var head))
+        if (!TryVerify(jws, JwsPolicies.AuditCheckpoint, trusted, out var verified))
         {
             return null;
         }
 
-        return new AuditCheckpoint
+        using (verified)
         {
-            Chain = chain,
-            Sequence = sequence,
-            HeadHash = Base64UrlEncoder.DecodeBytes(head),
-            Time = token.TryGetPayloadValue<long>("iat", out var iat) ? DateTimeOffset.FromUnixTimeSeconds(iat) : default,
-            From = token.TryGetPayloadValue<long>("from", out var from) ? from : 0,
-            Root = token.TryGetPayloadValue<string>("root", out var root) ? Base64UrlEncoder.DecodeBytes(root) : [],
-            Jws = jws,
-        };
+            var root = verified.Payload.Root;
+            if (StrictJson.GetString(root, "chain") is not { } chain
+                || !TryGetInt64(root, "seq", out var sequence)
+                || !TryGetBytes(root, "head", out var head))
+            {
+                return null;
+            }
+
+            return new AuditCheckpoint
+            {
+                Chain = chain,
+                Sequence = sequence,
+                HeadHash = head,
+                Time = TryGetInt64(root, "iat", out var iat) && iat is >= 0 and < 32503680000 ? DateTimeOffset.FromUnixTimeSeconds(iat) : default,
+                From = TryGetInt64(root, "from", out var from) ? from : 0,
+                Root = TryGetBytes(root, "root", out var merkleRoot) ? merkleRoot : [],
+                Jws = jws!,
+            };
+        }
+    }
+
+    private static bool TryGetInt64(JsonElement element, string name, out long value)
+    {
+        value = 0;
+        return element.TryGetProperty(name, out var member) && member.ValueKind == JsonValueKind.Number && member.TryGetInt64(out value);
+    }
+
+    private static bool TryGetBytes(JsonElement element, string name, out byte[] value)
+    {
+        value = [];
+        if (StrictJson.GetString(element, name) is not { } text || !JwsReader.IsBase64Url(text))
+        {
+            return false;
+        }
+
+        value = JwsReader.DecodeSegment(text);
+        return true;
     }
 }

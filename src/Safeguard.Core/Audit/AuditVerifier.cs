@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Buffers.Text;
 using Safeguard.Keys;
 
 namespace Safeguard.Audit;
@@ -173,7 +172,7 @@ public sealed class AuditVerifier
         var inDatabase = await _store.GetCheckpointsAsync(chain, cancellationToken).ConfigureAwait(false);
         foreach (var stored in inDatabase)
         {
-            var verified = await AuditCheckpoints.VerifyAsync(stored.Jws, _trustedKeys).ConfigureAwait(false);
+            var verified = AuditCheckpoints.Verify(stored.Jws, _trustedKeys);
             if (verified is null || verified.Chain != chain || verified.Sequence != stored.Sequence)
             {
                 problems.Add(new(AuditProblemKind.BadSignature, stored.Sequence, stored.Sequence,
@@ -186,7 +185,7 @@ public sealed class AuditVerifier
 
         foreach (var exported in _exported.Where(c => c.Chain == chain))
         {
-            var verified = await AuditCheckpoints.VerifyAsync(exported.Jws, _trustedKeys).ConfigureAwait(false);
+            var verified = AuditCheckpoints.Verify(exported.Jws, _trustedKeys);
             if (verified is null || verified.Chain != chain)
             {
                 problems.Add(new(AuditProblemKind.BadSignature, exported.Sequence, exported.Sequence,
@@ -312,7 +311,7 @@ public sealed class AuditVerifier
                 _progress?.Report(_offset + Count);
             }
 
-            var bodySequence = BodySequence(body);
+            var bodySequence = AuditChainLink.BodySequence(body);
             Resolve(bodySequence);
 
             if (sequence > _expected)
@@ -321,7 +320,7 @@ public sealed class AuditVerifier
             }
 
             var predecessor = bodySequence == 1 ? _genesis : Recent(bodySequence - 1);
-            var linked = Links(predecessor ?? _previous, body, hash);
+            var linked = AuditChainLink.Hashes(predecessor ?? _previous, body, hash);
             var expectedBody = sequence + _bodyOffset;
             if (bodySequence != expectedBody)
             {
@@ -417,13 +416,6 @@ public sealed class AuditVerifier
             }
         }
 
-        private static bool Links(byte[] predecessor, ReadOnlySpan<byte> body, ReadOnlySpan<byte> hash)
-        {
-            Span<byte> computed = stackalloc byte[AuditHash.Size];
-            Sha256.Hash(predecessor, body, computed);
-            return computed.SequenceEqual(hash);
-        }
-
         private byte[]? Recent(long bodySequence)
         {
             var slot = (int)(bodySequence & (Window - 1));
@@ -454,21 +446,5 @@ public sealed class AuditVerifier
                 _problems.Add(new AuditProblem(kind, sequence, long.MaxValue, $"{_chain}: more than {MaxProblems} findings; the rest of the chain is not itemised. The trail is not intact from event {_problems[0].Sequence}."));
             }
         }
-    }
-
-    /// <summary>
-    /// The <c>seq</c> member of a canonical event, read without parsing: members are sorted and <c>seq</c> is
-    /// never first, so it is the only place the bytes <c>,"seq":</c> occur (inside a string a quote is escaped).
-    /// It sits near the end (only sid, source_ip, sub, time, type and user_agent follow), so search backwards.
-    /// </summary>
-    internal static long BodySequence(ReadOnlySpan<byte> body)
-    {
-        var at = body.LastIndexOf(",\"seq\":"u8);
-        if (at < 0)
-        {
-            return -1;
-        }
-
-        return Utf8Parser.TryParse(body[(at + 7)..], out long value, out _) ? value : -1;
     }
 }

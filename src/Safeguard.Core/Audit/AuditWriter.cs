@@ -67,7 +67,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         _store = store;
         _keys = keys;
         _sink = sink;
-        _options = OptionsGuard.Validated(new AuditOptionsValidator(), options);
+        _options = options.Value;
         _time = timeProvider;
         _logger = logger;
         Chain = _options.ResolveChainId();
@@ -659,22 +659,22 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(EventId = 9001, Level = LogLevel.Critical, Message = "Audit queue full ({Capacity} events): an event was refused.")]
+    [LoggerMessage(EventId = LogEvents.AuditQueueFull, Level = LogLevel.Critical, Message = "Audit queue full ({Capacity} events): an event was refused.")]
     private partial void LogQueueFull(int capacity);
 
-    [LoggerMessage(EventId = 9002, Level = LogLevel.Critical, Message = "Audit store write failed ({Count} events, {Retained} kept for retry, failure {Failures} in a row); awaiting callers were refused.")]
+    [LoggerMessage(EventId = LogEvents.AuditStoreFailed, Level = LogLevel.Critical, Message = "Audit store write failed ({Count} events, {Retained} kept for retry, failure {Failures} in a row); awaiting callers were refused.")]
     private partial void LogStoreFailed(Exception exception, int count, int retained, int failures);
 
-    [LoggerMessage(EventId = 9003, Level = LogLevel.Warning, Message = "Audit store writable again after {Failures} failed commits.")]
+    [LoggerMessage(EventId = LogEvents.AuditStoreRecovered, Level = LogLevel.Warning, Message = "Audit store writable again after {Failures} failed commits.")]
     private partial void LogRecovered(int failures);
 
-    [LoggerMessage(EventId = 9005, Level = LogLevel.Critical, Message = "The audit writer stopped on an internal error; waiting callers were refused.")]
+    [LoggerMessage(EventId = LogEvents.AuditWriterCrashed, Level = LogLevel.Critical, Message = "The audit writer stopped on an internal error; waiting callers were refused.")]
     private partial void LogCrashed(Exception exception);
 
-    [LoggerMessage(EventId = 9006, Level = LogLevel.Critical, Message = "The audit writer stopped with {Count} events it could not make durable; their callers were refused.")]
+    [LoggerMessage(EventId = LogEvents.AuditWriterStoppedWithLeftovers, Level = LogLevel.Critical, Message = "The audit writer stopped with {Count} events it could not make durable; their callers were refused.")]
     private partial void LogStoppedWithLeftovers(int count);
 
-    [LoggerMessage(EventId = 9004, Level = LogLevel.Error, Message = "Audit checkpoint {Sequence} could not be copied to the checkpoint sink; it is in the database and the next checkpoint will be tried.")]
+    [LoggerMessage(EventId = LogEvents.AuditCheckpointExportFailed, Level = LogLevel.Error, Message = "Audit checkpoint {Sequence} could not be copied to the checkpoint sink; it is in the database and the next checkpoint will be tried.")]
     private partial void LogExportFailed(Exception exception, long sequence);
 
     private sealed record Pending(AuditEvent Event, TaskCompletionSource<long>? Done);

@@ -2,9 +2,9 @@ namespace Safeguard.Audit;
 
 /// <summary>
 /// Where audit records are kept. Append-only: there is no update or delete, and implementations make the
-/// database itself refuse both.
+/// database itself refuse both. Disposing a store closes its connections.
 /// </summary>
-public interface IAuditStore
+public interface IAuditStore : IDisposable
 {
     /// <summary>The last record of a chain, or null for a new chain.</summary>
     /// <param name="chain">The chain.</param>

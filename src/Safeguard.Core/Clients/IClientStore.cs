@@ -27,4 +27,23 @@ public interface IClientStore
     /// <returns>A task that completes when the change is durable.</returns>
     /// <exception cref="InvalidOperationException">No such client.</exception>
     Task UpdateAsync(Client client, CancellationToken cancellationToken);
+
+    /// <summary>Disables a client in one statement (no read-modify-write, so a concurrent change is not undone).</summary>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="at">The change time.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if the client exists.</returns>
+    Task<bool> DisableAsync(string clientId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces a <c>client_secret_basic</c> client's secret hash in one statement, only if the client is unchanged
+    /// since <paramref name="seenUpdatedAt"/> (so of two concurrent rotations exactly one wins).
+    /// </summary>
+    /// <param name="clientId">The client id.</param>
+    /// <param name="secretHash">The new secret's hash.</param>
+    /// <param name="seenUpdatedAt">The client's last change as the caller read it.</param>
+    /// <param name="at">The change time.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if the secret was replaced.</returns>
+    Task<bool> SetSecretHashAsync(string clientId, byte[] secretHash, DateTimeOffset seenUpdatedAt, DateTimeOffset at, CancellationToken cancellationToken);
 }

@@ -1,12 +1,16 @@
 using Microsoft.Extensions.Options;
+using Safeguard.Keys;
 
 namespace Safeguard.Dpop;
 
 /// <summary>How DPoP proofs (RFC 9449) are checked.</summary>
 public sealed record DpopOptions
 {
-    /// <summary>The algorithms a proof may be signed with: asymmetric only. Default ES256, ES384, PS256, RS256.</summary>
-    public IList<string> Algorithms { get; init; } = ["ES256", "ES384", "PS256", "RS256"];
+    /// <summary>
+    /// The algorithms a proof may be signed with: a subset of ES256, ES384, PS256, RS256 (asymmetric only). Empty (the
+    /// default) means all four.
+    /// </summary>
+    public IList<string> Algorithms { get; init; } = [];
 
     /// <summary>How old a proof's <c>iat</c> may be. Default 60 seconds; at most 5 minutes.</summary>
     public TimeSpan ProofMaxAge { get; set; } = TimeSpan.FromSeconds(60);
@@ -27,36 +31,34 @@ public sealed record DpopOptions
 /// <summary>Checks <see cref="DpopOptions"/>.</summary>
 public sealed class DpopOptionsValidator : IValidateOptions<DpopOptions>
 {
-    private static readonly string[] Supported = ["ES256", "ES384", "PS256", "RS256"];
-
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, DpopOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
-        if (options.Algorithms.Count == 0 || options.Algorithms.Any(a => !Supported.Contains(a, StringComparer.Ordinal)))
+        if (options.Algorithms.Any(a => !SigningAlgorithms.IsSupported(a)))
         {
-            errors.Add($"Dpop:Algorithms is [{string.Join(", ", options.Algorithms)}]; use a non-empty subset of {string.Join(", ", Supported)}.");
+            errors.Add($"Safeguard:Dpop:Algorithms is [{string.Join(", ", options.Algorithms)}]; use a subset of {string.Join(", ", SigningAlgorithms.All)} (empty for all of them).");
         }
 
         if (options.ProofMaxAge <= TimeSpan.Zero || options.ProofMaxAge > TimeSpan.FromMinutes(5))
         {
-            errors.Add($"Dpop:ProofMaxAge is {options.ProofMaxAge}; set a value above zero and at most 00:05:00.");
+            errors.Add($"Safeguard:Dpop:ProofMaxAge is {options.ProofMaxAge}; set a value above zero and at most 00:05:00.");
         }
 
         if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromSeconds(60))
         {
-            errors.Add($"Dpop:ClockSkew is {options.ClockSkew}; set a value from 00:00:00 to 00:01:00.");
+            errors.Add($"Safeguard:Dpop:ClockSkew is {options.ClockSkew}; set a value from 00:00:00 to 00:01:00.");
         }
 
         if (options.NonceStep < TimeSpan.FromSeconds(10) || options.NonceStep > TimeSpan.FromHours(1))
         {
-            errors.Add($"Dpop:NonceStep is {options.NonceStep}; set a value from 00:00:10 to 01:00:00.");
+            errors.Add($"Safeguard:Dpop:NonceStep is {options.NonceStep}; set a value from 00:00:10 to 01:00:00.");
         }
 
         if (options.MaxProofSize is < 512 or > 8192)
         {
-            errors.Add($"Dpop:MaxProofSize is {options.MaxProofSize}; set a value from 512 to 8192.");
+            errors.Add($"Safeguard:Dpop:MaxProofSize is {options.MaxProofSize}; set a value from 512 to 8192.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

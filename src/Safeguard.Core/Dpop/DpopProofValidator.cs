@@ -1,9 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using Safeguard.Keys;
+using Safeguard.Jose;
 
 namespace Safeguard.Dpop;
 
@@ -14,6 +15,7 @@ namespace Safeguard.Dpop;
 public readonly record struct DpopProofResult(string? JwkThumbprint, string? ErrorCode, string? Description)
 {
     /// <summary>True only for a proof that passed every check.</summary>
+    [MemberNotNullWhen(true, nameof(JwkThumbprint))]
     public bool Succeeded => JwkThumbprint is not null && ErrorCode is null;
 
     /// <summary>True when the client should retry with the nonce the server sends (<c>use_dpop_nonce</c>).</summary>
@@ -41,12 +43,11 @@ public sealed class DpopProofValidator
     public const string ProofType = "dpop+jwt";
 
     private const string ReplayPurpose = "dpop";
-    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = 8 };
-    private static readonly string[] PrivateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
     private readonly IReplayCache _replay;
     private readonly DpopNonces _nonces;
     private readonly DpopOptions _options;
+    private readonly JwsPolicy _policy;
     private readonly TimeProvider _time;
 
     /// <summary>Creates a validator.</summary>
@@ -62,12 +63,16 @@ public sealed class DpopProofValidator
         ArgumentNullException.ThrowIfNull(timeProvider);
         _replay = replay;
         _nonces = nonces;
-        _options = OptionsGuard.Validated(new DpopOptionsValidator(), options);
+        _options = options.Value;
+        _policy = JwsPolicies.DpopProof.Narrow(_options.Algorithms, _options.MaxProofSize);
         _time = timeProvider;
     }
 
     /// <summary>The validator's settings.</summary>
     public DpopOptions Options => _options;
+
+    /// <summary>The algorithms proofs may use (what discovery advertises as <c>dpop_signing_alg_values_supported</c>).</summary>
+    public IReadOnlyList<string> Algorithms => _policy.Algorithms;
 
     /// <summary>The nonce to send in a <c>DPoP-Nonce</c> header now.</summary>
     /// <returns>The nonce.</returns>
@@ -121,108 +126,54 @@ public sealed class DpopProofValidator
 
     private (DpopProofResult Result, DateTimeOffset IssuedAt, string? TokenId) Check(string? proof, string method, Uri targetUri, string? accessToken)
     {
-        // 1. Size and shape.
-        if (string.IsNullOrEmpty(proof))
+        // 1 and 2. Size, shape and header policy (JwsPolicies.DpopProof narrowed by the options): canonical
+        // base64url, strict JSON, alg on the asymmetric allow-list, no crit, no key URL, a jwk in the header.
+        var error = JwsReader.Read<JsonPayload>(proof, _policy, out var header, out var payload, out var segments);
+        if (error != JwsError.None)
         {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopProofMissing, "No DPoP proof was sent."), default, null);
+            return (DpopProofResult.Fail(CodeOf(error), DescriptionOf(error)), default, null);
         }
 
-        if (proof.Length > _options.MaxProofSize || !Ascii.IsValid(proof))
+        using (payload)
         {
-            return (Malformed("The DPoP proof is too large or not ASCII."), default, null);
-        }
-
-        var parts = proof.Split('.');
-        if (parts.Length != 3 || parts[2].Length == 0)
-        {
-            return (Malformed("The DPoP proof is not a signed JWT (three segments)."), default, null);
-        }
-
-        JsonDocument? header = null;
-        JsonDocument? payload = null;
-        try
-        {
-            header = ParseSegment(parts[0]);
-            payload = ParseSegment(parts[1]);
-            if (header is null || payload is null)
+            // 3. typ.
+            if (!_policy.AllowsType(header.Type))
             {
-                return (Malformed("The DPoP proof's header or payload is not a JSON object (or has a duplicate member)."), default, null);
+                return (DpopProofResult.Fail(SafeguardErrorCodes.DpopTypeInvalid, "The DPoP proof's typ is not dpop+jwt."), default, null);
             }
 
-            return CheckParsed(header.RootElement, payload.RootElement, parts, method, targetUri, accessToken);
-        }
-        catch (InvalidOperationException)
-        {
-            // A string member that is not valid UTF-16 once unescaped (a lone surrogate such as "\udc00").
-            return (Malformed("The DPoP proof has a member that is not a valid string."), default, null);
-        }
-        finally
-        {
-            header?.Dispose();
-            payload?.Dispose();
+            // 4. The jwk: public, supported, strong enough, fitting the algorithm; then the signature under it.
+            using var key = JwkPublicKey.FromJwk(header.EmbeddedKey, out var problem);
+            if (key is null || !key.Fits(header.Algorithm))
+            {
+                return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, "The DPoP proof's jwk is not a supported public key for its alg" + (problem is null ? "." : $": {problem}.")), default, null);
+            }
+
+            if (!JwsVerifier.VerifySignature(proof!, header.Algorithm, segments, key))
+            {
+                return (DpopProofResult.Fail(SafeguardErrorCodes.DpopSignatureInvalid, "The DPoP proof's signature does not verify."), default, null);
+            }
+
+            return CheckClaims(payload.Root, key.Thumbprint, method, targetUri, accessToken);
         }
     }
 
-    private (DpopProofResult Result, DateTimeOffset IssuedAt, string? TokenId) CheckParsed(
-        JsonElement header, JsonElement payload, string[] parts, string method, Uri targetUri, string? accessToken)
+    private (DpopProofResult Result, DateTimeOffset IssuedAt, string? TokenId) CheckClaims(
+        JsonElement payload, string thumbprint, string method, Uri targetUri, string? accessToken)
     {
-        // 2. typ, alg, no critical extensions, no key references.
-        if (GetString(header, "typ") != ProofType)
-        {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopTypeInvalid, "The DPoP proof's typ is not dpop+jwt."), default, null);
-        }
-
-        var algorithm = GetString(header, "alg");
-        if (algorithm is null || !_options.Algorithms.Contains(algorithm, StringComparer.Ordinal))
-        {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopAlgorithmNotAllowed, "The DPoP proof's alg is not allowed."), default, null);
-        }
-
-        if (header.TryGetProperty("crit", out _) || header.TryGetProperty("jku", out _) || header.TryGetProperty("x5u", out _)
-            || header.TryGetProperty("x5c", out _))
-        {
-            return (Malformed("The DPoP proof carries crit or a key reference (jku, x5u, x5c)."), default, null);
-        }
-
-        // 3. The jwk: public, supported, strong enough, matching the algorithm.
-        if (!header.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)
-        {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, "The DPoP proof has no jwk."), default, null);
-        }
-
-        foreach (var member in PrivateMembers)
-        {
-            if (jwk.TryGetProperty(member, out _))
-            {
-                return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, "The DPoP proof's jwk carries private key material."), default, null);
-            }
-        }
-
-        using var key = ProofKey.Create(jwk, algorithm);
-        if (key is null)
-        {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, "The DPoP proof's jwk is not a supported public key for its alg."), default, null);
-        }
-
-        // 4. Signature.
-        if (!key.Verify(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), parts[2]))
-        {
-            return (DpopProofResult.Fail(SafeguardErrorCodes.DpopSignatureInvalid, "The DPoP proof's signature does not verify."), default, null);
-        }
-
-        // 5. htm and htu (RFC 9449 section 4.3, items 8 and 9).
-        var jti = GetString(payload, "jti");
+        // 5. jti, htm and htu (RFC 9449 section 4.3, items 8 and 9).
+        var jti = StrictJson.GetString(payload, "jti");
         if (jti is null || jti.Length is 0 or > 256)
         {
             return (Malformed("The DPoP proof has no usable jti."), default, null);
         }
 
-        if (!string.Equals(GetString(payload, "htm"), method, StringComparison.Ordinal))
+        if (!string.Equals(StrictJson.GetString(payload, "htm"), method, StringComparison.Ordinal))
         {
             return (DpopProofResult.Fail(SafeguardErrorCodes.DpopTargetMismatch, "The DPoP proof's htm is not this request's method."), default, null);
         }
 
-        if (!TargetMatches(GetString(payload, "htu"), targetUri))
+        if (!TargetMatches(StrictJson.GetString(payload, "htu"), targetUri))
         {
             return (DpopProofResult.Fail(SafeguardErrorCodes.DpopTargetMismatch, "The DPoP proof's htu is not this endpoint's URL."), default, null);
         }
@@ -242,7 +193,7 @@ public sealed class DpopProofValidator
         }
 
         // 7. Server nonce.
-        if (_options.RequireNonce && !_nonces.IsValid(GetString(payload, "nonce")))
+        if (_options.RequireNonce && !_nonces.IsValid(StrictJson.GetString(payload, "nonce")))
         {
             return (DpopProofResult.Fail(SafeguardErrorCodes.DpopNonceInvalid, "Use the DPoP nonce the server provided."), default, null);
         }
@@ -251,49 +202,37 @@ public sealed class DpopProofValidator
         if (accessToken is not null)
         {
             var expected = Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(accessToken)));
-            var ath = GetString(payload, "ath");
+            var ath = StrictJson.GetString(payload, "ath");
             if (ath is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ath), Encoding.ASCII.GetBytes(expected)))
             {
                 return (DpopProofResult.Fail(SafeguardErrorCodes.DpopAccessTokenHashInvalid, "The DPoP proof's ath does not match the access token."), default, null);
             }
         }
 
-        return (new DpopProofResult(key.Thumbprint, null, null), issuedAt, jti);
+        return (new DpopProofResult(thumbprint, null, null), issuedAt, jti);
     }
 
     private static DpopProofResult Malformed(string description) => DpopProofResult.Fail(SafeguardErrorCodes.DpopProofMalformed, description);
 
-    private static JsonDocument? ParseSegment(string segment)
+    /// <summary>The DPoP code for each way a proof fails its JWS policy.</summary>
+    private static string CodeOf(JwsError error) => error switch
     {
-        byte[] bytes;
-        try
-        {
-            bytes = Base64Url.DecodeFromChars(segment);
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
+        JwsError.Missing => SafeguardErrorCodes.DpopProofMissing,
+        JwsError.AlgorithmNotAllowed => SafeguardErrorCodes.DpopAlgorithmNotAllowed,
+        JwsError.EmbeddedKeyMissing => SafeguardErrorCodes.DpopKeyInvalid,
+        _ => SafeguardErrorCodes.DpopProofMalformed,
+    };
 
-        try
-        {
-            var document = JsonDocument.Parse(bytes, StrictJson);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                return document;
-            }
-
-            document.Dispose();
-            return null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static string? GetString(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    private static string DescriptionOf(JwsError error) => error switch
+    {
+        JwsError.Missing => "No DPoP proof was sent.",
+        JwsError.TooLarge => "The DPoP proof is too large.",
+        JwsError.AlgorithmNotAllowed => "The DPoP proof's alg is not allowed.",
+        JwsError.EmbeddedKeyMissing => "The DPoP proof has no jwk.",
+        JwsError.CriticalHeader or JwsError.KeyReference => "The DPoP proof carries crit or a key reference (jku, x5u, x5c).",
+        JwsError.DuplicateMember => "The DPoP proof's header or payload names a member twice.",
+        _ => "The DPoP proof is not a well-formed signed JWT.",
+    };
 
     /// <summary>RFC 9449 section 4.3 item 9: htu matches the request URI without query and fragment (RFC 3986 normalization).</summary>
     private static bool TargetMatches(string? htu, Uri target)
@@ -305,106 +244,5 @@ public sealed class DpopProofValidator
 
         return Uri.Compare(
             presented, target, UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped, StringComparison.Ordinal) == 0;
-    }
-
-    /// <summary>A proof's public key, imported from its jwk for one verification.</summary>
-    private sealed class ProofKey : IDisposable
-    {
-        private readonly ECDsa? _ec;
-        private readonly RSA? _rsa;
-        private readonly string _algorithm;
-
-        private ProofKey(ECDsa? ec, RSA? rsa, string algorithm, string thumbprint)
-        {
-            _ec = ec;
-            _rsa = rsa;
-            _algorithm = algorithm;
-            Thumbprint = thumbprint;
-        }
-
-        public string Thumbprint { get; }
-
-        public static ProofKey? Create(JsonElement jwk, string algorithm)
-        {
-            var kty = GetString(jwk, "kty");
-            try
-            {
-                if (kty == "EC" && algorithm is "ES256" or "ES384")
-                {
-                    var (curveName, curve, size) = algorithm == "ES256"
-                        ? ("P-256", ECCurve.NamedCurves.nistP256, 32)
-                        : ("P-384", ECCurve.NamedCurves.nistP384, 48);
-                    if (GetString(jwk, "crv") != curveName)
-                    {
-                        return null;
-                    }
-
-                    var x = Base64Url.DecodeFromChars(GetString(jwk, "x"));
-                    var y = Base64Url.DecodeFromChars(GetString(jwk, "y"));
-                    if (x.Length != size || y.Length != size)
-                    {
-                        return null;
-                    }
-
-                    var ec = ECDsa.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = x, Y = y } });
-                    return new ProofKey(ec, null, algorithm, KeyIds.EcThumbprint(curveName, x, y));
-                }
-
-                if (kty == "RSA" && algorithm is "PS256" or "RS256")
-                {
-                    var n = Base64Url.DecodeFromChars(GetString(jwk, "n"));
-                    var e = Base64Url.DecodeFromChars(GetString(jwk, "e"));
-                    var modulus = KeyIds.TrimLeadingZeros(n);
-                    if (modulus.Length < 256 || modulus.Length > 1024 || e.Length is 0 or > 8)
-                    {
-                        return null;
-                    }
-
-                    var rsa = RSA.Create(new RSAParameters { Modulus = modulus.ToArray(), Exponent = KeyIds.TrimLeadingZeros(e).ToArray() });
-                    return new ProofKey(null, rsa, algorithm, KeyIds.RsaThumbprint(e, n));
-                }
-            }
-            catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException)
-            {
-                return null;
-            }
-
-            return null;
-        }
-
-        public bool Verify(byte[] signingInput, string signatureSegment)
-        {
-            byte[] signature;
-            try
-            {
-                signature = Base64Url.DecodeFromChars(signatureSegment);
-            }
-            catch (FormatException)
-            {
-                return false;
-            }
-
-            try
-            {
-                return _algorithm switch
-                {
-                    "ES256" => signature.Length == 64 && _ec!.VerifyData(signingInput, signature, HashAlgorithmName.SHA256),
-                    "ES384" => signature.Length == 96 && _ec!.VerifyData(signingInput, signature, HashAlgorithmName.SHA384),
-                    "RS256" => _rsa!.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
-                    "PS256" => _rsa!.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
-                    _ => false,
-                };
-            }
-            catch (CryptographicException)
-            {
-                return false;
-            }
-        }
-
-        public void Dispose()
-        {
-            _ec?.Dispose();
-            _rsa?.Dispose();
-        }
     }
 }

@@ -14,4 +14,10 @@ public interface IReplayCache
     /// <returns>True the first time; false for a replay.</returns>
     /// <exception cref="Exception">The store cannot be reached; callers fail closed.</exception>
     ValueTask<bool> TryAddAsync(string purpose, string value, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>Forgets values that expired before <paramref name="before"/>.</summary>
+    /// <param name="before">The cut-off.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>How many were forgotten.</returns>
+    Task<int> PruneAsync(DateTimeOffset before, CancellationToken cancellationToken);
 }

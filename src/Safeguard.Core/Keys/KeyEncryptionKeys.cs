@@ -46,21 +46,6 @@ public static class KeyEncryptionKeys
         return FromBase64(text, $"the key-encryption key file '{path}'");
     }
 
-    /// <summary>
-    /// The KEK for a data folder: from <see cref="DefaultEnvironmentVariable"/> when it is set (production, shared by
-    /// every node), else the folder's <c>kek</c> file, created on first use (the embedded default).
-    /// </summary>
-    /// <param name="dataPath">The data folder.</param>
-    /// <returns>A protector over the KEK.</returns>
-    /// <exception cref="KeyProtectionException">The KEK cannot be loaded safely.</exception>
-    public static AesGcmKeyProtector ForDataFolder(string dataPath)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(dataPath);
-        return Environment.GetEnvironmentVariable(DefaultEnvironmentVariable) is { Length: > 0 }
-            ? FromEnvironment()
-            : LoadOrCreateFile(Path.Combine(dataPath, "kek"));
-    }
-
     /// <summary>Loads the KEK from an environment variable holding base64 of 32 bytes.</summary>
     /// <param name="variable">The variable's name; <see cref="DefaultEnvironmentVariable"/> by default.</param>
     /// <returns>A protector over the KEK.</returns>

@@ -1,31 +1,28 @@
-using System.Buffers.Text;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Microsoft.IdentityModel.Tokens;
+using Safeguard.Jose;
 
 namespace Safeguard.Keys;
 
 /// <summary>
 /// A signing key as the key ring holds it in memory: its lifecycle timestamps, its public key (imported once and
 /// kept, since an EC import costs about twice a verify) and, while it is pending or active, its private key.
-/// Bound to exactly one algorithm.
+/// Bound to exactly one algorithm. Disposing it frees both halves; the key ring disposes keys it no longer holds.
 /// </summary>
-public sealed class SigningKey
+public sealed class SigningKey : IDisposable
 {
-    private readonly AsymmetricSecurityKey _publicKey;
+    private readonly AsymmetricAlgorithm? _privateAlgorithm;
 
-    private SigningKey(
-        StoredSigningKey record, AsymmetricSecurityKey publicKey, AsymmetricSecurityKey? privateKey, PublicJwk jwk)
+    private SigningKey(StoredSigningKey record, JwkPublicKey publicKey, AsymmetricAlgorithm? privateAlgorithm)
     {
         Record = record;
-        _publicKey = publicKey;
-        Jwk = jwk;
-        Verifier = new AsymmetricSignatureProvider(publicKey, record.Algorithm, willCreateSignatures: false);
-        if (privateKey is not null)
+        PublicKey = publicKey;
+        _privateAlgorithm = privateAlgorithm;
+        if (privateAlgorithm is not null)
         {
-            SigningCredentials = new SigningCredentials(privateKey, record.Algorithm);
+            SigningCredentials = new SigningCredentials(Wrap(privateAlgorithm, record.KeyId), record.Algorithm);
         }
     }
 
@@ -53,17 +50,11 @@ public sealed class SigningKey
     /// <summary>The stored form of this key.</summary>
     internal StoredSigningKey Record { get; }
 
-    /// <summary>The public key, for IdentityModel validation parameters.</summary>
-    internal AsymmetricSecurityKey PublicSecurityKey => _publicKey;
-
-    /// <summary>Verifies signatures; thread-safe, created once.</summary>
-    internal SignatureProvider Verifier { get; }
+    /// <summary>The public key: verifies signatures (thread-safe, imported once) and writes the JWKS entry.</summary>
+    public JwkPublicKey PublicKey { get; }
 
     /// <summary>Signs tokens; null unless the private key was loaded.</summary>
     internal SigningCredentials? SigningCredentials { get; }
-
-    /// <summary>The public parameters, for the JWKS.</summary>
-    internal PublicJwk Jwk { get; }
 
     /// <summary>The key's state at <paramref name="now"/>.</summary>
     /// <param name="now">The current time.</param>
@@ -84,10 +75,10 @@ public sealed class SigningKey
             ? ECDsa.Create(SigningAlgorithms.CurveFor(algorithm))
             : RSA.Create(Math.Max(rsaKeySize, SigningAlgorithms.MinimumRsaKeySize));
         var publicKeyInfo = privateAlgorithm.ExportSubjectPublicKeyInfo();
-        var jwk = PublicJwk.From(algorithm, publicKeyInfo);
+        var publicKey = JwkPublicKey.FromSubjectPublicKeyInfo(algorithm, publicKeyInfo);
         var unsealed = new StoredSigningKey
         {
-            KeyId = jwk.KeyId,
+            KeyId = publicKey.Thumbprint,
             Algorithm = algorithm,
             CreatedAt = createdAt,
             ActivatesAt = activatesAt,
@@ -105,7 +96,7 @@ public sealed class SigningKey
             CryptographicOperations.ZeroMemory(pkcs8);
         }
 
-        return new SigningKey(record, ImportPublic(algorithm, publicKeyInfo, jwk.KeyId), Wrap(privateAlgorithm, jwk.KeyId), jwk);
+        return new SigningKey(record, publicKey, privateAlgorithm);
     }
 
     /// <summary>
@@ -122,38 +113,47 @@ public sealed class SigningKey
             throw new KeyProtectionException($"Stored key '{record.KeyId}' names algorithm '{record.Algorithm}', which Safeguard does not use.");
         }
 
-        var jwk = PublicJwk.From(record.Algorithm, record.PublicKey);
-        if (!string.Equals(jwk.KeyId, record.KeyId, StringComparison.Ordinal))
-        {
-            throw new KeyProtectionException($"Stored key '{record.KeyId}' holds a public key whose thumbprint is '{jwk.KeyId}': the record was altered.");
-        }
-
-        AsymmetricSecurityKey? privateKey = null;
-        var pkcs8 = protector.Unprotect(record.ProtectedPrivateKey, AssociatedData(record));
-        AsymmetricAlgorithm algorithm = SigningAlgorithms.IsEcdsa(record.Algorithm) ? ECDsa.Create() : RSA.Create();
+        var publicKey = JwkPublicKey.FromSubjectPublicKeyInfo(record.Algorithm, record.PublicKey);
+        AsymmetricAlgorithm? kept = null;
         try
         {
-            algorithm.ImportPkcs8PrivateKey(pkcs8, out _);
-            if (!algorithm.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(record.PublicKey))
+            if (!string.Equals(publicKey.Thumbprint, record.KeyId, StringComparison.Ordinal))
             {
-                throw new KeyProtectionException($"Stored key '{record.KeyId}': the private key does not belong to the public key.");
+                throw new KeyProtectionException($"Stored key '{record.KeyId}' holds a public key whose thumbprint is '{publicKey.Thumbprint}': the record was altered.");
             }
 
-            if (keepPrivateKey)
+            var pkcs8 = protector.Unprotect(record.ProtectedPrivateKey, AssociatedData(record));
+            AsymmetricAlgorithm algorithm = SigningAlgorithms.IsEcdsa(record.Algorithm) ? ECDsa.Create() : RSA.Create();
+            try
             {
-                privateKey = Wrap(algorithm, record.KeyId);
+                algorithm.ImportPkcs8PrivateKey(pkcs8, out _);
+                if (!algorithm.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(record.PublicKey))
+                {
+                    throw new KeyProtectionException($"Stored key '{record.KeyId}': the private key does not belong to the public key.");
+                }
+
+                if (keepPrivateKey)
+                {
+                    kept = algorithm;
+                }
             }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
+                if (kept is null)
+                {
+                    algorithm.Dispose();
+                }
+            }
+
+            return new SigningKey(record, publicKey, kept);
         }
-        finally
+        catch
         {
-            CryptographicOperations.ZeroMemory(pkcs8);
-            if (privateKey is null)
-            {
-                algorithm.Dispose();
-            }
+            publicKey.Dispose();
+            kept?.Dispose();
+            throw;
         }
-
-        return new SigningKey(record, ImportPublic(record.Algorithm, record.PublicKey, record.KeyId), privateKey, jwk);
     }
 
     /// <summary>
@@ -187,11 +187,11 @@ public sealed class SigningKey
         return Encoding.UTF8.GetBytes(text);
     }
 
-    private static AsymmetricSecurityKey ImportPublic(string algorithm, byte[] publicKeyInfo, string keyId)
+    /// <inheritdoc />
+    public void Dispose()
     {
-        AsymmetricAlgorithm key = SigningAlgorithms.IsEcdsa(algorithm) ? ECDsa.Create() : RSA.Create();
-        key.ImportSubjectPublicKeyInfo(publicKeyInfo, out _);
-        return Wrap(key, keyId);
+        PublicKey.Dispose();
+        _privateAlgorithm?.Dispose();
     }
 
     private static AsymmetricSecurityKey Wrap(AsymmetricAlgorithm algorithm, string keyId) => algorithm switch
@@ -200,91 +200,4 @@ public sealed class SigningKey
         RSA rsa => new RsaSecurityKey(rsa) { KeyId = keyId },
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm)),
     };
-}
-
-/// <summary>The public parameters of a key, as the JWKS publishes them: never <c>d</c>, <c>p</c>, <c>q</c>, <c>dp</c>, <c>dq</c>, <c>qi</c>.</summary>
-internal sealed class PublicJwk
-{
-    private PublicJwk(string keyId, string algorithm, string keyType, string? curve, string? x, string? y, string? n, string? e)
-    {
-        KeyId = keyId;
-        Algorithm = algorithm;
-        KeyType = keyType;
-        Curve = curve;
-        X = x;
-        Y = y;
-        N = n;
-        E = e;
-    }
-
-    public string KeyId { get; }
-
-    public string Algorithm { get; }
-
-    public string KeyType { get; }
-
-    public string? Curve { get; }
-
-    public string? X { get; }
-
-    public string? Y { get; }
-
-    public string? N { get; }
-
-    public string? E { get; }
-
-    public static PublicJwk From(string algorithm, byte[] subjectPublicKeyInfo)
-    {
-        if (SigningAlgorithms.IsEcdsa(algorithm))
-        {
-            using var ecdsa = ECDsa.Create();
-            ecdsa.ImportSubjectPublicKeyInfo(subjectPublicKeyInfo, out _);
-            var parameters = ecdsa.ExportParameters(includePrivateParameters: false);
-            var curve = SigningAlgorithms.CurveNameFor(algorithm);
-            if (ecdsa.KeySize != (algorithm == SigningAlgorithms.ES256 ? 256 : 384))
-            {
-                throw new KeyProtectionException($"An {algorithm} key must be on {curve}.");
-            }
-
-            var kid = KeyIds.EcThumbprint(curve, parameters.Q.X, parameters.Q.Y);
-            return new PublicJwk(kid, algorithm, "EC", curve,
-                Base64Url.EncodeToString(parameters.Q.X), Base64Url.EncodeToString(parameters.Q.Y), null, null);
-        }
-
-        using var rsa = RSA.Create();
-        rsa.ImportSubjectPublicKeyInfo(subjectPublicKeyInfo, out _);
-        if (rsa.KeySize < SigningAlgorithms.MinimumRsaKeySize)
-        {
-            throw new KeyProtectionException($"An RSA signing key must have at least {SigningAlgorithms.MinimumRsaKeySize} bits; this one has {rsa.KeySize}.");
-        }
-
-        var rsaParameters = rsa.ExportParameters(includePrivateParameters: false);
-        var rsaKid = KeyIds.RsaThumbprint(rsaParameters.Exponent, rsaParameters.Modulus);
-        return new PublicJwk(rsaKid, algorithm, "RSA", null, null, null,
-            Base64Url.EncodeToString(KeyIds.TrimLeadingZeros(rsaParameters.Modulus)),
-            Base64Url.EncodeToString(KeyIds.TrimLeadingZeros(rsaParameters.Exponent)));
-    }
-
-    /// <summary>Writes this key as a JWK object with <c>use: "sig"</c>.</summary>
-    public void WriteTo(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("kty", KeyType);
-        writer.WriteString("use", "sig");
-        writer.WriteString("alg", Algorithm);
-        writer.WriteString("kid", KeyId);
-        if (KeyType == "EC")
-        {
-            writer.WriteString("crv", Curve);
-            writer.WriteString("x", X);
-            writer.WriteString("y", Y);
-        }
-        else
-        {
-            writer.WriteString("n", N);
-            writer.WriteString("e", E);
-        }
-
-        writer.WriteEndObject();
-    }
 }

@@ -22,6 +22,10 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lock _snapshotLock = new();
     private IReadOnlyList<SigningKey> _keys = [];
+
+    // Keys the ring stopped holding at the last install. A validator or issuer may have looked one up a moment before
+    // it was dropped, so it is disposed one install later (a maintenance interval), not at once.
+    private List<SigningKey> _dropped = [];
     private Snapshot _snapshot = Snapshot.Empty;
 
     /// <summary>Creates a key ring over a store. Call <see cref="EnsureKeysAsync"/> before the first token is signed.</summary>
@@ -44,7 +48,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         _store = store;
         _protector = protector;
-        _options = OptionsGuard.Validated(new KeyRingOptionsValidator(), options);
+        _options = options.Value;
         _time = timeProvider;
         _logger = logger;
     }
@@ -92,8 +96,8 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
                 else
                 {
                     var created = await CreateKeyAsync(now, now, cancellationToken).ConfigureAwait(false);
-                    records = [.. records, created.Record];
-                    active = created.Record;
+                    records = [.. records, created];
+                    active = created;
                 }
             }
 
@@ -245,8 +249,23 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         return new KeyLookup(null, snapshot.Revoked.Contains(keyId));
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _gate.Dispose();
+    /// <summary>Frees every key the ring holds (their private halves included).</summary>
+    public void Dispose()
+    {
+        lock (_snapshotLock)
+        {
+            foreach (var key in _keys.Concat(_dropped))
+            {
+                key.Dispose();
+            }
+
+            _keys = [];
+            _dropped = [];
+            _snapshot = Snapshot.Empty;
+        }
+
+        _gate.Dispose();
+    }
 
     private Snapshot GetSnapshot()
     {
@@ -297,10 +316,18 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         }
 
         List<KeyLifecycleEventArgs> changes;
+        List<SigningKey> toDispose;
         lock (_snapshotLock)
         {
+            toDispose = _dropped;
+            _dropped = [.. _keys.Where(k => !keys.Contains(k))];
             _keys = keys;
             changes = RebuildSnapshot(now);
+        }
+
+        foreach (var key in toDispose)
+        {
+            key.Dispose();
         }
 
         Raise(changes);
@@ -416,7 +443,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             writer.WriteStartArray("keys");
             foreach (var key in keys.OrderByDescending(k => k.ActivatesAt))
             {
-                key.Jwk.WriteTo(writer);
+                key.PublicKey.WriteTo(writer);
             }
 
             writer.WriteEndArray();
@@ -461,18 +488,19 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         var successor = await CreateKeyAsync(now, activatesAt, cancellationToken).ConfigureAwait(false);
         var retiring = await UpdateRecordAsync(active, r => r with { RetiresAt = activatesAt }, cancellationToken).ConfigureAwait(false);
         records = Replace(records, retiring);
-        records.Add(successor.Record);
+        records.Add(successor);
         return records;
     }
 
-    private async Task<SigningKey> CreateKeyAsync(DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    /// <summary>Creates a key and stores it sealed; the ring loads it from its record like any other (the generated object is freed).</summary>
+    private async Task<StoredSigningKey> CreateKeyAsync(DateTimeOffset now, DateTimeOffset activatesAt, CancellationToken cancellationToken)
     {
-        var key = SigningKey.Generate(_options.Algorithm, _options.RsaKeySize, now, activatesAt, _protector);
+        using var key = SigningKey.Generate(_options.Algorithm, _options.RsaKeySize, now, activatesAt, _protector);
         await _store.AddAsync(key.Record, cancellationToken).ConfigureAwait(false);
         LogCreated(key.KeyId, key.Algorithm, activatesAt);
         var state = key.GetState(now, _options.RetentionDuration);
         Raise([new KeyLifecycleEventArgs(key.KeyId, key.Algorithm, state, created: true, now)]);
-        return key;
+        return key.Record;
     }
 
     /// <summary>
@@ -500,22 +528,22 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Signing key {KeyId} created ({Algorithm}); it signs from {ActivatesAt:O}.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyCreated, Level = LogLevel.Information, Message = "Signing key {KeyId} created ({Algorithm}); it signs from {ActivatesAt:O}.")]
     private partial void LogCreated(string keyId, string algorithm, DateTimeOffset activatesAt);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Signing key {KeyId} is now {State}.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyStateChanged, Level = LogLevel.Information, Message = "Signing key {KeyId} is now {State}.")]
     private partial void LogStateChanged(string keyId, KeyState state);
 
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Signing key {KeyId} revoked: it no longer signs, verifies or is published.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyRevoked, Level = LogLevel.Warning, Message = "Signing key {KeyId} revoked: it no longer signs, verifies or is published.")]
     private partial void LogRevoked(string keyId);
 
-    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "No signing key was active; pending key {KeyId} was activated ahead of its propagation time.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyPromotedEarly, Level = LogLevel.Warning, Message = "No signing key was active; pending key {KeyId} was activated ahead of its propagation time.")]
     private partial void LogPromotedEarly(string keyId);
 
-    [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "A key lifecycle handler failed for key {KeyId} ({State}); the key ring carries on.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyHandlerFailed, Level = LogLevel.Error, Message = "A key lifecycle handler failed for key {KeyId} ({State}); the key ring carries on.")]
     private partial void LogHandlerFailed(Exception exception, string keyId, KeyState state);
 
-    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Signing key {KeyId} is past retention and was deleted.")]
+    [LoggerMessage(EventId = LogEvents.SigningKeyPurged, Level = LogLevel.Information, Message = "Signing key {KeyId} is past retention and was deleted.")]
     private partial void LogPurged(string keyId);
 
     private sealed record Snapshot(

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Safeguard.Tokens;
 
 /// <summary>
@@ -19,6 +21,8 @@ public readonly record struct AccessTokenIssueResult
     }
 
     /// <summary>True only for a token that was issued.</summary>
+    [MemberNotNullWhen(true, nameof(Token))]
+    [MemberNotNullWhen(false, nameof(ErrorCode))]
     public bool Succeeded => Token is not null && _errorCode is null;
 
     /// <summary>The compact JWS; null on failure. Never log it.</summary>

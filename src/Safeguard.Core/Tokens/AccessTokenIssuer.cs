@@ -41,7 +41,7 @@ public sealed partial class AccessTokenIssuer
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
         _keys = keys;
-        _options = OptionsGuard.Validated(new AccessTokenOptionsValidator(), options);
+        _options = options.Value;
         _additionalAllowed = _options.AdditionalAllowedClaims.ToFrozenSet(StringComparer.Ordinal);
         _time = timeProvider;
         _logger = logger;
@@ -242,6 +242,6 @@ public sealed partial class AccessTokenIssuer
         return Base64Url.EncodeToString(bytes);
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Access token refused for client {ClientId}: {ErrorCode}.")]
+    [LoggerMessage(EventId = LogEvents.IssuanceRefused, Level = LogLevel.Warning, Message = "Access token refused for client {ClientId}: {ErrorCode}.")]
     private partial void LogRefused(string errorCode, string? clientId);
 }

@@ -52,37 +52,37 @@ public sealed class AccessTokenValidationOptionsValidator : IValidateOptions<Acc
         var errors = new List<string>();
         if (!IssuerUris.IsValid(options.Issuer))
         {
-            errors.Add($"Issuer is '{options.Issuer}'; set the absolute https issuer URL tokens carry (no query, no fragment).");
+            errors.Add($"Safeguard:Validation:Issuer is '{options.Issuer}'; set the absolute https issuer URL tokens carry (no query, no fragment).");
         }
 
         if (options.Audiences.Count == 0 || options.Audiences.Any(string.IsNullOrWhiteSpace))
         {
-            errors.Add("Audiences is empty or has an empty entry; set the resource indicator(s) this service answers to, for example https://api.example.org.");
+            errors.Add("Safeguard:Validation:Audiences is empty or has an empty entry; set the resource indicator(s) this service answers to, for example https://api.example.org.");
         }
 
         if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > AccessTokenValidationOptions.MaximumClockSkew)
         {
-            errors.Add($"ClockSkew is {options.ClockSkew}; it must be between 00:00:00 and {AccessTokenValidationOptions.MaximumClockSkew}.");
+            errors.Add($"Safeguard:Validation:ClockSkew is {options.ClockSkew}; it must be between 00:00:00 and {AccessTokenValidationOptions.MaximumClockSkew}.");
         }
 
         foreach (var algorithm in options.ValidAlgorithms.Where(a => !SigningAlgorithms.IsSupported(a)))
         {
-            errors.Add($"ValidAlgorithms has '{algorithm}'; only {string.Join(", ", SigningAlgorithms.All)} may be accepted (never none or an HMAC algorithm).");
+            errors.Add($"Safeguard:Validation:ValidAlgorithms has '{algorithm}'; only {string.Join(", ", SigningAlgorithms.All)} may be accepted (never none or an HMAC algorithm).");
         }
 
         if (options.MaxTokenSize is < 1024 or > AccessTokenValidationOptions.MaximumTokenSize)
         {
-            errors.Add($"MaxTokenSize is {options.MaxTokenSize}; it must be between 1024 and {AccessTokenValidationOptions.MaximumTokenSize}.");
+            errors.Add($"Safeguard:Validation:MaxTokenSize is {options.MaxTokenSize}; it must be between 1024 and {AccessTokenValidationOptions.MaximumTokenSize}.");
         }
 
         if (options.MaxTokenLifetime <= TimeSpan.Zero || options.MaxTokenLifetime > AccessTokenOptions.MaximumLifetime)
         {
-            errors.Add($"MaxTokenLifetime is {options.MaxTokenLifetime}; it must be positive and at most {AccessTokenOptions.MaximumLifetime}.");
+            errors.Add($"Safeguard:Validation:MaxTokenLifetime is {options.MaxTokenLifetime}; it must be positive and at most {AccessTokenOptions.MaximumLifetime}.");
         }
 
         if (options.CacheSize is < 1 or > 10_000_000)
         {
-            errors.Add($"CacheSize is {options.CacheSize}; it must be between 1 and 10,000,000 (turn caching off with CacheVerifiedTokens=false).");
+            errors.Add($"Safeguard:Validation:CacheSize is {options.CacheSize}; it must be between 1 and 10,000,000 (turn caching off with CacheVerifiedTokens=false).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -4,6 +4,7 @@ using System.Collections.Frozen;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Safeguard.Jose;
 using Safeguard.Keys;
 
 namespace Safeguard.Tokens;
@@ -19,7 +20,7 @@ public sealed partial class AccessTokenValidator : IDisposable
     private readonly IVerificationKeySource _keys;
     private readonly IAccessTokenRevocationList? _revocations;
     private readonly AccessTokenValidationOptions _options;
-    private readonly FrozenSet<string> _algorithms;
+    private readonly JwsPolicy _policy;
     private readonly FrozenSet<string> _audiences;
     private readonly TimeProvider _time;
     private readonly ILogger<AccessTokenValidator> _logger;
@@ -43,10 +44,8 @@ public sealed partial class AccessTokenValidator : IDisposable
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
         _keys = keys;
-        _options = OptionsGuard.Validated(new AccessTokenValidationOptionsValidator(), options);
-
-        _algorithms = (_options.ValidAlgorithms.Count == 0 ? SigningAlgorithms.All : [.. _options.ValidAlgorithms])
-            .ToFrozenSet(StringComparer.Ordinal);
+        _options = options.Value;
+        _policy = JwsPolicies.AccessToken.Narrow(_options.ValidAlgorithms, _options.MaxTokenSize);
         _audiences = _options.Audiences.ToFrozenSet(StringComparer.Ordinal);
         _time = timeProvider;
         _logger = logger;
@@ -124,41 +123,17 @@ public sealed partial class AccessTokenValidator : IDisposable
 
         if (claims is null)
         {
-            // 2. Parse: three segments, strict base64url, UTF-8, JSON objects, no duplicate members.
-            var parseError = JwsReader.Read(token, out var header, out var parsed, out var signingInput, out var signature);
-            if (parseError is not null)
+            // 2 and 3. Parse and header policy (JwsPolicies.AccessToken, narrowed by the options): three canonical
+            // base64url segments, UTF-8 JSON objects without duplicate members, no JWE, alg on the allow-list, no
+            // crit, no key material or key URL from the token, a well-formed kid.
+            var readError = JwsReader.Read<AccessTokenPayload>(token, _policy, out var header, out var payload, out var segments);
+            if (readError != JwsError.None)
             {
-                return Fail(parseError);
-            }
-
-            // 3. Header policy: alg on the allow-list, nothing we do not understand, no key material from the token.
-            if (header.IsEncrypted)
-            {
-                return Fail(SafeguardErrorCodes.TokenEncrypted);
-            }
-
-            if (header.Algorithm is null || !_algorithms.Contains(header.Algorithm))
-            {
-                return Fail(SafeguardErrorCodes.TokenAlgorithmNotAllowed);
-            }
-
-            if (header.HasCritical)
-            {
-                return Fail(SafeguardErrorCodes.TokenCriticalHeader);
-            }
-
-            if (header.HasKeyReference)
-            {
-                return Fail(SafeguardErrorCodes.TokenHeaderKeyReference);
+                return Fail(CodeOf(readError));
             }
 
             // 4. Key by kid, from the trusted set only; the key's bound algorithm must be the header's.
-            if (header.KeyId is null || !KeyIds.IsWellFormed(header.KeyId))
-            {
-                return Fail(SafeguardErrorCodes.TokenKeyIdMalformed);
-            }
-
-            var lookup = _keys.FindKey(header.KeyId);
+            var lookup = _keys.FindKey(header.KeyId!);
             if (lookup.Key is null)
             {
                 return Fail(lookup.IsRevoked ? SafeguardErrorCodes.TokenKeyRevoked : SafeguardErrorCodes.TokenKeyUnknown);
@@ -170,16 +145,16 @@ public sealed partial class AccessTokenValidator : IDisposable
             }
 
             // 5. Signature.
-            if (!VerifySignature(token, ascii, signingInput, signature, lookup.Key))
+            if (!VerifySignature(token, ascii, segments, lookup.Key))
             {
                 return Fail(SafeguardErrorCodes.TokenSignatureInvalid);
             }
 
-            claims = parsed;
+            claims = payload.ToToken(header);
         }
 
         // 6. typ: at+jwt only (RFC 9068 section 4), so an ID token, a DPoP proof or a plain JWT is not an access token.
-        if (!IsAccessTokenType(claims.TokenType))
+        if (!_policy.AllowsType(claims.TokenType))
         {
             return Fail(SafeguardErrorCodes.TokenTypeInvalid, claims);
         }
@@ -255,10 +230,6 @@ public sealed partial class AccessTokenValidator : IDisposable
         }
     }
 
-    private static bool IsAccessTokenType(string? type) =>
-        string.Equals(type, "at+jwt", StringComparison.OrdinalIgnoreCase)
-        || string.Equals(type, "application/at+jwt", StringComparison.OrdinalIgnoreCase);
-
     private bool ContainsOurAudience(IReadOnlyList<string> audiences)
     {
         foreach (var audience in audiences)
@@ -272,33 +243,39 @@ public sealed partial class AccessTokenValidator : IDisposable
         return false;
     }
 
-    private static bool VerifySignature(string token, byte[] ascii, Range signingInput, Range signatureRange, SigningKey key)
+    private static bool VerifySignature(string token, byte[] ascii, JwsSegments segments, SigningKey key)
     {
-        var signatureChars = token.AsSpan()[signatureRange];
-        var (offset, inputLength) = signingInput.GetOffsetAndLength(token.Length);
+        var signatureChars = token.AsSpan()[segments.Signature];
         var signatureBytes = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(signatureChars.Length));
         try
         {
-            if (signatureChars.IsEmpty
-                || Base64Url.DecodeFromChars(signatureChars, signatureBytes, out _, out var signatureLength) != OperationStatus.Done)
-            {
-                return false;
-            }
-
-            // ECDSA signatures are fixed-length r || s (RFC 7518 section 3.4); anything else is refused before the math.
-            if (SigningAlgorithms.IsEcdsa(key.Algorithm) && signatureLength != SigningAlgorithms.EcdsaSignatureLength(key.Algorithm))
-            {
-                return false;
-            }
-
-            // The signing input: header '.' payload, straight from the ASCII bytes already made.
-            return key.Verifier.Verify(ascii, offset, inputLength, signatureBytes, 0, signatureLength);
+            // The signing input (header '.' payload) straight from the ASCII bytes already made.
+            return Base64Url.DecodeFromChars(signatureChars, signatureBytes, out _, out var signatureLength) == OperationStatus.Done
+                && key.PublicKey.Verify(key.Algorithm, ascii.AsSpan(0, segments.SigningInputLength), signatureBytes.AsSpan(0, signatureLength));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(signatureBytes);
         }
     }
+
+    /// <summary>The access-token code for each way a JWS fails its policy.</summary>
+    private static string CodeOf(JwsError error) => error switch
+    {
+        JwsError.Missing => SafeguardErrorCodes.TokenMissing,
+        JwsError.TooLarge => SafeguardErrorCodes.TokenTooLarge,
+        JwsError.Encrypted => SafeguardErrorCodes.TokenEncrypted,
+        JwsError.DuplicateMember => SafeguardErrorCodes.TokenDuplicateMember,
+        JwsError.MemberMalformed => SafeguardErrorCodes.TokenClaimMalformed,
+        JwsError.AlgorithmNotAllowed => SafeguardErrorCodes.TokenAlgorithmNotAllowed,
+        JwsError.CriticalHeader => SafeguardErrorCodes.TokenCriticalHeader,
+        JwsError.KeyReference => SafeguardErrorCodes.TokenHeaderKeyReference,
+        JwsError.KeyIdMalformed => SafeguardErrorCodes.TokenKeyIdMalformed,
+        JwsError.TypeNotAllowed => SafeguardErrorCodes.TokenTypeInvalid,
+        JwsError.KeyUnknown => SafeguardErrorCodes.TokenKeyUnknown,
+        JwsError.SignatureInvalid => SafeguardErrorCodes.TokenSignatureInvalid,
+        _ => SafeguardErrorCodes.TokenMalformed,
+    };
 
     private TokenValidationResult Fail(string code)
     {
@@ -314,9 +291,9 @@ public sealed partial class AccessTokenValidator : IDisposable
 
     private void OnKeyRevoked(object? sender, KeyRevokedEventArgs e) => _cache?.RemoveKey(e.KeyId);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Access token rejected: {ErrorCode}.")]
+    [LoggerMessage(EventId = LogEvents.AccessTokenRejected, Level = LogLevel.Debug, Message = "Access token rejected: {ErrorCode}.")]
     private partial void LogRejected(string errorCode);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Access token {TokenId} rejected after its signature verified: {ErrorCode}.")]
+    [LoggerMessage(EventId = LogEvents.AccessTokenRejectedAfterSignature, Level = LogLevel.Debug, Message = "Access token {TokenId} rejected after its signature verified: {ErrorCode}.")]
     private partial void LogRejectedVerified(string errorCode, string? tokenId);
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Safeguard.Tokens;
 
 /// <summary>
@@ -18,6 +20,8 @@ public readonly record struct TokenValidationResult
     }
 
     /// <summary>True only when every check passed.</summary>
+    [MemberNotNullWhen(true, nameof(Token))]
+    [MemberNotNullWhen(false, nameof(ErrorCode))]
     public bool IsValid => Token is not null && _errorCode is null;
 
     /// <summary>The validated claims; null unless <see cref="IsValid"/>.</summary>

@@ -1,6 +1,10 @@
+using Safeguard.Audit;
 using Safeguard.Keys;
-using Safeguard.Server.Services;
-using Safeguard.Storage.Data;
+using Safeguard.Server.Audit;
+using Safeguard.Server.ClientAuthentication;
+using Safeguard.Server.OAuth;
+using Safeguard.Server.Revocation;
+using Safeguard.State;
 
 namespace Safeguard.Server.Hosting;
 
@@ -10,47 +14,35 @@ namespace Safeguard.Server.Hosting;
 /// audited), clients and revocations. Stops the audit writer last, after the listener has drained.
 /// </summary>
 internal sealed partial class ServerStartup(
-    SafeguardDatabase database,
+    IStateStore store,
+    AuditWriter writer,
     ServerAudit audit,
     SigningKeyRing ring,
     KeyMaintenanceService keys,
     ClientRegistry clients,
     RevocationService revocations,
-    ServerContext serverContext,
+    ServerEndpoints endpoints,
+    ServerCertificate certificate,
     ILogger<ServerStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (database.Provider == DatabaseProvider.Sqlite)
-        {
-            await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            var pending = await database.GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false);
-            if (pending.Count > 0)
-            {
-                throw new InvalidOperationException(
-                    $"The PostgreSQL schema is not current ({pending.Count} migration(s) pending); run 'safeguard init --database ...' first.");
-            }
-        }
-
-        await audit.Writer.StartAsync(cancellationToken).ConfigureAwait(false);
+        await store.PrepareAsync(migrate: false, cancellationToken).ConfigureAwait(false);
+        await writer.StartAsync(cancellationToken).ConfigureAwait(false);
         ring.LifecycleChanged += audit.OnKeyLifecycle;
         await keys.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         await clients.LoadAsync(cancellationToken).ConfigureAwait(false);
         await revocations.SyncAsync(cancellationToken).ConfigureAwait(false);
-        LogStarted(logger, serverContext.Endpoints.Issuer, database.Provider, serverContext.CertificateFingerprint,
-            serverContext.DevelopmentCertificatePath ?? "(configured certificate)");
+        LogStarted(logger, endpoints.Issuer, store.ProviderName, certificate.Fingerprint, certificate.DevelopmentCertificatePath ?? "(configured certificate)");
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         ring.LifecycleChanged -= audit.OnKeyLifecycle;
-        await audit.Writer.StopAsync().ConfigureAwait(false);
+        await writer.StopAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.ServerReady, Level = LogLevel.Information,
         Message = "Safeguard is ready at {Issuer} on {Provider}. TLS certificate SHA-256 fingerprint {Fingerprint}; certificate: {CertificatePath}")]
-    private static partial void LogStarted(ILogger logger, string issuer, DatabaseProvider provider, string fingerprint, string certificatePath);
+    private static partial void LogStarted(ILogger logger, string issuer, string provider, string fingerprint, string certificatePath);
 }

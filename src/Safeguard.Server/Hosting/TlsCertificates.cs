@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Safeguard.Hosting;
+using Safeguard.Server.Configuration;
 
 namespace Safeguard.Server.Hosting;
 
@@ -11,9 +13,6 @@ namespace Safeguard.Server.Hosting;
 /// </summary>
 internal static class TlsCertificates
 {
-    /// <summary>The folder under the data folder.</summary>
-    public const string Folder = "tls";
-
     /// <summary>
     /// The cipher suites offered: TLS 1.3's AEAD suites and, for TLS 1.2, ECDHE key exchange with AEAD ciphers only
     /// (NIST SP 800-52r2 section 3.3.1). No CBC, no RSA key transport, no SHA-1 MACs.
@@ -33,20 +32,18 @@ internal static class TlsCertificates
 
     /// <summary>Loads the configured certificate, or the development certificate (creating it when missing).</summary>
     /// <param name="tls">The TLS options.</param>
-    /// <param name="dataPath">The data folder.</param>
+    /// <param name="folder">The data folder (where the development certificate lives).</param>
     /// <param name="hostName">The host name the certificate must cover (from the issuer).</param>
     /// <param name="time">The clock.</param>
-    /// <param name="created">True when a development certificate was created now.</param>
     /// <returns>The certificate with its private key.</returns>
-    public static X509Certificate2 Load(TlsOptions tls, string dataPath, string hostName, TimeProvider time, out bool created)
+    public static X509Certificate2 Load(TlsOptions tls, SafeguardDataFolder folder, string hostName, TimeProvider time)
     {
-        created = false;
         if (tls.CertificatePath is { } certificatePath && tls.KeyPath is { } keyPath)
         {
             return Exportable(X509Certificate2.CreateFromPemFile(certificatePath, keyPath));
         }
 
-        return Development(dataPath, hostName, time, out created);
+        return Development(folder, hostName, time);
     }
 
     /// <summary>The intermediates after the leaf in the configured PEM file, sent in the handshake so clients can build the chain.</summary>
@@ -69,27 +66,10 @@ internal static class TlsCertificates
         return chain;
     }
 
-    /// <summary>The client CAs <c>tls_client_auth</c> trusts, from <see cref="TlsOptions.ClientCaPath"/>.</summary>
-    /// <param name="tls">The TLS options.</param>
-    /// <returns>The CA certificates; empty when none are configured.</returns>
-    public static ClientCertificateAuthorities ClientAuthorities(TlsOptions tls)
+    private static X509Certificate2 Development(SafeguardDataFolder folder, string hostName, TimeProvider time)
     {
-        var anchors = new X509Certificate2Collection();
-        if (tls.ClientCaPath is { } path)
-        {
-            anchors.ImportFromPemFile(path);
-        }
-
-        return new ClientCertificateAuthorities(anchors);
-    }
-
-    private static X509Certificate2 Development(string dataPath, string hostName, TimeProvider time, out bool created)
-    {
-        created = false;
-
-        var folder = Path.Combine(dataPath, Folder);
-        var certificateFile = Path.Combine(folder, "server.crt");
-        var keyFile = Path.Combine(folder, "server.key");
+        var certificateFile = folder.TlsCertificate;
+        var keyFile = folder.TlsKey;
         if (File.Exists(certificateFile) && File.Exists(keyFile))
         {
             var existing = Exportable(X509Certificate2.CreateFromPemFile(certificateFile, keyFile));
@@ -101,7 +81,7 @@ internal static class TlsCertificates
             existing.Dispose();
         }
 
-        Directory.CreateDirectory(folder);
+        Directory.CreateDirectory(folder.Tls);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={hostName}, O=Safeguard development certificate", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
@@ -129,7 +109,6 @@ internal static class TlsCertificates
 
         WritePrivate(keyFile, key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(certificateFile, certificate.ExportCertificatePem());
-        created = true;
         return Exportable(X509Certificate2.CreateFromPemFile(certificateFile, keyFile));
     }
 
@@ -165,70 +144,6 @@ internal static class TlsCertificates
         using (certificate)
         {
             return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
-        }
-    }
-}
-
-/// <summary>The CAs whose client certificates <c>tls_client_auth</c> accepts.</summary>
-/// <param name="anchors">The CA certificates.</param>
-internal sealed class ClientCertificateAuthorities(X509Certificate2Collection anchors)
-{
-    private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
-
-    private bool IsAnchor(X509Certificate2 candidate)
-    {
-        foreach (var anchor in anchors)
-        {
-            if (ReferenceEquals(anchor, candidate))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether any CA is configured.</summary>
-    public bool Configured => anchors.Count > 0;
-
-    /// <summary>
-    /// Whether <paramref name="certificate"/> chains to one of the CAs (their own trust only, never the system store),
-    /// allows client authentication and is valid at <paramref name="now"/>. Revocation is not checked (no network
-    /// access at run time); revoke a client here by disabling it.
-    /// </summary>
-    public bool Validates(X509Certificate2 certificate, DateTimeOffset now)
-    {
-        if (anchors.Count == 0)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.VerificationTimeIgnored = false;
-        chain.ChainPolicy.ApplicationPolicy.Add(ClientAuthentication);
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        try
-        {
-            return chain.Build(certificate);
-        }
-        catch (CryptographicException)
-        {
-            return false;
-        }
-        finally
-        {
-            // The chain's elements are copies holding native handles; free them now, not at finalization.
-            foreach (var element in chain.ChainElements)
-            {
-                if (!ReferenceEquals(element.Certificate, certificate) && !IsAnchor(element.Certificate))
-                {
-                    element.Certificate.Dispose();
-                }
-            }
         }
     }
 }

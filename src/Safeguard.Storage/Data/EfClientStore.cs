@@ -55,11 +55,7 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
         await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Disables a client in one statement (no read-modify-write, so a concurrent change is not undone).</summary>
-    /// <param name="clientId">The client id.</param>
-    /// <param name="at">The change time.</param>
-    /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>True if the client exists.</returns>
+    /// <inheritdoc />
     public async Task<bool> DisableAsync(string clientId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var atMs = at.ToUnixTimeMilliseconds();
@@ -69,16 +65,7 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
             .ConfigureAwait(false) == 1;
     }
 
-    /// <summary>
-    /// Replaces a <c>client_secret_basic</c> client's secret hash in one statement, only if the client is unchanged
-    /// since <paramref name="seenUpdatedAt"/> (so of two concurrent rotations exactly one wins).
-    /// </summary>
-    /// <param name="clientId">The client id.</param>
-    /// <param name="secretHash">The new secret's hash.</param>
-    /// <param name="seenUpdatedAt">The client's last change as the caller read it.</param>
-    /// <param name="at">The change time.</param>
-    /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>True if the secret was replaced.</returns>
+    /// <inheritdoc />
     public async Task<bool> SetSecretHashAsync(string clientId, byte[] secretHash, DateTimeOffset seenUpdatedAt, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var atMs = at.ToUnixTimeMilliseconds();

@@ -27,10 +27,7 @@ public sealed class EfReplayCache(SafeguardDatabase database) : IReplayCache
         return inserted == 1;
     }
 
-    /// <summary>Deletes entries that expired before <paramref name="before"/>.</summary>
-    /// <param name="before">The cut-off.</param>
-    /// <param name="cancellationToken">Cancels the write.</param>
-    /// <returns>How many were deleted.</returns>
+    /// <inheritdoc />
     public async Task<int> PruneAsync(DateTimeOffset before, CancellationToken cancellationToken)
     {
         var beforeMs = before.ToUnixTimeMilliseconds();

@@ -4,6 +4,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Npgsql;
 using Safeguard.Audit;
+using Safeguard.Hosting;
+using Safeguard.State;
 using Safeguard.Storage.Audit;
 
 namespace Safeguard.Storage.Data;
@@ -12,14 +14,8 @@ namespace Safeguard.Storage.Data;
 /// One database, whichever provider: creates contexts, applies migrations (and the audit schema), opens the audit
 /// store, and provides the cluster-wide lock that makes exactly one node rotate keys at a time.
 /// </summary>
-public sealed class SafeguardDatabase : IDisposable
+public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
 {
-    /// <summary>The file name of the SQLite state database in the data folder.</summary>
-    public const string SqliteFileName = "safeguard.db";
-
-    /// <summary>The file name of the SQLite audit database in the data folder.</summary>
-    public const string SqliteAuditFileName = "audit.db";
-
     private readonly DbContextOptions _contextOptions;
     private readonly NpgsqlDataSource? _dataSource;
 
@@ -56,30 +52,40 @@ public sealed class SafeguardDatabase : IDisposable
     /// <summary>SQLite only: the audit database file.</summary>
     public string? AuditPath { get; }
 
-    /// <summary>Opens the database named by <paramref name="options"/>; SQLite files default into <paramref name="dataPath"/>.</summary>
+    /// <inheritdoc />
+    public string ProviderName => Provider == DatabaseProvider.PostgreSql ? "postgresql" : "sqlite";
+
+    /// <summary>
+    /// Opens the database named by <paramref name="options"/> (already validated by <see cref="DatabaseOptionsValidator"/>);
+    /// SQLite files default into the data folder (<see cref="SafeguardDataFolder.StateDatabase"/> and
+    /// <see cref="SafeguardDataFolder.AuditDatabase"/>; a configured SQLite file keeps its audit database beside it).
+    /// </summary>
     /// <param name="options">Provider and connection string.</param>
-    /// <param name="dataPath">The data folder (SQLite default location).</param>
+    /// <param name="folder">The data folder.</param>
     /// <returns>The database.</returns>
-    public static SafeguardDatabase Open(DatabaseOptions options, string dataPath)
+    public static SafeguardDatabase Open(DatabaseOptions options, SafeguardDataFolder folder)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(dataPath);
-        OptionsGuardThrow(options);
+        ArgumentNullException.ThrowIfNull(folder);
         if (options.Provider == DatabaseProvider.PostgreSql)
         {
             return new SafeguardDatabase(options, options.ConnectionString!, null);
         }
 
-        Directory.CreateDirectory(dataPath);
+        folder.EnsureCreated();
         var builder = new SqliteConnectionStringBuilder(options.ConnectionString ?? string.Empty);
+        var auditPath = folder.AuditDatabase;
         if (string.IsNullOrEmpty(builder.DataSource))
         {
-            builder.DataSource = Path.Combine(dataPath, SqliteFileName);
+            builder.DataSource = folder.StateDatabase;
+        }
+        else
+        {
+            auditPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) ?? folder.Root, Path.GetFileName(folder.AuditDatabase));
         }
 
         builder.Pooling = true;
         builder.DefaultTimeout = 30;
-        var auditPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) ?? dataPath, SqliteAuditFileName);
         return new SafeguardDatabase(options, builder.ToString(), auditPath);
     }
 
@@ -125,6 +131,23 @@ public sealed class SafeguardDatabase : IDisposable
         }
     }
 
+    /// <inheritdoc />
+    public async Task PrepareAsync(bool migrate, CancellationToken cancellationToken)
+    {
+        if (migrate || Provider == DatabaseProvider.Sqlite)
+        {
+            await MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var pending = await GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false);
+        if (pending.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The PostgreSQL schema is not current ({pending.Count} migration(s) pending); run 'safeguard init --database ...' first.");
+        }
+    }
+
     /// <summary>Whether the schema has migrations not yet applied.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The ids of pending migrations.</returns>
@@ -140,9 +163,7 @@ public sealed class SafeguardDatabase : IDisposable
         ? new PostgresAuditStore(ConnectionString)
         : new SqliteAuditStore(AuditPath!);
 
-    /// <summary>Whether the database answers a trivial query now.</summary>
-    /// <param name="cancellationToken">Cancels the probe.</param>
-    /// <returns>True if reachable.</returns>
+    /// <inheritdoc />
     public async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
     {
         try
@@ -161,11 +182,13 @@ public sealed class SafeguardDatabase : IDisposable
     /// connection until the returned handle is disposed; on SQLite (one node by construction) the lock is always
     /// granted. Null when another node holds it.
     /// </summary>
-    /// <param name="lockId">The lock's number (one per purpose).</param>
+    /// <param name="name">The lock's name (one per purpose, for example <see cref="LeaderLocks.KeyRotation"/>).</param>
     /// <param name="cancellationToken">Cancels the attempt.</param>
     /// <returns>A handle to dispose, or null.</returns>
-    public async Task<IAsyncDisposable?> TryAcquireLockAsync(long lockId, CancellationToken cancellationToken)
+    public async Task<IAsyncDisposable?> TryAcquireAsync(string name, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var lockId = LockIdOf(name);
         if (_dataSource is null)
         {
             return NoLock.Instance;
@@ -194,14 +217,13 @@ public sealed class SafeguardDatabase : IDisposable
     /// <inheritdoc />
     public void Dispose() => _dataSource?.Dispose();
 
-    private static void OptionsGuardThrow(DatabaseOptions options)
-    {
-        var result = new DatabaseOptionsValidator().Validate(null, options);
-        if (result.Failed)
-        {
-            throw new Microsoft.Extensions.Options.OptionsValidationException(nameof(DatabaseOptions), typeof(DatabaseOptions), result.Failures);
-        }
-    }
+    /// <summary>
+    /// The advisory lock number of a name: key rotation keeps the number it has always had ("SGKEYS"), so nodes of
+    /// different versions still exclude each other; any other name takes the first 8 bytes of its SHA-256.
+    /// </summary>
+    private static long LockIdOf(string name) => name == LeaderLocks.KeyRotation
+        ? 0x5347_4B45_5953
+        : System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("safeguard-lock:" + name)));
 
     private sealed class NoLock : IAsyncDisposable
     {

@@ -179,5 +179,8 @@ public sealed class DpopProofValidatorTests : IDisposable
 
         public ValueTask<bool> TryAddAsync(string purpose, string value, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
             ValueTask.FromResult(Entries.TryAdd(purpose + "|" + value, expiresAt));
+
+        public Task<int> PruneAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
+            Task.FromResult(Entries.Count(e => e.Value < before && Entries.TryRemove(e.Key, out _)));
     }
 }

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
+using Safeguard.Hosting;
 using Safeguard.Keys;
+using Safeguard.Tests.Hosting;
 using Safeguard.Tokens;
 
 namespace Safeguard.Tests.Tokens;
@@ -129,25 +132,54 @@ public sealed class AccessTokenIssuerTests
     }
 
     [Fact]
-    public void Constructor_StopsOnATwoHourLifetimeWithAMessageThatSaysWhatToChange()
+    public void Composition_StopsOnATwoHourLifetimeWithAMessageThatSaysWhatToChange()
     {
-        using var fixture = new TokenFixture();
-        var options = new AccessTokenOptions { Issuer = TokenFixture.Issuer, Lifetime = TimeSpan.FromHours(2) };
+        using var services = CoreComposition.Build(new Dictionary<string, string?>
+        {
+            ["Safeguard:Tokens:Issuer"] = TokenFixture.Issuer,
+            ["Safeguard:Tokens:Lifetime"] = "02:00:00",
+        });
 
-        var error = Assert.Throws<OptionsValidationException>(() =>
-            new AccessTokenIssuer(fixture.Ring, Options.Create(options), fixture.Time, NullLogger<AccessTokenIssuer>.Instance));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<AccessTokenIssuer>());
 
         Assert.Contains("Safeguard:Tokens:Lifetime", error.Message, StringComparison.Ordinal);
         Assert.Contains("00:15:00", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void KeyRing_StopsOnAlgNone()
+    public void Composition_StopsAtStartOnAlgNone_WithEveryFailureListed()
     {
-        using var fixture = new TokenFixture();
+        using var services = CoreComposition.Build(new Dictionary<string, string?>
+        {
+            ["Safeguard:Keys:Algorithm"] = "none",
+            ["Safeguard:Keys:PropagationTime"] = "00:00:10",
+            ["Safeguard:Dpop:ProofMaxAge"] = "01:00:00",
+        });
 
-        Assert.Throws<OptionsValidationException>(() => new SigningKeyRing(
-            fixture.Store, fixture.Protector, Options.Create(new KeyRingOptions { Algorithm = "none" }), fixture.Time, NullLogger<SigningKeyRing>.Instance));
+        var error = Assert.Throws<OptionsValidationException>(() => SafeguardOptionsValidation.ValidateAll(services));
+
+        Assert.Contains(error.Failures, f => f.Contains("Safeguard:Keys:Algorithm", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Safeguard:Keys:PropagationTime", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Safeguard:Dpop:ProofMaxAge", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Composition_BindsTheKeyRingFromConfiguration()
+    {
+        using var services = CoreComposition.Build(new Dictionary<string, string?>
+        {
+            ["Safeguard:Keys:Algorithm"] = "ES384",
+            ["Safeguard:Keys:PropagationTime"] = "02:00:00",
+        });
+        SafeguardOptionsValidation.ValidateAll(services);
+        var ring = services.GetRequiredService<SigningKeyRing>();
+
+        await ring.EnsureKeysAsync(CancellationToken.None);
+        var pending = await ring.RotateAsync(CancellationToken.None);
+
+        Assert.Equal(SigningAlgorithms.ES384, ring.GetSigningKey()!.Algorithm);
+        Assert.Equal(SigningAlgorithms.ES384, pending.Algorithm);
+        Assert.Equal(TimeSpan.FromHours(2), pending.ActivatesAt - pending.CreatedAt);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
 using Safeguard.Keys;
+using Safeguard.Tests.Hosting;
 using Safeguard.Tokens;
 
 namespace Safeguard.Tests.Tokens;
@@ -158,29 +159,29 @@ public sealed class AccessTokenValidatorTests
     }
 
     [Theory]
-    [InlineData("ClockSkew 5 minutes (IdentityModel's default)")]
-    [InlineData("alg none allowed")]
-    [InlineData("HS256 allowed")]
-    [InlineData("no audience")]
-    [InlineData("http issuer")]
-    [InlineData("16 KB tokens")]
-    public void Constructor_RefusesInsecureOptions(string setting)
+    [InlineData("ClockSkew 5 minutes (IdentityModel's default)", "Safeguard:Validation:ClockSkew", "00:05:00")]
+    [InlineData("alg none allowed", "Safeguard:Validation:ValidAlgorithms:0", "none")]
+    [InlineData("HS256 allowed", "Safeguard:Validation:ValidAlgorithms:0", "HS256")]
+    [InlineData("no audience", "Safeguard:Validation:Audiences:0", null)]
+    [InlineData("http issuer", "Safeguard:Validation:Issuer", "http://auth.example.test")]
+    [InlineData("16 KB tokens", "Safeguard:Validation:MaxTokenSize", "16384")]
+    public void Composition_RefusesInsecureValidationOptions(string setting, string key, string? value)
     {
-        var options = new AccessTokenValidationOptions { Issuer = TokenFixture.Issuer, Audiences = { TokenFixture.Audience } };
-        switch (setting)
+        var settings = new Dictionary<string, string?>
         {
-            case "ClockSkew 5 minutes (IdentityModel's default)": options.ClockSkew = TimeSpan.FromMinutes(5); break;
-            case "alg none allowed": options.ValidAlgorithms.Add("none"); break;
-            case "HS256 allowed": options.ValidAlgorithms.Add("HS256"); break;
-            case "no audience": options.Audiences.Clear(); break;
-            case "http issuer": options.Issuer = "http://auth.example.test"; break;
-            case "16 KB tokens": options.MaxTokenSize = 16384; break;
+            ["Safeguard:Validation:Issuer"] = TokenFixture.Issuer,
+            ["Safeguard:Validation:Audiences:0"] = TokenFixture.Audience,
+        };
+        settings[key] = value;
+        if (value is null)
+        {
+            settings.Remove(key);
         }
 
-        using var fixture = new TokenFixture();
-        var error = Assert.Throws<OptionsValidationException>(() => new AccessTokenValidator(
-            fixture.Ring, Options.Create(options), fixture.Time, NullLogger<AccessTokenValidator>.Instance));
-        Assert.Single(error.Failures);
+        using var services = CoreComposition.Build(settings);
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<AccessTokenValidator>());
+        Assert.True(error.Failures.Count() == 1, setting + ": " + string.Join(" | ", error.Failures));
     }
 
     [Fact]

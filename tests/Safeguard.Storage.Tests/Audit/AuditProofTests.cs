@@ -63,7 +63,7 @@ public sealed class AuditProofTests
         await trail.Keys.LoadAsync(createIfMissing: false, CancellationToken.None);
 
         var proof = await AuditProofs.CreateAsync(trail.Store, target.EventId, CancellationToken.None);
-        var (valid, detail) = await AuditProofs.VerifyAsync(proof!, trail.Keys.Trusted);
+        var (valid, detail) = AuditProofs.Verify(proof!, trail.Keys.Trusted);
 
         Assert.NotNull(proof);
         Assert.True(valid, detail);
@@ -91,7 +91,7 @@ public sealed class AuditProofTests
         await trail.Keys.LoadAsync(createIfMissing: false, CancellationToken.None);
 
         var proof = await AuditProofs.CreateAsync(trail.Store, target.EventId, CancellationToken.None);
-        var (valid, detail) = await AuditProofs.VerifyAsync(proof!, trail.Keys.Trusted);
+        var (valid, detail) = AuditProofs.Verify(proof!, trail.Keys.Trusted);
 
         Assert.True(valid, detail);
     }
@@ -121,7 +121,7 @@ public sealed class AuditProofTests
         };
         Assert.NotEqual(proof, altered);
 
-        var (valid, _) = await AuditProofs.VerifyAsync(altered, trail.Keys.Trusted);
+        var (valid, _) = AuditProofs.Verify(altered, trail.Keys.Trusted);
 
         Assert.False(valid);
     }

@@ -220,5 +220,10 @@ public sealed class AuditWriterTests
         public IAsyncEnumerable<AuditRecord> ReadChainAsync(string chain, long fromSequence, CancellationToken cancellationToken) => inner.ReadChainAsync(chain, fromSequence, cancellationToken);
 
         public Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(string chain, CancellationToken cancellationToken) => inner.GetCheckpointsAsync(chain, cancellationToken);
+
+        /// <summary>The inner store belongs to the fixture.</summary>
+        public void Dispose()
+        {
+        }
     }
 }

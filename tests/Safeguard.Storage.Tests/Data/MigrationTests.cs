@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Safeguard.Hosting;
 using Safeguard.Storage.Data;
 
 namespace Safeguard.Storage.Tests.Data;
@@ -26,7 +27,7 @@ public sealed class MigrationTests
         var folder = Directory.CreateTempSubdirectory("sg-migrate-").FullName;
         try
         {
-            using var database = SafeguardDatabase.Open(new DatabaseOptions(), folder);
+            using var database = SafeguardDatabase.Open(new DatabaseOptions(), SafeguardDataFolder.At(folder));
             await database.MigrateAsync(CancellationToken.None);
             await database.MigrateAsync(CancellationToken.None);
 
@@ -36,8 +37,8 @@ public sealed class MigrationTests
             Assert.True(await replay.TryAddAsync("dpop", "jkt:jti-1", expires, CancellationToken.None));
             Assert.False(await replay.TryAddAsync("dpop", "jkt:jti-1", expires, CancellationToken.None));
             Assert.True(await replay.TryAddAsync("client_assertion", "jkt:jti-1", expires, CancellationToken.None));
-            Assert.True(File.Exists(Path.Combine(folder, SafeguardDatabase.SqliteFileName)));
-            Assert.True(File.Exists(Path.Combine(folder, SafeguardDatabase.SqliteAuditFileName)));
+            Assert.True(File.Exists(SafeguardDataFolder.At(folder).StateDatabase));
+            Assert.True(File.Exists(SafeguardDataFolder.At(folder).AuditDatabase));
         }
         finally
         {

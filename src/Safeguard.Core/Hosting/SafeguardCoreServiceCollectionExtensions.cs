@@ -1,0 +1,108 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Safeguard.Audit;
+using Safeguard.Clients;
+using Safeguard.Dpop;
+using Safeguard.Hosting;
+using Safeguard.Keys;
+using Safeguard.Tokens;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Composes Safeguard's core: the data folder and its key-encryption key, the key ring, issuance, validation, DPoP and the audit writer.</summary>
+public static class SafeguardCoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the core services, each option bound once from the <c>Safeguard</c> section of
+    /// <paramref name="configuration"/>, checked by its validator (every error reported) when the host starts:
+    /// <list type="bullet">
+    /// <item><c>Safeguard:DataPath</c>: <see cref="SafeguardDataFolder"/>, and its key-encryption key as <see cref="IKeyProtector"/> (disposed, so zeroed, with the container).</item>
+    /// <item><c>Safeguard:Keys</c>: <see cref="SigningKeyRing"/> (also the <see cref="IVerificationKeySource"/>).</item>
+    /// <item><c>Safeguard:Tokens</c>: <see cref="AccessTokenIssuer"/>; and <see cref="AccessTokenValidator"/> with <see cref="AccessTokenValidationOptions"/>,
+    /// which the host configures (its issuer and audiences) and validates on start.</item>
+    /// <item><c>Safeguard:Dpop</c>: <see cref="DpopProofValidator"/> with nonces keyed from the KEK.</item>
+    /// <item><see cref="ClientAssertionValidator"/>.</item>
+    /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copy in the data folder.</item>
+    /// </list>
+    /// The stores these need (<see cref="ISigningKeyStore"/>, <see cref="IReplayCache"/>, <see cref="IAuditStore"/>, ...)
+    /// come from <c>AddSafeguardStorage</c>. <see cref="TimeProvider"/> is <see cref="TimeProvider.System"/> unless one
+    /// was registered first. Calling this twice is harmless.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The configuration (see <see cref="SafeguardConfiguration"/> for its sources).</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddSafeguardCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(SafeguardConfiguration.Section);
+        services.AddOptions();
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSafeguardOptions<DataFolderOptions, DataFolderOptionsValidator>(section);
+        services.TryAddSingleton(sp => SafeguardDataFolder.At(sp.GetRequiredService<IOptions<DataFolderOptions>>().Value.DataPath).EnsureCreated());
+        services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenKeyEncryptionKey());
+        services.TryAddSingleton<IKeyProtector>(sp => sp.GetRequiredService<AesGcmKeyProtector>());
+
+        services.AddSafeguardOptions<KeyRingOptions, KeyRingOptionsValidator>(section.GetSection("Keys"));
+        services.TryAddSingleton<SigningKeyRing>();
+        services.TryAddSingleton<IVerificationKeySource>(sp => sp.GetRequiredService<SigningKeyRing>());
+
+        // Issuance and validation name the host's issuer, which the host sets; it validates them on start.
+        services.AddSafeguardOptions<AccessTokenOptions, AccessTokenOptionsValidator>(section.GetSection("Tokens"), validateOnStart: false);
+        services.AddSafeguardOptions<AccessTokenValidationOptions, AccessTokenValidationOptionsValidator>(section.GetSection("Validation"), validateOnStart: false);
+        services.TryAddSingleton<AccessTokenIssuer>();
+        services.TryAddSingleton<AccessTokenValidator>();
+
+        services.AddSafeguardOptions<DpopOptions, DpopOptionsValidator>(section.GetSection("Dpop"));
+        services.TryAddSingleton(sp => new DpopNonces(
+            sp.GetRequiredService<AesGcmKeyProtector>().DeriveKey("safeguard dpop nonce", 32),
+            sp.GetRequiredService<IOptions<DpopOptions>>().Value.NonceStep,
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<DpopProofValidator>();
+        services.TryAddSingleton<ClientAssertionValidator>();
+
+        services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
+        services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IAuditCheckpointSink>(sp => new DirectoryCheckpointSink(sp.GetRequiredService<SafeguardDataFolder>().AuditCheckpoints));
+        services.TryAddSingleton(sp => new AuditWriter(
+            sp.GetRequiredService<IAuditStore>(),
+            sp.GetRequiredService<AuditSigningKeys>(),
+            sp.GetRequiredService<IAuditCheckpointSink>(),
+            sp.GetRequiredService<IOptions<AuditOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<AuditWriter>>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Binds an options type from a configuration section once, registers its validator (which reports every
+    /// error) and, unless told otherwise, validates it when the host starts (<c>ValidateOnStart</c>).
+    /// </summary>
+    /// <typeparam name="TOptions">The options.</typeparam>
+    /// <typeparam name="TValidator">Their validator.</typeparam>
+    /// <param name="services">The services.</param>
+    /// <param name="section">The section to bind.</param>
+    /// <param name="validateOnStart">Whether a start fails on invalid values (true), or only the first use of the options.</param>
+    /// <returns>The options builder, for further configuration.</returns>
+    public static OptionsBuilder<TOptions> AddSafeguardOptions<TOptions, TValidator>(this IServiceCollection services, IConfiguration section, bool validateOnStart = true)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
+        var builder = services.AddOptions<TOptions>();
+        if (!services.Any(d => d.ServiceType == typeof(BoundMarker<TOptions>)))
+        {
+            services.AddSingleton<BoundMarker<TOptions>>();
+            builder.Bind(section);
+        }
+
+        return validateOnStart ? builder.ValidateOnStart() : builder;
+    }
+
+    /// <summary>Remembers that an options type is bound, so a second call does not bind it twice (lists would be appended twice).</summary>
+    private sealed class BoundMarker<TOptions>;
+}

@@ -1,0 +1,72 @@
+namespace Safeguard;
+
+/// <summary>
+/// The one catalogue of operational log event ids (<c>[LoggerMessage(EventId = ...)]</c>), grouped like the error
+/// codes: 1xxx tokens and keys, 2xxx issuance, 3xxx clients, 8xxx the server host, 9xxx audit. An id is never
+/// reused for another message. Operational logs never carry tokens, secrets or PHI.
+/// </summary>
+public static class LogEvents
+{
+    /// <summary>An access token was rejected before its signature verified.</summary>
+    public const int AccessTokenRejected = 1001;
+
+    /// <summary>An access token was rejected after its signature verified.</summary>
+    public const int AccessTokenRejectedAfterSignature = 1002;
+
+    /// <summary>A signing key was created.</summary>
+    public const int SigningKeyCreated = 1101;
+
+    /// <summary>A signing key changed state.</summary>
+    public const int SigningKeyStateChanged = 1102;
+
+    /// <summary>A signing key was revoked.</summary>
+    public const int SigningKeyRevoked = 1103;
+
+    /// <summary>A pending key was activated early because no key was active.</summary>
+    public const int SigningKeyPromotedEarly = 1104;
+
+    /// <summary>A signing key past retention was deleted.</summary>
+    public const int SigningKeyPurged = 1105;
+
+    /// <summary>A key lifecycle handler failed.</summary>
+    public const int SigningKeyHandlerFailed = 1106;
+
+    /// <summary>Key-ring maintenance failed (retried).</summary>
+    public const int KeyMaintenanceFailed = 1107;
+
+    /// <summary>Issuance was refused.</summary>
+    public const int IssuanceRefused = 2001;
+
+    /// <summary>A client assertion was rejected.</summary>
+    public const int ClientAssertionRejected = 3001;
+
+    /// <summary>A client was loaded on first use.</summary>
+    public const int ClientLoadedOnFirstUse = 3002;
+
+    /// <summary>A periodic reload of clients or revocations failed (retried).</summary>
+    public const int SyncFailed = 3003;
+
+    /// <summary>The server is ready.</summary>
+    public const int ServerReady = 8001;
+
+    /// <summary>A request was answered 503 because the audit trail could not record it.</summary>
+    public const int AuditUnavailableRefusal = 8002;
+
+    /// <summary>The audit queue was full.</summary>
+    public const int AuditQueueFull = 9001;
+
+    /// <summary>An audit store write failed.</summary>
+    public const int AuditStoreFailed = 9002;
+
+    /// <summary>The audit store is writable again.</summary>
+    public const int AuditStoreRecovered = 9003;
+
+    /// <summary>A checkpoint could not be copied to the sink.</summary>
+    public const int AuditCheckpointExportFailed = 9004;
+
+    /// <summary>The audit writer stopped on an internal error.</summary>
+    public const int AuditWriterCrashed = 9005;
+
+    /// <summary>The audit writer stopped with events it could not make durable.</summary>
+    public const int AuditWriterStoppedWithLeftovers = 9006;
+}

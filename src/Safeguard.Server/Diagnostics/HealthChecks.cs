@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Safeguard.Audit;
+using Safeguard.Keys;
+using Safeguard.State;
+
+namespace Safeguard.Server.Diagnostics;
+
+/// <summary>Ready only while the database answers.</summary>
+internal sealed class StoreHealthCheck(IStateStore store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await store.CanConnectAsync(cancellationToken).ConfigureAwait(false)
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("The database does not answer.");
+}
+
+/// <summary>Ready only while the audit writer runs and its last commit succeeded.</summary>
+internal sealed class AuditHealthCheck(AuditWriter writer) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(writer.IsHealthy ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The audit writer is stopped or cannot commit."));
+}
+
+/// <summary>Ready only while a key is active.</summary>
+internal sealed class SigningKeyHealthCheck(SigningKeyRing ring) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(ring.GetSigningKey() is not null ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("No signing key is active."));
+}
+
+/// <summary>The <c>/readyz</c> body: overall status and each check's status and description. No secrets, no exceptions.</summary>
+internal static class HealthResponses
+{
+    public static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        await using (writer.ConfigureAwait(false))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", report.Status == HealthStatus.Healthy ? "ready" : "not_ready");
+            writer.WriteStartObject("checks");
+            foreach (var (name, entry) in report.Entries)
+            {
+                writer.WriteStartObject(name);
+                writer.WriteString("status", entry.Status == HealthStatus.Healthy ? "ok" : "failing");
+                if (entry.Description is not null)
+                {
+                    writer.WriteString("description", entry.Description);
+                }
+
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+            await writer.FlushAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Data.Common;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+using Safeguard.Audit;
+using Safeguard.Hosting;
+using Safeguard.Server.Audit;
+using Safeguard.Server.Configuration;
+using Safeguard.Server.Diagnostics;
+using Safeguard.Server.Discovery;
+using Safeguard.Server.Introspection;
+using Safeguard.Server.OAuth;
+using Safeguard.Server.Revocation;
+using Safeguard.Server.Token;
+
+namespace Safeguard.Server.Hosting;
+
+/// <summary>The listener (TLS only, limits, cipher suites) and the request pipeline, from the composed services.</summary>
+internal static class ServerPipeline
+{
+    /// <summary>
+    /// Configures Kestrel from <see cref="ServerOptions"/>. Kestrel is configured while the application is built, the
+    /// first moment any option is read, so every option is validated here first and all failures are reported together.
+    /// </summary>
+    public static void ConfigureKestrel(KestrelServerOptions kestrel)
+    {
+        var services = kestrel.ApplicationServices;
+        SafeguardOptionsValidation.ValidateAll(services);
+        var server = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        var certificate = services.GetRequiredService<ServerCertificate>();
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestBodySize = server.Limits.MaxRequestBodySize;
+        kestrel.Limits.MaxRequestHeadersTotalSize = server.Limits.MaxRequestHeadersTotalSize;
+        kestrel.Limits.MaxRequestHeaderCount = server.Limits.MaxRequestHeaderCount;
+        kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+        ServerOptionsValidator.TryParseEndpoint(server.Listen, Uri.UriSchemeHttps, out var https);
+        Listen(kestrel, https, listen => listen.UseHttps(options =>
+        {
+            options.ServerCertificate = certificate.Certificate;
+            options.ServerCertificateChain = certificate.Chain;
+            options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
+
+            // The handshake accepts any client certificate; client authentication decides per client (a chain to
+            // Tls:ClientCaPath and the registered subject, or the pinned certificate). Other requests ignore it.
+            options.ClientCertificateValidation = (_, _, _) => true;
+            options.OnAuthenticate = (_, ssl) =>
+            {
+                if (!OperatingSystem.IsWindows())
+                {
+                    ssl.CipherSuitesPolicy = new CipherSuitesPolicy(TlsCertificates.CipherSuites);
+                }
+            };
+        }));
+        if (server.HttpRedirectListen is { Length: > 0 } redirect && ServerOptionsValidator.TryParseEndpoint(redirect, Uri.UriSchemeHttp, out var http))
+        {
+            Listen(kestrel, http, _ => { });
+        }
+    }
+
+    /// <summary>The middleware and the endpoints. Endpoint handlers are resolved per request, so nothing is built before the options are validated.</summary>
+    public static void UseSafeguardServer(this WebApplication app)
+    {
+        app.Use(RedirectPlainHttp);
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleExceptionAsync });
+        app.UseHsts();
+
+        app.MapGet("/.well-known/oauth-authorization-server", context => Resolve<DiscoveryEndpoints>(context).MetadataAsync(context));
+        app.MapGet("/.well-known/openid-configuration", context => Resolve<DiscoveryEndpoints>(context).MetadataAsync(context));
+        app.MapGet(ServerEndpoints.JwksPath, context => Resolve<DiscoveryEndpoints>(context).JwksAsync(context));
+        app.MapPost(ServerEndpoints.TokenPath, context => Resolve<TokenEndpoint>(context).HandleAsync(context));
+        app.MapPost(ServerEndpoints.RevocationPath, context => Resolve<RevocationEndpoint>(context).HandleAsync(context));
+        app.MapPost(ServerEndpoints.IntrospectionPath, context => Resolve<IntrospectionEndpoint>(context).HandleAsync(context));
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = HealthResponses.WriteAsync });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+
+    private static T Resolve<T>(HttpContext context)
+        where T : notnull => context.RequestServices.GetRequiredService<T>();
+
+    private static void Listen(KestrelServerOptions kestrel, (IPAddress? Address, bool Localhost, int Port) endpoint, Action<ListenOptions> configure)
+    {
+        if (endpoint.Localhost)
+        {
+            kestrel.ListenLocalhost(endpoint.Port, configure);
+        }
+        else
+        {
+            kestrel.Listen(endpoint.Address!, endpoint.Port, configure);
+        }
+    }
+
+    /// <summary>
+    /// The optional plain-http listener answers every request with a redirect to the issuer and no content. On https,
+    /// <c>/metrics</c> is served only while <see cref="ServerOptions.Metrics"/> is on.
+    /// </summary>
+    private static Task RedirectPlainHttp(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.IsHttps)
+        {
+            if (context.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal)
+                && !context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value.Metrics)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+
+            return next(context);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
+        context.Response.Headers.Location = context.RequestServices.GetRequiredService<ServerEndpoints>().Issuer + context.Request.Path + context.Request.QueryString;
+        context.Response.ContentLength = 0;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Unhandled failures: a store that is down is 503 (retry later); anything else is 500. Never a stack trace.</summary>
+    private static async Task HandleExceptionAsync(HttpContext context)
+    {
+        var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var storeDown = false;
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            storeDown |= e is DbException or TimeoutException or SocketException or AuditUnavailableException;
+        }
+
+        context.RequestServices.GetRequiredService<ServerAudit>().RecordFailure(context, storeDown, exception?.GetType().Name);
+        if (storeDown)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+
+        await OAuthResponses.WriteErrorAsync(context.Response, storeDown ? 503 : 500,
+            storeDown ? OAuthResponses.TemporarilyUnavailable : "server_error",
+            storeDown ? "The store is unavailable; retry shortly." : "The server failed to process the request.").ConfigureAwait(false);
+    }
+}
