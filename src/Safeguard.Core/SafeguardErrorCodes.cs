@@ -2,8 +2,10 @@ namespace Safeguard;
 
 /// <summary>
 /// The stable catalogue of Safeguard error codes. Tests and operators match on the code, never on the wording.
-/// A retired code is never reused. Ranges: <c>SG1xxx</c> token validation, <c>SG2xxx</c> issuance,
-/// <c>SG3xxx</c> sessions and MFA, <c>SG4xxx</c> gateway, <c>SG9xxx</c> audit. docs/error-codes.md lists them all.
+/// A retired code is never reused. Ranges: <c>SG1xxx</c> token validation, <c>SG2xxx</c> issuance, <c>SG3xxx</c> the
+/// authorization server's refusals (<c>SG30xx</c> client authentication, <c>SG31xx</c> DPoP, <c>SG32xx</c> requests,
+/// <c>SG33xx</c> stores; sessions and MFA take <c>SG34xx</c> onward), <c>SG4xxx</c> gateway, <c>SG9xxx</c> audit.
+/// docs/error-codes.md lists them all (a test keeps the two in step).
 /// </summary>
 public static class SafeguardErrorCodes
 {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Safeguard.Benchmarks;
+using Safeguard.Hosting;
 
 namespace Safeguard.Cli.Tests;
 
@@ -178,7 +179,7 @@ public sealed class AuditCommandTests : IDisposable
     private Dictionary<string, long> StoredEventIds(string chain)
     {
         var ids = new Dictionary<string, long>(StringComparer.Ordinal);
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "audit.db")};Mode=ReadOnly;Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={SafeguardDataFolder.At(_data.FullName).AuditDatabase};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT seq, body FROM audit_events WHERE chain = $c";
@@ -195,7 +196,7 @@ public sealed class AuditCommandTests : IDisposable
 
     private void Tamper(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.FullName, "audit.db")};Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={SafeguardDataFolder.At(_data.FullName).AuditDatabase};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "DROP TRIGGER audit_events_append_only_update; " + sql;

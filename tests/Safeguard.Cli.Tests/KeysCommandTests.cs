@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Safeguard.Hosting;
 
 namespace Safeguard.Cli.Tests;
 
@@ -40,7 +41,7 @@ public sealed class KeysCommandTests : IDisposable
         var key = Assert.Single(json.RootElement.EnumerateArray());
         Assert.Equal("active", key.GetProperty("state").GetString());
         Assert.Equal("ES256", key.GetProperty("alg").GetString());
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_data.FullName, "kek")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(SafeguardDataFolder.At(_data.FullName).KeyEncryptionKey));
     }
 
     [Fact]
@@ -76,7 +77,7 @@ public sealed class KeysCommandTests : IDisposable
     public async Task List_RefusesAKekFileOthersCanRead()
     {
         await RunAsync("keys", "list", "--data", _data.FullName);
-        File.SetUnixFileMode(Path.Combine(_data.FullName, "kek"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(SafeguardDataFolder.At(_data.FullName).KeyEncryptionKey, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
 
         var (exit, _, error) = await RunAsync("keys", "list", "--data", _data.FullName);
 
@@ -122,6 +123,30 @@ public sealed class KeysCommandTests : IDisposable
 
         Assert.Equal(2, exit);
         Assert.Contains("frobnicate", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rotate_ReadsTheKeySettingsFromTheCommandLine_AsTheServerDoes()
+    {
+        var (exit, output, error) = await RunAsync("keys", "rotate", "--data", _data.FullName, "--Safeguard:Keys:PropagationTime=00:30:00", "--json");
+
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var pending = json.RootElement.EnumerateArray().Single(k => k.GetProperty("state").GetString() == "pending");
+        Assert.Equal(TimeSpan.FromMinutes(30), pending.GetProperty("activates_at").GetDateTimeOffset() - pending.GetProperty("created_at").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task AnInvalidSetting_StopsTheCommandBeforeAnythingIsOpened_NamingEveryProblem()
+    {
+        var folder = Path.Combine(_data.FullName, "never-created");
+
+        var (exit, _, error) = await RunAsync("keys", "list", "--data", folder, "--Safeguard:Keys:Algorithm", "HS256", "--Safeguard:Audit:RetentionDays=30");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Safeguard:Keys:Algorithm", error, StringComparison.Ordinal);
+        Assert.Contains("Safeguard:Audit:RetentionDays", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(folder));
     }
 
     public void Dispose() => _data.Delete(recursive: true);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Duende.IdentityModel.Client;
 using Safeguard.Cli;
+using Safeguard.Hosting;
 
 namespace Safeguard.Server.Tests;
 
@@ -33,7 +34,7 @@ public sealed class CliServerTests : IDisposable
         var (_, shown, _) = await RunAsync("clients", "show", "billing", "--data", _data, "--json");
         Assert.DoesNotContain(secret, shown, StringComparison.Ordinal);
         Assert.DoesNotContain("\"client_secret\":", shown, StringComparison.Ordinal);
-        Assert.DoesNotContain(secret, File.ReadAllText(Path.Combine(_data, "safeguard.db")), StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, File.ReadAllText(SafeguardDataFolder.At(_data).StateDatabase), StringComparison.Ordinal);
 
         await using var server = await RunningServer.StartAsync(dataPath: _data);
         var token = await server.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "billing", ClientSecret = secret });
@@ -120,6 +121,6 @@ public sealed class CliServerTests : IDisposable
         Assert.True(JsonDocument.Parse(verify).RootElement.GetProperty("is_intact").GetBoolean());
         var (_, search, _) = await RunAsync("audit", "search", "--data", _data, "--database", database.ConnectionString, "--type", "client.changed");
         Assert.Contains("\"client_id\":\"pg-cli\"", search, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(_data, "audit.db")));
+        Assert.False(File.Exists(SafeguardDataFolder.At(_data).AuditDatabase));
     }
 }

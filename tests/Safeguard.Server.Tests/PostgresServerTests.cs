@@ -31,14 +31,15 @@ public sealed class PostgresServerTests : IAsyncLifetime
     {
         var folder = Path.Combine(_kekData, name);
         Directory.CreateDirectory(folder);
-        var kek = Path.Combine(_kekData, "kek");
+        var kek = SafeguardDataFolder.At(_kekData).KeyEncryptionKey;
         if (!File.Exists(kek))
         {
             KeyEncryptionKeys.LoadOrCreateFile(kek).Dispose();
         }
 
-        File.Copy(kek, Path.Combine(folder, "kek"), overwrite: true);
-        File.SetUnixFileMode(Path.Combine(folder, "kek"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var nodeKek = SafeguardDataFolder.At(folder).KeyEncryptionKey;
+        File.Copy(kek, nodeKek, overwrite: true);
+        File.SetUnixFileMode(nodeKek, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return await RunningServer.StartAsync(_database.ConnectionString, folder, $"--Safeguard:Audit:ChainId={name}", "--Safeguard:Issuer=https://auth.cluster.test");
     }
 

@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Options;
+using Safeguard.Hosting;
 
 namespace Safeguard.Server.Tests;
 
@@ -35,15 +36,17 @@ public sealed class TransportTests : IAsyncLifetime
         Assert.Equal(protocol, negotiated);
     }
 
-#pragma warning disable CS0618, SYSLIB0039, CA5397 // Deliberately old protocols: they must be refused.
     [Theory]
-    [InlineData(SslProtocols.Tls11)]
-    [InlineData(SslProtocols.Tls)]
-    public async Task Tls11AndOlder_AreRefused(SslProtocols protocol)
+    [InlineData("-tls1_1", "TLSv1.1")]
+    [InlineData("-tls1", "TLSv1")]
+    public async Task Tls11AndOlder_AreRefusedByTheServer_ToAClientThatOffersThem(string flag, string protocol)
     {
-        await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(protocol));
+        // The control: this very client completes a handshake at that version with a server that allows it, so a
+        // refusal below is the Safeguard server's doing, not the client's.
+        Assert.True(await OpenSslNegotiatesWithControlServerAsync(flag, protocol), $"openssl s_client could not negotiate {protocol} even with a server that allows it");
+
+        Assert.False(await OpenSslNegotiatesAsync(Port, flag, protocol), $"the server accepted {protocol}");
     }
-#pragma warning restore CS0618, SYSLIB0039, CA5397
 
     [Theory]
     [InlineData("ECDHE-ECDSA-AES128-SHA")]
@@ -64,9 +67,10 @@ public sealed class TransportTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("max-age=31536000; includeSubDomains", response.Headers.GetValues("Strict-Transport-Security").Single());
         Assert.False(response.Headers.Contains("Server"));
-        var keyFile = Path.Combine(_server.DataPath, "tls", "server.key");
+        var folder = SafeguardDataFolder.At(_server.DataPath);
+        var keyFile = folder.TlsKey;
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_server.DataPath, "kek")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(folder.KeyEncryptionKey));
     }
 
     [Fact]
@@ -104,7 +108,7 @@ public sealed class TransportTests : IAsyncLifetime
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("safeguard_tokens_refused_total", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain(secret!, metrics, StringComparison.Ordinal);
-        Assert.DoesNotContain(File.ReadAllText(Path.Combine(_server.DataPath, "kek")).Trim(), metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain(File.ReadAllText(SafeguardDataFolder.At(_server.DataPath).KeyEncryptionKey).Trim(), metrics, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -118,6 +122,69 @@ public sealed class TransportTests : IAsyncLifetime
         Assert.Contains(error.Failures, f => f.Contains("KeyPath", StringComparison.Ordinal));
         Assert.Equal(2, await SafeguardServer.RunAsync(["--Safeguard:Listen=ftp://x", $"--Safeguard:DataPath={_server.DataPath}"]));
         await Task.CompletedTask;
+    }
+
+    /// <summary>Whether <c>openssl s_client</c>, offering only <paramref name="flag"/>'s version with every cipher allowed, completes a handshake.</summary>
+    private static async Task<bool> OpenSslNegotiatesAsync(int port, string flag, string protocol)
+    {
+        var start = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{port} {flag} -cipher DEFAULT:@SECLEVEL=0 -servername localhost")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return output.Contains($"Protocol  : {protocol}\n", StringComparison.Ordinal) && !output.Contains("Cipher is (NONE)", StringComparison.Ordinal);
+    }
+
+    private static async Task<bool> OpenSslNegotiatesWithControlServerAsync(string flag, string protocol)
+    {
+        var folder = Directory.CreateTempSubdirectory("sg-tls-control-").FullName;
+        try
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var now = TimeProvider.System.GetUtcNow();
+            using var certificate = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+                .CreateSelfSigned(now.AddMinutes(-5), now.AddHours(1));
+            await File.WriteAllTextAsync(Path.Combine(folder, "c.pem"), certificate.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(folder, "k.pem"), key.ExportPkcs8PrivateKeyPem());
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+
+            // s_server ends when its standard input closes: keep it open until the client is done.
+            var start = new ProcessStartInfo("openssl", $"s_server -accept 127.0.0.1:{port} -cert c.pem -key k.pem {flag} -cipher DEFAULT:@SECLEVEL=0 -naccept 1")
+            {
+                WorkingDirectory = folder,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var server = Process.Start(start)!;
+            try
+            {
+                string? line;
+                while ((line = await server.StandardOutput.ReadLineAsync()) is not null && line != "ACCEPT")
+                {
+                }
+
+                return line == "ACCEPT" && await OpenSslNegotiatesAsync(port, flag, protocol);
+            }
+            finally
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private async Task<SslProtocols> HandshakeAsync(SslProtocols protocol)

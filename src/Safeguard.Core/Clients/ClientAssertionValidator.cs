@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Safeguard.Dpop;
 using Safeguard.Jose;
+using Safeguard.Keys;
 
 namespace Safeguard.Clients;
 

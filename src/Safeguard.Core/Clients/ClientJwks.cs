@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Safeguard.Jose;
+using Safeguard.Keys;
 
 namespace Safeguard.Clients;
 

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Safeguard.Jose;
+using Safeguard.Keys;
 
 namespace Safeguard.Dpop;
 

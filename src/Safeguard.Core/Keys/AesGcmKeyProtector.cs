@@ -25,6 +25,7 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     private readonly Lock _lock = new();
     private readonly byte[] _kekId;
     private readonly byte[] _derivationKey;
+    private volatile bool _disposed;
 
     /// <summary>Creates a protector over a 256-bit key-encryption key.</summary>
     /// <param name="keyEncryptionKey">Exactly 32 bytes. The protector keeps its own copy.</param>
@@ -52,6 +53,7 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     /// <returns>The derived key; the caller zeroes it when done.</returns>
     public byte[] DeriveKey(string purpose, int length)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrEmpty(purpose);
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 16);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, 64);
@@ -64,6 +66,7 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     /// <inheritdoc />
     public byte[] Protect(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var blob = new byte[HeaderSize + plaintext.Length];
         blob[0] = FormatVersion;
         _kekId.CopyTo(blob.AsSpan(1, KekIdSize));
@@ -81,6 +84,7 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
     /// <inheritdoc />
     public byte[] Unprotect(ReadOnlySpan<byte> protectedData, ReadOnlySpan<byte> associatedData)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (protectedData.Length < HeaderSize || protectedData[0] != FormatVersion)
         {
             throw new KeyProtectionException(
@@ -117,11 +121,18 @@ public sealed class AesGcmKeyProtector : IKeyProtector, IDisposable
         return plaintext;
     }
 
-    /// <inheritdoc />
+    /// <summary>Whether the protector was disposed: its key material is zeroed and it refuses every operation.</summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Zeroes the key material (the AES-GCM context frees its copy of the KEK; the derivation key is overwritten).</summary>
     public void Dispose()
     {
-        _aes.Dispose();
-        CryptographicOperations.ZeroMemory(_derivationKey);
+        lock (_lock)
+        {
+            _disposed = true;
+            _aes.Dispose();
+            CryptographicOperations.ZeroMemory(_derivationKey);
+        }
     }
 
     private static byte[] ComputeKeyId(ReadOnlySpan<byte> kek)

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Safeguard.Tokens;
 
 namespace Safeguard.Keys;
 
@@ -27,8 +26,8 @@ public sealed record KeyRingOptions
     /// <summary>The modulus size of new RSA keys (PS256, RS256), in bits. Default 3072; at least 2048.</summary>
     public int RsaKeySize { get; set; } = 3072;
 
-    /// <summary>The default <see cref="RetentionDuration"/>: <see cref="AccessTokenOptions.MaximumLifetime"/> plus 5 minutes.</summary>
-    public static TimeSpan DefaultRetention { get; } = AccessTokenOptions.MaximumLifetime + TimeSpan.FromMinutes(5);
+    /// <summary>The default <see cref="RetentionDuration"/>: <see cref="SafeguardLimits.MaximumAccessTokenLifetime"/> plus 5 minutes.</summary>
+    public static TimeSpan DefaultRetention { get; } = SafeguardLimits.MaximumAccessTokenLifetime + TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Checks <see cref="KeyRingOptions"/> and reports every error, each with what to change.</summary>
@@ -59,7 +58,7 @@ public sealed class KeyRingOptionsValidator : IValidateOptions<KeyRingOptions>
             errors.Add($"Safeguard:Keys:RotationInterval is {options.RotationInterval}; keys must rotate at least once a year (365.00:00:00).");
         }
 
-        var minimumRetention = AccessTokenOptions.MaximumLifetime + AccessTokenValidationOptions.MaximumClockSkew;
+        var minimumRetention = SafeguardLimits.MaximumAccessTokenLifetime + SafeguardLimits.MaximumClockSkew;
         if (options.RetentionDuration < minimumRetention)
         {
             errors.Add($"Safeguard:Keys:RetentionDuration is {options.RetentionDuration}; it must be at least {minimumRetention} (the longest token lifetime plus clock skew), or tokens would stop verifying before they expire.");

@@ -6,7 +6,7 @@ namespace Safeguard.Tokens;
 public sealed record AccessTokenOptions
 {
     /// <summary>The longest lifetime Safeguard ever issues: 15 minutes. A longer <see cref="Lifetime"/> stops start-up.</summary>
-    public static TimeSpan MaximumLifetime { get; } = TimeSpan.FromMinutes(15);
+    public static TimeSpan MaximumLifetime => SafeguardLimits.MaximumAccessTokenLifetime;
 
     /// <summary>The issuer identifier (<c>iss</c>): an absolute https URL without query or fragment. Required.</summary>
     public string Issuer { get; set; } = string.Empty;

@@ -7,7 +7,7 @@ namespace Safeguard.Tokens;
 public sealed record AccessTokenValidationOptions
 {
     /// <summary>The largest clock skew allowed: 60 seconds (IdentityModel's default of 5 minutes is deliberately not used).</summary>
-    public static TimeSpan MaximumClockSkew { get; } = TimeSpan.FromSeconds(60);
+    public static TimeSpan MaximumClockSkew => SafeguardLimits.MaximumClockSkew;
 
     /// <summary>The largest token accepted, in characters: 8 KB (REQUIREMENTS.md, JWT attack regression).</summary>
     public const int MaximumTokenSize = 8192;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Safeguard.Audit;
+using Safeguard.Hosting;
 using Safeguard.Keys;
 using Safeguard.Storage.Audit;
 
@@ -15,11 +16,12 @@ internal sealed class AuditTrailFixture : IAsyncDisposable
     private AuditTrailFixture(string directory, AuditOptions options)
     {
         Directory = directory;
-        DatabasePath = Path.Combine(directory, "safeguard.db");
-        CheckpointDirectory = Path.Combine(directory, "audit-checkpoints");
+        var folder = SafeguardDataFolder.At(directory);
+        DatabasePath = folder.AuditDatabase;
+        CheckpointDirectory = folder.AuditCheckpoints;
         Protector = new AesGcmKeyProtector(RandomNumberGenerator.GetBytes(32));
         Store = new SqliteAuditStore(DatabasePath);
-        Keys = new AuditSigningKeys(new FileSigningKeyStore(Path.Combine(directory, "audit-keys")), Protector, TimeProvider.System);
+        Keys = folder.OpenAuditKeys(Protector, TimeProvider.System);
         Sink = new DirectoryCheckpointSink(CheckpointDirectory);
         Options = options;
         Writer = NewWriter();

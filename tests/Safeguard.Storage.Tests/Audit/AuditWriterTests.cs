@@ -83,7 +83,7 @@ public sealed class AuditWriterTests
         await writer.StartAsync(CancellationToken.None);
 
         Assert.True(writer.TryAppend(AuditTrailFixture.Event(1)));
-        await Task.Delay(200);
+        await store.Refused.Task;
         store.Down = false;
         var sequence = await writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None);
 
@@ -193,6 +193,9 @@ public sealed class AuditWriterTests
 
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Completes when a write was refused because the store was down.</summary>
+        public TaskCompletionSource Refused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public Task<AuditChainHead?> GetHeadAsync(string chain, CancellationToken cancellationToken) => inner.GetHeadAsync(chain, cancellationToken);
 
         public async Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken)
@@ -205,6 +208,7 @@ public sealed class AuditWriterTests
 
             if (Down)
             {
+                Refused.TrySetResult();
                 throw new IOException("disk I/O error (simulated outage)");
             }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Safeguard.Audit;
+using Safeguard.Hosting;
 using Safeguard.Storage.Audit;
 
 namespace Safeguard.Storage.Tests.Audit;
@@ -139,7 +140,7 @@ public sealed class PostgresAuditStoreTests : IAsyncLifetime
         {
             Protector = new Safeguard.Keys.AesGcmKeyProtector(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
             Store = new PostgresAuditStore(connectionString);
-            Keys = new AuditSigningKeys(new Safeguard.Keys.FileSigningKeyStore(Path.Combine(_directory, "audit-keys")), Protector, TimeProvider.System);
+            Keys = SafeguardDataFolder.At(_directory).OpenAuditKeys(Protector, TimeProvider.System);
             Writer = new AuditWriter(Store, Keys, null, Options.Create(new AuditOptions { ChainId = "pg-node", CheckpointEveryEvents = 10 }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
         }
 

@@ -1,9 +1,8 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Safeguard.Keys;
 
-namespace Safeguard.Jose;
+namespace Safeguard.Keys;
 
 /// <summary>
 /// A public signature key as JOSE knows it (RFC 7517/7518): an EC key on P-256 or P-384, or an RSA key of at least
@@ -85,23 +84,23 @@ public sealed class JwkPublicKey : IDisposable
             }
         }
 
-        if (StrictJson.GetString(jwk, "use") is { } use && use != "sig")
+        if (GetString(jwk, "use") is { } use && use != "sig")
         {
             problem = $"the key's use is '{use}', not 'sig'";
             return null;
         }
 
-        var algorithm = StrictJson.GetString(jwk, "alg");
+        var algorithm = GetString(jwk, "alg");
         if (jwk.TryGetProperty("alg", out _) && !SigningAlgorithms.IsSupported(algorithm))
         {
             problem = "the key's alg is not one of " + string.Join(", ", SigningAlgorithms.All);
             return null;
         }
 
-        var keyId = StrictJson.GetString(jwk, "kid");
+        var keyId = GetString(jwk, "kid");
         try
         {
-            switch (StrictJson.GetString(jwk, "kty"))
+            switch (GetString(jwk, "kty"))
             {
                 case "EC":
                     return FromEc(jwk, algorithm, keyId, out problem);
@@ -269,7 +268,7 @@ public sealed class JwkPublicKey : IDisposable
     private static JwkPublicKey? FromEc(JsonElement jwk, string? algorithm, string? keyId, out string? problem)
     {
         problem = null;
-        var curveName = StrictJson.GetString(jwk, "crv");
+        var curveName = GetString(jwk, "crv");
         var (curve, size) = curveName switch
         {
             "P-256" => (ECCurve.NamedCurves.nistP256, 32),
@@ -282,8 +281,8 @@ public sealed class JwkPublicKey : IDisposable
             return null;
         }
 
-        var x = Base64Url.DecodeFromChars(StrictJson.GetString(jwk, "x"));
-        var y = Base64Url.DecodeFromChars(StrictJson.GetString(jwk, "y"));
+        var x = Base64Url.DecodeFromChars(GetString(jwk, "x"));
+        var y = Base64Url.DecodeFromChars(GetString(jwk, "y"));
         if (x.Length != size || y.Length != size)
         {
             problem = "the EC key's coordinates are not full length";
@@ -305,8 +304,8 @@ public sealed class JwkPublicKey : IDisposable
             return null;
         }
 
-        var n = Base64Url.DecodeFromChars(StrictJson.GetString(jwk, "n"));
-        var e = Base64Url.DecodeFromChars(StrictJson.GetString(jwk, "e"));
+        var n = Base64Url.DecodeFromChars(GetString(jwk, "n"));
+        var e = Base64Url.DecodeFromChars(GetString(jwk, "e"));
         var modulus = KeyIds.TrimLeadingZeros(n);
         var exponent = KeyIds.TrimLeadingZeros(e);
         if (modulus.Length * 8 < SigningAlgorithms.MinimumRsaKeySize || modulus.Length * 8 > MaximumRsaKeySize)
@@ -325,4 +324,7 @@ public sealed class JwkPublicKey : IDisposable
         return new JwkPublicKey(null, rsa, "RSA", null, algorithm, keyId, KeyIds.RsaThumbprint(exponent, modulus), null, null,
             Base64Url.EncodeToString(modulus), Base64Url.EncodeToString(exponent));
     }
+
+    private static string? GetString(JsonElement jwk, string name) =>
+        jwk.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }
