@@ -112,6 +112,17 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MetricsOff_IsNotServed_WhateverTheCaseOfThePath()
+    {
+        await using var server = await RunningServer.StartAsync(extra: "--Safeguard:Metrics=false");
+        using var http = server.CreateClient();
+
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/METRICS")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
     public async Task InvalidConfiguration_FailsAtStartWithMessagesThatSayWhatToChange()
     {
         var error = Assert.Throws<OptionsValidationException>(() => SafeguardServer.Build(

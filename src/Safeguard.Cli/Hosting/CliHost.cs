@@ -53,7 +53,8 @@ internal sealed class CliHost : IAsyncDisposable
         // No log providers: a command reports through its own output and exit code.
         services.AddLogging();
         services.AddSafeguardCore(configuration).AddSafeguardStorage(configuration);
-        services.PostConfigure<AuditOptions>(options => options.ChainId = options.ResolveChainId() + ".cli");
+        // One chain per administering machine, whatever chain the server on it is configured with.
+        services.PostConfigure<AuditOptions>(options => options.ChainId = new AuditOptions().ResolveChainId() + ".cli");
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         try
         {

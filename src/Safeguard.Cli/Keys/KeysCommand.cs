@@ -111,9 +111,15 @@ internal static class KeysCommand
                 await host.PrepareAsync(migrate: false, cancellationToken).ConfigureAwait(false);
                 var ring = host.Get<SigningKeyRing>();
                 var events = KeyEvents.Collect(ring);
-                var exit = await action(ring, kid, parse.GetValue(json), cancellationToken).ConfigureAwait(false);
-                await host.AuditAsync(events, cancellationToken).ConfigureAwait(false);
-                return exit;
+                try
+                {
+                    return await action(ring, kid, parse.GetValue(json), cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Whatever changed before a failure is recorded too.
+                    await host.AuditAsync(events, cancellationToken).ConfigureAwait(false);
+                }
             }).ConfigureAwait(false);
         });
         return command;

@@ -67,7 +67,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         _store = store;
         _keys = keys;
         _sink = sink;
-        _options = options.Value;
+        _options = OptionsGuard.Validated(new AuditOptionsValidator(), options);
         _time = timeProvider;
         _logger = logger;
         Chain = _options.ResolveChainId();

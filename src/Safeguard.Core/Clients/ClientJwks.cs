@@ -64,6 +64,12 @@ public static class ClientJwks
                 {
                     found.Add($"key {index}: {problem}");
                 }
+                else if (key.KeyId is { } kid && !KeyIds.IsWellFormed(kid))
+                {
+                    // An assertion naming this kid would be refused before its signature is checked (RFC 8725 section 3.10).
+                    found.Add($"key {index}: its kid '{kid}' is not 1 to {KeyIds.MaxLength} base64url characters");
+                    key.Dispose();
+                }
                 else
                 {
                     keys.Add(key);

@@ -56,9 +56,9 @@ public sealed class DpopOptionsValidator : IValidateOptions<DpopOptions>
             errors.Add($"Safeguard:Dpop:NonceStep is {options.NonceStep}; set a value from 00:00:10 to 01:00:00.");
         }
 
-        if (options.MaxProofSize is < 512 or > 8192)
+        if (options.MaxProofSize is < 512 or > 4096)
         {
-            errors.Add($"Safeguard:Dpop:MaxProofSize is {options.MaxProofSize}; set a value from 512 to 8192.");
+            errors.Add($"Safeguard:Dpop:MaxProofSize is {options.MaxProofSize}; set a value from 512 to 4096 (the proof policy's limit).");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

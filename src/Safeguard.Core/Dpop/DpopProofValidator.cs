@@ -64,7 +64,7 @@ public sealed class DpopProofValidator
         ArgumentNullException.ThrowIfNull(timeProvider);
         _replay = replay;
         _nonces = nonces;
-        _options = options.Value;
+        _options = OptionsGuard.Validated(new DpopOptionsValidator(), options);
         _policy = JwsPolicies.DpopProof.Narrow(_options.Algorithms, _options.MaxProofSize);
         _time = timeProvider;
     }

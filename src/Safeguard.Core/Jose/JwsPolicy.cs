@@ -85,15 +85,16 @@ public sealed record JwsPolicy
     }
 
     /// <summary>This policy with fewer algorithms and a smaller size limit (a use's own options may narrow, never widen).</summary>
-    /// <param name="algorithms">The algorithms to keep; empty keeps them all. Algorithms outside this policy are ignored.</param>
+    /// <param name="algorithms">The algorithms to keep; null or empty keeps them all. Algorithms outside this policy are dropped, so a list that names none of them allows nothing.</param>
     /// <param name="maxLength">The size limit; above this policy's own limit it is ignored.</param>
     /// <returns>The narrowed policy.</returns>
     public JwsPolicy Narrow(IEnumerable<string>? algorithms, int? maxLength)
     {
-        var kept = algorithms is null ? [] : algorithms.Where(AllowsAlgorithm).Distinct(StringComparer.Ordinal).ToArray();
+        var named = algorithms?.ToArray() ?? [];
+        var kept = named.Where(AllowsAlgorithm).Distinct(StringComparer.Ordinal).ToArray();
         return this with
         {
-            Algorithms = kept.Length == 0 ? Algorithms : kept,
+            Algorithms = named.Length == 0 ? Algorithms : kept,
             MaxLength = maxLength is { } limit && limit < MaxLength ? limit : MaxLength,
         };
     }

@@ -22,8 +22,8 @@ internal readonly record struct VerifiedJws(JwsHeader Header, JsonPayload Payloa
 /// </summary>
 internal static class JwsVerifier
 {
-    /// <summary>The most keys tried for one JWS without a <c>kid</c>: a client's JWKS cannot make a request cost more.</summary>
-    public const int MaxKeysTried = 8;
+    /// <summary>The most keys tried for one JWS without a <c>kid</c>: as many as a client may register (<c>ClientJwks.MaxKeys</c>), and no more.</summary>
+    public const int MaxKeysTried = 16;
 
     /// <summary>Verifies <paramref name="jws"/>.</summary>
     /// <param name="jws">The compact serialization.</param>

@@ -219,8 +219,9 @@ public sealed class JwkPublicKey : IDisposable
                 _ => false,
             };
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or ObjectDisposedException)
         {
+            // A key disposed under a racing verification fails closed: the signature is not accepted.
             return false;
         }
     }

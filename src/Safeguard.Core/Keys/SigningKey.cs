@@ -13,6 +13,8 @@ namespace Safeguard.Keys;
 public sealed class SigningKey : IDisposable
 {
     private readonly AsymmetricAlgorithm? _privateAlgorithm;
+    private bool _publicHandedOver;
+    private bool _privateHandedOver;
 
     private SigningKey(StoredSigningKey record, JwkPublicKey publicKey, AsymmetricAlgorithm? privateAlgorithm)
     {
@@ -186,11 +188,56 @@ public sealed class SigningKey : IDisposable
         return Encoding.UTF8.GetBytes(text);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The same key under a changed record (new lifecycle timestamps: a successor set its retirement, a revocation):
+    /// the record is authenticated exactly as <see cref="Load"/> does, but the keys already imported are handed over to
+    /// the new object instead of being imported again. Signature providers cached for this key (IdentityModel caches
+    /// them by key id) so keep a live key. This object then no longer owns what it handed over.
+    /// </summary>
+    /// <exception cref="KeyProtectionException">The record is not authentic.</exception>
+    internal SigningKey Refresh(StoredSigningKey record, IKeyProtector protector, bool keepPrivateKey)
+    {
+        if (!string.Equals(record.KeyId, KeyId, StringComparison.Ordinal) || !string.Equals(record.Algorithm, Algorithm, StringComparison.Ordinal)
+            || !record.PublicKey.AsSpan().SequenceEqual(Record.PublicKey) || (keepPrivateKey && _privateAlgorithm is null))
+        {
+            return Load(record, protector, keepPrivateKey);
+        }
+
+        // Authenticate the new record: its sealed private key must decrypt under its own associated data and be the
+        // private half of the public key this object already holds.
+        var pkcs8 = protector.Unprotect(record.ProtectedPrivateKey, AssociatedData(record));
+        try
+        {
+            using var check = SigningAlgorithms.IsEcdsa(record.Algorithm) ? (AsymmetricAlgorithm)ECDsa.Create() : RSA.Create();
+            check.ImportPkcs8PrivateKey(pkcs8, out _);
+            if (!check.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(record.PublicKey))
+            {
+                throw new KeyProtectionException($"Stored key '{record.KeyId}': the private key does not belong to the public key.");
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
+
+        var handedPrivate = keepPrivateKey ? _privateAlgorithm : null;
+        _publicHandedOver = true;
+        _privateHandedOver = handedPrivate is not null;
+        return new SigningKey(record, PublicKey, handedPrivate);
+    }
+
+    /// <summary>Frees the key material this object still owns.</summary>
     public void Dispose()
     {
-        PublicKey.Dispose();
-        _privateAlgorithm?.Dispose();
+        if (!_publicHandedOver)
+        {
+            PublicKey.Dispose();
+        }
+
+        if (!_privateHandedOver)
+        {
+            _privateAlgorithm?.Dispose();
+        }
     }
 
     private static AsymmetricSecurityKey Wrap(AsymmetricAlgorithm algorithm, string keyId) => algorithm switch

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,9 +24,9 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
     private readonly Lock _snapshotLock = new();
     private IReadOnlyList<SigningKey> _keys = [];
 
-    // Keys the ring stopped holding at the last install. A validator or issuer may have looked one up a moment before
-    // it was dropped, so it is disposed one install later (a maintenance interval), not at once.
-    private List<SigningKey> _dropped = [];
+    // Keys the ring stopped holding, with when (Stopwatch ticks). A validator or issuer may have looked one up a moment
+    // before it was dropped, so it is disposed only once it has been out of the ring for DroppedKeyGrace.
+    private List<(SigningKey Key, long DroppedAt)> _dropped = [];
     private Snapshot _snapshot = Snapshot.Empty;
 
     /// <summary>Creates a key ring over a store. Call <see cref="EnsureKeysAsync"/> before the first token is signed.</summary>
@@ -48,7 +49,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         _store = store;
         _protector = protector;
-        _options = options.Value;
+        _options = OptionsGuard.Validated(new KeyRingOptionsValidator(), options);
         _time = timeProvider;
         _logger = logger;
     }
@@ -58,6 +59,9 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
 
     /// <summary>Raised whenever a key is created or enters a new state, for the audit trail.</summary>
     public event EventHandler<KeyLifecycleEventArgs>? LifecycleChanged;
+
+    /// <summary>How long a key the ring stopped holding is kept before it is disposed. One minute; tests shorten it.</summary>
+    internal TimeSpan DroppedKeyGrace { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The ring's settings.</summary>
     public KeyRingOptions Options => _options;
@@ -254,7 +258,7 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
     {
         lock (_snapshotLock)
         {
-            foreach (var key in _keys.Concat(_dropped))
+            foreach (var key in _keys.Concat(_dropped.Select(d => d.Key)))
             {
                 key.Dispose();
             }
@@ -304,23 +308,25 @@ public sealed partial class SigningKeyRing : IVerificationKeySource, IDisposable
             }
 
             var needsPrivate = state is KeyState.Pending or KeyState.Active;
-            // A record is reused unverified only if it is byte-for-byte the one already authenticated.
+            // A record is reused unverified only if it is byte-for-byte the one already authenticated; a changed record
+            // of a key already held is authenticated and takes over its imported keys.
             if (existing.TryGetValue(record.KeyId, out var known) && SameRecord(known.Record, record) && (known.HasPrivateKey || !needsPrivate))
             {
                 keys.Add(known);
             }
             else
             {
-                keys.Add(SigningKey.Load(record, _protector, needsPrivate));
+                keys.Add(known is null ? SigningKey.Load(record, _protector, needsPrivate) : known.Refresh(record, _protector, needsPrivate));
             }
         }
 
         List<KeyLifecycleEventArgs> changes;
         List<SigningKey> toDispose;
+        var droppedAt = Stopwatch.GetTimestamp();
         lock (_snapshotLock)
         {
-            toDispose = _dropped;
-            _dropped = [.. _keys.Where(k => !keys.Contains(k))];
+            toDispose = [.. _dropped.Where(d => Stopwatch.GetElapsedTime(d.DroppedAt) >= DroppedKeyGrace).Select(d => d.Key)];
+            _dropped = [.. _dropped.Where(d => !toDispose.Contains(d.Key)), .. _keys.Where(k => !keys.Contains(k)).Select(k => (k, droppedAt))];
             _keys = keys;
             changes = RebuildSnapshot(now);
         }

@@ -41,7 +41,7 @@ public sealed partial class AccessTokenIssuer
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
         _keys = keys;
-        _options = options.Value;
+        _options = OptionsGuard.Validated(new AccessTokenOptionsValidator(), options);
         _additionalAllowed = _options.AdditionalAllowedClaims.ToFrozenSet(StringComparer.Ordinal);
         _time = timeProvider;
         _logger = logger;

@@ -44,7 +44,7 @@ public sealed partial class AccessTokenValidator : IDisposable
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
         _keys = keys;
-        _options = options.Value;
+        _options = OptionsGuard.Validated(new AccessTokenValidationOptionsValidator(), options);
         _policy = JwsPolicies.AccessToken.Narrow(_options.ValidAlgorithms, _options.MaxTokenSize);
         _audiences = _options.Audiences.ToFrozenSet(StringComparer.Ordinal);
         _time = timeProvider;

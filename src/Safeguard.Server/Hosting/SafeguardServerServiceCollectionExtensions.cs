@@ -71,6 +71,7 @@ public static class SafeguardServerServiceCollectionExtensions
 
         services.AddSingleton<ClientRegistry>();
         services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton<AuthenticatedRequestReader>();
         services.AddSingleton<RevocationService>();
         services.AddSingleton<IAccessTokenRevocationList>(sp => sp.GetRequiredService<RevocationService>().List);
 

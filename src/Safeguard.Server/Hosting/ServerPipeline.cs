@@ -105,7 +105,7 @@ internal static class ServerPipeline
     {
         if (context.Request.IsHttps)
         {
-            if (context.Request.Path.StartsWithSegments("/metrics", StringComparison.Ordinal)
+            if (context.Request.Path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
                 && !context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value.Metrics)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;

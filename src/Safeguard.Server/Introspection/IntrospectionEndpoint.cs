@@ -1,6 +1,5 @@
 using Safeguard.Audit;
 using Safeguard.Server.Audit;
-using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.OAuth;
 using Safeguard.Tokens;
 
@@ -14,29 +13,19 @@ namespace Safeguard.Server.Introspection;
 /// </summary>
 internal sealed class IntrospectionEndpoint(
     ServerEndpoints endpoints,
-    ClientAuthenticator authenticator,
+    AuthenticatedRequestReader requests,
     AccessTokenValidator validator,
     ServerAudit audit)
 {
     /// <summary>Handles one request.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var read = await OAuthForm.ReadAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
-        if (!read.IsValid)
+        if (await requests.ReadAsync(context, endpoints.IntrospectionAudiences, AuditEventType.TokenRefused, AuditAction.Read).ConfigureAwait(false) is not { } request)
         {
-            await audit.RefuseAsync(context, AuditEventType.TokenRefused, AuditAction.Read, read.Status, OAuthResponses.InvalidRequest, read.Error, SafeguardErrorCodes.RequestMalformed, null).ConfigureAwait(false);
             return;
         }
 
-        var form = read.Form;
-        var authentication = await authenticator.AuthenticateAsync(context, form, endpoints.IntrospectionAudiences, context.RequestAborted).ConfigureAwait(false);
-        if (!authentication.Succeeded)
-        {
-            await audit.RefuseClientAsync(context, AuditEventType.TokenRefused, AuditAction.Read, authentication.Failure).ConfigureAwait(false);
-            return;
-        }
-
-        var caller = authentication.Client;
+        var (form, caller) = request;
         if (caller.Client.IntrospectionResources.Count == 0)
         {
             await audit.RefuseAsync(context, AuditEventType.TokenRefused, AuditAction.Read, 403, OAuthResponses.UnauthorizedClient, "This client may not introspect tokens.", SafeguardErrorCodes.IntrospectionNotAllowed, caller.Client.ClientId).ConfigureAwait(false);

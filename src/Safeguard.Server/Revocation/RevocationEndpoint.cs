@@ -1,6 +1,5 @@
 using Safeguard.Audit;
 using Safeguard.Server.Audit;
-using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.OAuth;
 using Safeguard.Tokens;
 
@@ -13,7 +12,7 @@ namespace Safeguard.Server.Revocation;
 /// </summary>
 internal sealed class RevocationEndpoint(
     ServerEndpoints endpoints,
-    ClientAuthenticator authenticator,
+    AuthenticatedRequestReader requests,
     AccessTokenValidator validator,
     RevocationService revocations,
     ServerAudit audit)
@@ -21,22 +20,12 @@ internal sealed class RevocationEndpoint(
     /// <summary>Handles one request.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var read = await OAuthForm.ReadAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
-        if (!read.IsValid)
+        if (await requests.ReadAsync(context, endpoints.RevocationAudiences, AuditEventType.TokenRevoked, AuditAction.Delete).ConfigureAwait(false) is not { } request)
         {
-            await audit.RefuseAsync(context, AuditEventType.TokenRevoked, AuditAction.Delete, read.Status, OAuthResponses.InvalidRequest, read.Error, SafeguardErrorCodes.RequestMalformed, null).ConfigureAwait(false);
             return;
         }
 
-        var form = read.Form;
-        var authentication = await authenticator.AuthenticateAsync(context, form, endpoints.RevocationAudiences, context.RequestAborted).ConfigureAwait(false);
-        if (!authentication.Succeeded)
-        {
-            await audit.RefuseClientAsync(context, AuditEventType.TokenRevoked, AuditAction.Delete, authentication.Failure).ConfigureAwait(false);
-            return;
-        }
-
-        var caller = authentication.Client;
+        var (form, caller) = request;
         if (form["token"] is not { } token)
         {
             await audit.RefuseAsync(context, AuditEventType.TokenRevoked, AuditAction.Delete, 400, OAuthResponses.InvalidRequest, "token is required.", SafeguardErrorCodes.RequestMalformed, caller.Client.ClientId).ConfigureAwait(false);

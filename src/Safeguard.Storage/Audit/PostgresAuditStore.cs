@@ -140,16 +140,7 @@ public sealed class PostgresAuditStore : IAuditStore, IDisposable
     /// <inheritdoc />
     public async Task<IReadOnlyList<string>> GetChainsAsync(CancellationToken cancellationToken)
     {
-        // A loose index scan: one B-tree seek per chain instead of reading every row.
-        using var command = _dataSource.CreateCommand("""
-            WITH RECURSIVE chains(chain) AS (
-                SELECT min(chain) FROM audit_events
-                UNION ALL
-                SELECT (SELECT min(chain) FROM audit_events WHERE chain > chains.chain) FROM chains WHERE chains.chain IS NOT NULL)
-            SELECT chain FROM chains WHERE chain IS NOT NULL
-            UNION SELECT DISTINCT chain FROM audit_checkpoints
-            ORDER BY 1
-            """);
+        using var command = _dataSource.CreateCommand(AuditSql.Chains);
         using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var chains = new List<string>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -187,16 +187,7 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     {
         using var connection = OpenRead();
         using var command = connection.CreateCommand();
-        // A loose index scan: one B-tree seek per chain instead of reading every row.
-        command.CommandText = """
-            WITH RECURSIVE chains(chain) AS (
-                SELECT min(chain) FROM audit_events
-                UNION ALL
-                SELECT (SELECT min(chain) FROM audit_events WHERE chain > chains.chain) FROM chains WHERE chains.chain IS NOT NULL)
-            SELECT chain FROM chains WHERE chain IS NOT NULL
-            UNION SELECT DISTINCT chain FROM audit_checkpoints
-            ORDER BY 1
-            """;
+        command.CommandText = AuditSql.Chains;
         using var reader = command.ExecuteReader();
         var chains = new List<string>();
         while (reader.Read())

@@ -33,15 +33,7 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
             throw new InvalidOperationException($"A client with id '{client.ClientId}' is already registered (client ids are never reused).");
         }
 
-        context.Clients.Add(ToEntity(client));
-        try
-        {
-            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (DbUpdateException ex)
-        {
-            throw new InvalidOperationException($"A client with id '{client.ClientId}' is already registered (client ids are never reused).", ex);
-        }
+        await EntityWrites.InsertAsync(context, ToEntity(client), $"A client with id '{client.ClientId}' is already registered (client ids are never reused).", cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -49,10 +41,8 @@ public sealed class EfClientStore(SafeguardDatabase database) : IClientStore
     {
         ArgumentNullException.ThrowIfNull(client);
         using var context = database.CreateContext();
-        var entity = await context.Clients.SingleOrDefaultAsync(c => c.ClientId == client.ClientId, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"No client with id '{client.ClientId}' is registered.");
-        context.Entry(entity).CurrentValues.SetValues(ToEntity(client));
-        await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await EntityWrites.ReplaceAsync(context, context.Clients.Where(c => c.ClientId == client.ClientId), ToEntity(client),
+            $"No client with id '{client.ClientId}' is registered.", cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

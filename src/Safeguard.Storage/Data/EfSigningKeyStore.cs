@@ -23,15 +23,7 @@ public sealed class EfSigningKeyStore(SafeguardDatabase database) : ISigningKeyS
     {
         ArgumentNullException.ThrowIfNull(key);
         using var context = database.CreateContext();
-        context.SigningKeys.Add(ToEntity(key));
-        try
-        {
-            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (DbUpdateException ex)
-        {
-            throw new InvalidOperationException($"A signing key with id '{key.KeyId}' is already stored.", ex);
-        }
+        await EntityWrites.InsertAsync(context, ToEntity(key), $"A signing key with id '{key.KeyId}' is already stored.", cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -39,10 +31,8 @@ public sealed class EfSigningKeyStore(SafeguardDatabase database) : ISigningKeyS
     {
         ArgumentNullException.ThrowIfNull(key);
         using var context = database.CreateContext();
-        var entity = await context.SigningKeys.SingleOrDefaultAsync(k => k.KeyId == key.KeyId, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"No signing key with id '{key.KeyId}' is stored.");
-        context.Entry(entity).CurrentValues.SetValues(ToEntity(key));
-        await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await EntityWrites.ReplaceAsync(context, context.SigningKeys.Where(k => k.KeyId == key.KeyId), ToEntity(key),
+            $"No signing key with id '{key.KeyId}' is stored.", cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

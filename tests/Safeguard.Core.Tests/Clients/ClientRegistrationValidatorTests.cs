@@ -67,6 +67,7 @@ public sealed class ClientRegistrationValidatorTests
         Assert.Contains(Validate($"{{\"keys\":[{weakKey}]}}").Errors, e => e.Contains("2048", StringComparison.Ordinal));
         Assert.Contains(Validate($"{{\"keys\":[{string.Join(',', Enumerable.Repeat(publicKey, ClientJwks.MaxKeys + 1))}]}}").Errors, e => e.Contains("at most", StringComparison.Ordinal));
         Assert.Contains(Validate("{\"keys\":[],\"keys\":[]}").Errors, e => e.Contains("duplicate", StringComparison.Ordinal));
+        Assert.Contains(Validate($"{{\"keys\":[{publicKey[..^1]},\"kid\":\"key.2024:1\"}}]}}").Errors, e => e.Contains("kid", StringComparison.Ordinal));
 
         static ClientRegistrationResult Validate(string? jwks) => ClientRegistrationValidator.Validate(
             new ClientRegistration { ClientId = "lab", AuthenticationMethod = ClientAuthenticationMethods.PrivateKeyJwt, Resources = ["https://api.example"], Jwks = jwks });

@@ -54,6 +54,26 @@ public sealed class SigningKeyRingTests
     }
 
     [Fact]
+    public async Task Rotation_KeepsTheActiveKeySigning_AfterTheRingDisposesWhatItDropped()
+    {
+        // The signature provider a signer caches is keyed by the key's id; a rotation rewrites the active key's record
+        // (its retirement time), so the ring must hand the same imported key to the new record, not dispose it.
+        using var fixture = new TokenFixture();
+        fixture.Ring.DroppedKeyGrace = TimeSpan.Zero;
+        var before = fixture.IssueToken();
+
+        await fixture.Ring.RotateAsync(CancellationToken.None);
+        await fixture.Ring.ReloadAsync(CancellationToken.None);
+        await fixture.Ring.ReloadAsync(CancellationToken.None);
+        var after = fixture.IssueToken();
+
+        Assert.True(fixture.Validator.Validate(before).IsValid);
+        Assert.True(fixture.Validator.Validate(after).IsValid);
+        Assert.Equal(JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(before.Split('.')[0])).RootElement.GetProperty("kid").GetString(),
+            JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(after.Split('.')[0])).RootElement.GetProperty("kid").GetString());
+    }
+
+    [Fact]
     public async Task RetiredKey_VerifiesUntilRetentionEndsThenIsRemoved()
     {
         using var fixture = new TokenFixture();

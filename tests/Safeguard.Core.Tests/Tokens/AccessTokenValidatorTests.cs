@@ -185,6 +185,27 @@ public sealed class AccessTokenValidatorTests
     }
 
     [Fact]
+    public void Constructor_RefusesInsecureOptionsToo_SoAHandBuiltValidatorCannotRunOnThem()
+    {
+        using var fixture = new TokenFixture();
+        var options = new AccessTokenValidationOptions { Issuer = TokenFixture.Issuer, Audiences = { TokenFixture.Audience }, ClockSkew = TimeSpan.FromMinutes(5) };
+
+        var error = Assert.Throws<OptionsValidationException>(() => new AccessTokenValidator(fixture.Ring, Options.Create(options), fixture.Time, Microsoft.Extensions.Logging.Abstractions.NullLogger<AccessTokenValidator>.Instance));
+
+        Assert.Contains("ClockSkew", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void APolicyNarrowedToNoKnownAlgorithm_AllowsNone()
+    {
+        var narrowed = Safeguard.Jose.JwsPolicies.AccessToken.Narrow(["es256", "HS256"], null);
+
+        Assert.Empty(narrowed.Algorithms);
+        Assert.False(narrowed.AllowsAlgorithm(SigningAlgorithms.ES256));
+        Assert.Equal(SigningAlgorithms.All, Safeguard.Jose.JwsPolicies.AccessToken.Narrow([], null).Algorithms);
+    }
+
+    [Fact]
     public void Validate_HonoursANarrowedAlgorithmList()
     {
         using var fixture = new TokenFixture(configureValidation: o => o.ValidAlgorithms.Add(SigningAlgorithms.ES384));
