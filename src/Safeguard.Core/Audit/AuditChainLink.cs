@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Security.Cryptography;
 
 namespace Safeguard.Audit;
 
@@ -41,7 +40,10 @@ internal static class AuditChainLink
     {
         Span<byte> computed = stackalloc byte[AuditHash.Size];
         Sha256.Hash(previous, body, computed);
-        return hash.Length == AuditHash.Size && CryptographicOperations.FixedTimeEquals(computed, hash);
+
+        // Nothing secret is compared, so no constant-time comparison (FixedTimeEquals runs unoptimized by design
+        // and costs more than the hash of a short event).
+        return computed.SequenceEqual(hash);
     }
 
     /// <summary>
