@@ -138,7 +138,14 @@ public sealed class TransportTests : IAsyncLifetime
     /// <summary>Whether <c>openssl s_client</c>, offering only <paramref name="flag"/>'s version with every cipher allowed, completes a handshake.</summary>
     private static async Task<bool> OpenSslNegotiatesAsync(int port, string flag, string protocol)
     {
-        var start = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{port} {flag} -cipher DEFAULT:@SECLEVEL=0 -servername localhost")
+        var (_, output) = await SClientAsync(port, $"{flag} -cipher DEFAULT:@SECLEVEL=0");
+        return output.Contains($"Protocol  : {protocol}\n", StringComparison.Ordinal) && !output.Contains("Cipher is (NONE)", StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs <c>openssl s_client</c> against a loopback port with the given options; its exit code and standard output.</summary>
+    private static async Task<(int Exit, string Output)> SClientAsync(int port, string options)
+    {
+        var start = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{port} {options} -servername localhost")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -149,7 +156,7 @@ public sealed class TransportTests : IAsyncLifetime
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        return output.Contains($"Protocol  : {protocol}\n", StringComparison.Ordinal) && !output.Contains("Cipher is (NONE)", StringComparison.Ordinal);
+        return (process.ExitCode, output);
     }
 
     private static async Task<bool> OpenSslNegotiatesWithControlServerAsync(string flag, string protocol)
@@ -209,17 +216,7 @@ public sealed class TransportTests : IAsyncLifetime
 
     private async Task<bool> OpenSslConnectsAsync(string cipher)
     {
-        var start = new ProcessStartInfo("openssl", $"s_client -connect 127.0.0.1:{Port} -tls1_2 -cipher {cipher} -servername localhost")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var output = await process.StandardOutput.ReadToEndAsync();
-        await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 && output.Contains("Cipher is " + cipher, StringComparison.Ordinal);
+        var (exit, output) = await SClientAsync(Port, $"-tls1_2 -cipher {cipher}");
+        return exit == 0 && output.Contains("Cipher is " + cipher, StringComparison.Ordinal);
     }
 }
