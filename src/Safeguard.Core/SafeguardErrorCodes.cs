@@ -174,6 +174,9 @@ public static class SafeguardErrorCodes
     /// <summary>The caller may not introspect tokens.</summary>
     public const string IntrospectionNotAllowed = "SG3207";
 
+    /// <summary>A request other than GET or HEAD came over the plain-http listener: it is refused, never redirected, so a client that sent a credential in clear learns it failed.</summary>
+    public const string PlainHttpRefused = "SG3208";
+
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 

@@ -30,6 +30,11 @@ public static class SafeguardServer
 
             return 2;
         }
+        catch (Exception ex) when (ex is InsecureDataFolderException or KeyProtectionException)
+        {
+            await Console.Error.WriteLineAsync("Safeguard cannot start: " + ex.Message).ConfigureAwait(false);
+            return 2;
+        }
 
         await using (app.ConfigureAwait(false))
         {
@@ -54,15 +59,18 @@ public static class SafeguardServer
 
     /// <summary>
     /// Builds the application: reads the configuration (<see cref="SafeguardConfiguration"/>), composes it with
-    /// <c>AddSafeguardServer</c>, validates every option at once, and maps the endpoints. Nothing is opened yet: the
-    /// data folder, the key-encryption key, the database and the certificate are opened when it starts.
+    /// <c>AddSafeguardServer</c>, validates every option at once, and maps the endpoints. The process's new files are
+    /// made private (umask 077); the data folder and the TLS certificate are prepared while Kestrel is configured; the
+    /// database is opened when the application starts.
     /// </summary>
     /// <param name="args">Command-line arguments.</param>
     /// <param name="configure">A hook for hosts and tests, run before the server's services are added (extra configuration sources, logging, a <see cref="TimeProvider"/>).</param>
     /// <returns>The application, not yet started.</returns>
     /// <exception cref="OptionsValidationException">Some option is invalid; the failures (all of them) say what to change.</exception>
+    /// <exception cref="InsecureDataFolderException">The data folder can be opened by group or others.</exception>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        SafeguardDataFolder.RestrictNewFiles();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddSafeguardSources(args);
         configure?.Invoke(builder);

@@ -32,8 +32,21 @@ public sealed class KeysCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task List_CreatesTheDataFolderWithAPrivateKekAndOneActiveKey()
+    public async Task List_OnlyReads_ItNeitherCreatesNorPurgesKeys()
     {
+        var (emptyExit, empty, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
+        var (againExit, again, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
+
+        Assert.Equal(0, emptyExit);
+        Assert.Equal(0, againExit);
+        Assert.Empty(JsonDocument.Parse(empty).RootElement.EnumerateArray());
+        Assert.Empty(JsonDocument.Parse(again).RootElement.EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Init_CreatesAPrivateKekAndOneActiveKey_ThatListShows()
+    {
+        Assert.Equal(0, (await RunAsync("init", "--data", _data.FullName)).Exit);
         var (exit, output, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
 
         Assert.Equal(0, exit);
@@ -47,7 +60,7 @@ public sealed class KeysCommandTests : IDisposable
     [Fact]
     public async Task RotateThenRevoke_WorkOnTheSameDataFolder()
     {
-        await RunAsync("keys", "list", "--data", _data.FullName);
+        await RunAsync("init", "--data", _data.FullName);
         var (rotateExit, rotateOutput, _) = await RunAsync("keys", "rotate", "--data", _data.FullName, "--json");
         using var rotated = JsonDocument.Parse(rotateOutput);
         var states = rotated.RootElement.EnumerateArray().Select(k => k.GetProperty("state").GetString()!).ToArray();
@@ -76,7 +89,7 @@ public sealed class KeysCommandTests : IDisposable
     [Fact]
     public async Task List_RefusesAKekFileOthersCanRead()
     {
-        await RunAsync("keys", "list", "--data", _data.FullName);
+        await RunAsync("init", "--data", _data.FullName);
         File.SetUnixFileMode(SafeguardDataFolder.At(_data.FullName).KeyEncryptionKey, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
 
         var (exit, _, error) = await RunAsync("keys", "list", "--data", _data.FullName);
@@ -88,6 +101,7 @@ public sealed class KeysCommandTests : IDisposable
     [Fact]
     public async Task List_WithTheWrongKekFromTheEnvironment_FailsWithoutTouchingTheKeys()
     {
+        await RunAsync("init", "--data", _data.FullName);
         var (_, before, _) = await RunAsync("keys", "list", "--data", _data.FullName, "--json");
         Environment.SetEnvironmentVariable("SAFEGUARD_KEK", Convert.ToBase64String(new byte[32]));
         try

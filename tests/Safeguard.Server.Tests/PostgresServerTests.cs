@@ -30,7 +30,7 @@ public sealed class PostgresServerTests : IAsyncLifetime
     private async Task<RunningServer> NodeAsync(string name)
     {
         var folder = Path.Combine(_kekData, name);
-        Directory.CreateDirectory(folder);
+        Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var kek = SafeguardDataFolder.At(_kekData).KeyEncryptionKey;
         if (!File.Exists(kek))
         {

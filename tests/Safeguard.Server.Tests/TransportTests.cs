@@ -74,10 +74,10 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PlainHttpListener_OnlyRedirects_WithNoContentAndNoHsts()
+    public async Task PlainHttpListener_RedirectsGetAndHead_WithNoContentAndNoHsts()
     {
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
-        foreach (var (method, path) in new[] { (HttpMethod.Get, "/.well-known/openid-configuration"), (HttpMethod.Post, "/token"), (HttpMethod.Get, "/jwks?x=1") })
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/.well-known/openid-configuration"), (HttpMethod.Head, "/jwks"), (HttpMethod.Get, "/jwks?x=1") })
         {
             using var request = new HttpRequestMessage(method, $"http://127.0.0.1:{_httpPort}{path}");
             using var response = await http.SendAsync(request);
@@ -87,6 +87,28 @@ public sealed class TransportTests : IAsyncLifetime
             Assert.Empty(await response.Content.ReadAsByteArrayAsync());
             Assert.False(response.Headers.Contains("Strict-Transport-Security"));
         }
+    }
+
+    [Fact]
+    public async Task PlainHttpListener_RefusesAPostWithItsSecret_NeverRedirects_AndAuditsIt()
+    {
+        var secret = await _server.AddClientAsync("plain-http-client");
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{_httpPort}/token")
+        {
+            Content = new FormUrlEncodedContent([new("grant_type", "client_credentials")]),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes("plain-http-client:" + secret)));
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+        Assert.Contains("\"invalid_request\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var refused = (await _server.AuditEventsAsync()).Last(e => e.Type == Safeguard.Audit.AuditEventType.TransportRefused);
+        Assert.StartsWith(SafeguardErrorCodes.PlainHttpRefused, refused.Reason, StringComparison.Ordinal);
+        Assert.Null(refused.ClientId);
     }
 
     [Fact]

@@ -47,6 +47,7 @@ internal sealed class CliHost : IAsyncDisposable
             args.Add($"--{SafeguardConfiguration.Section}:Database:ConnectionString={database}");
         }
 
+        SafeguardDataFolder.RestrictNewFiles();
         var configuration = SafeguardConfiguration.Build(args);
         var services = new ServiceCollection();
 

@@ -28,9 +28,9 @@ internal static class KeysCommand
     }
 
     private static Command List(CliContext context) =>
-        RingCommand(context, "list", "List the signing keys of a data folder and their states (creating the first key if there is none).", null, async (ring, _, json, cancellationToken) =>
+        RingCommand(context, "list", "List the signing keys of a data folder and their states. It only reads: no key is created or purged (init and the server do that).", null, async (ring, _, json, cancellationToken) =>
         {
-            await ring.EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
+            await ring.ReloadAsync(cancellationToken).ConfigureAwait(false);
             await WriteKeysAsync(context.Output, ring, json).ConfigureAwait(false);
             return ExitCodes.Success;
         });

@@ -83,6 +83,9 @@ public enum AuditEventType
 
     /// <summary>A resource server introspected a token (RFC 7662); the reason says whether it was active.</summary>
     TokenIntrospected,
+
+    /// <summary>A request broke the transport policy (sent over plain http, so any credential in it went in clear) and was not processed.</summary>
+    TransportRefused,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -157,6 +160,7 @@ public static class AuditEventTypes
         AuditEventType.AuditCheckpoint => "audit.checkpoint",
         AuditEventType.ConfigurationChanged => "configuration.changed",
         AuditEventType.TokenIntrospected => "token.introspected",
+        AuditEventType.TransportRefused => "transport.refused",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

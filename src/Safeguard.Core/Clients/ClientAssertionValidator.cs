@@ -166,7 +166,7 @@ public sealed partial class ClientAssertionValidator
             return result;
         }
 
-        var fresh = await _replay.TryAddAsync(ReplayPurpose, client.ClientId + ":" + result.TokenId, result.ExpiresAt + Skew, cancellationToken).ConfigureAwait(false);
+        var fresh = await _replay.TryAddAsync(ReplayPurpose, client.ClientId + ":" + result.TokenId, result.ExpiresAt + Skew + SafeguardLimits.ReplayRetentionMargin, cancellationToken).ConfigureAwait(false);
         return fresh ? result : ClientAssertionResult.Failure(SafeguardErrorCodes.ClientAssertionReplayed, "The client assertion was used before.");
     }
 

@@ -118,8 +118,8 @@ public sealed class DpopProofValidator
             return check.Result;
         }
 
-        // The jti is remembered per key until the proof would fail its iat check anyway.
-        var keepUntil = check.IssuedAt + _options.ProofMaxAge + _options.ClockSkew;
+        // The jti is remembered per key until the proof would fail its iat check anyway, and a margin for other nodes' clocks.
+        var keepUntil = check.IssuedAt + _options.ProofMaxAge + _options.ClockSkew + SafeguardLimits.ReplayRetentionMargin;
         var fresh = await _replay.TryAddAsync(ReplayPurpose, check.Result.JwkThumbprint + ":" + check.TokenId, keepUntil, cancellationToken)
             .ConfigureAwait(false);
         return fresh ? check.Result : DpopProofResult.Fail(SafeguardErrorCodes.DpopReplayed, "The DPoP proof was used before.");

@@ -16,12 +16,16 @@ namespace Safeguard.Hosting;
 /// </code>
 /// On PostgreSQL the two databases live there instead; the rest stays in the folder.
 /// </summary>
-public sealed class SafeguardDataFolder
+public sealed partial class SafeguardDataFolder
 {
     /// <summary>The settings file's name, here and in the working directory.</summary>
     public const string SettingsFileName = "appsettings.json";
 
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private SafeguardDataFolder(string root) => Root = root;
 
@@ -64,23 +68,76 @@ public sealed class SafeguardDataFolder
         return new SafeguardDataFolder(Path.GetFullPath(path, Directory.GetCurrentDirectory()));
     }
 
-    /// <summary>Creates the folder if it does not exist, readable only by its owner (0700).</summary>
+    /// <summary>
+    /// Creates the folder if it does not exist, open to its owner only (0700), and makes sure it stays so: a folder that
+    /// group or others may open is refused (it holds the audit trail, with subjects, addresses and patient ids, and the
+    /// key-encryption key), and anything inside that group or others may read is made the owner's alone.
+    /// </summary>
     /// <returns>This folder.</returns>
+    /// <exception cref="InsecureDataFolderException">The folder exists and group or others may open it.</exception>
     public SafeguardDataFolder EnsureCreated()
     {
-        if (!Directory.Exists(Root))
+        if (OperatingSystem.IsWindows())
         {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(Root);
-            }
-            else
-            {
-                Directory.CreateDirectory(Root, OwnerOnly);
-            }
+            Directory.CreateDirectory(Root);
+            return this;
         }
 
+        if (!Directory.Exists(Root))
+        {
+            Directory.CreateDirectory(Root, OwnerOnly);
+            return this;
+        }
+
+        var mode = File.GetUnixFileMode(Root);
+        if ((mode & GroupOrOther) != 0)
+        {
+            throw new InsecureDataFolderException(
+                $"The data folder '{Root}' can be opened by group or others (mode 0{Convert.ToString((int)mode & 0x1FF, 8)}). Run 'chmod 700 {Root}' (and make sure only Safeguard's user owns it), then start again.");
+        }
+
+        RestrictContents();
         return this;
+    }
+
+    /// <summary>
+    /// Makes every file the process creates from now on its owner's alone (umask 077), so the databases SQLite creates
+    /// (and their write-ahead logs, recreated as they are checkpointed) are 0600 from their first byte. Hosts call it
+    /// before they open anything.
+    /// </summary>
+    public static void RestrictNewFiles()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            _ = Umask(0x3F); // 077 octal
+        }
+    }
+
+    /// <summary>
+    /// Takes group and other access away from everything in the folder (files written before the umask, older installs),
+    /// except the key-encryption key: one found exposed is refused by its loader, not quietly mended, since it may
+    /// have been read.
+    /// </summary>
+    public void RestrictContents()
+    {
+        if (OperatingSystem.IsWindows() || !Directory.Exists(Root))
+        {
+            return;
+        }
+
+        foreach (var entry in Directory.EnumerateFileSystemEntries(Root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
+        {
+            if (string.Equals(entry, KeyEncryptionKey, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var mode = File.GetUnixFileMode(entry);
+            if ((mode & GroupOrOther) != 0)
+            {
+                File.SetUnixFileMode(entry, mode & ~GroupOrOther);
+            }
+        }
     }
 
     /// <summary>The key-encryption key: <c>SAFEGUARD_KEK</c> when set, else <see cref="KeyEncryptionKey"/> (created 0600 on first use).</summary>
@@ -104,4 +161,31 @@ public sealed class SafeguardDataFolder
 
     /// <inheritdoc />
     public override string ToString() => Root;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "umask")]
+    private static partial uint Umask(uint mask);
+}
+
+/// <summary>The data folder is open to others than its owner; Safeguard refuses to use it until it is not.</summary>
+public sealed class InsecureDataFolderException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public InsecureDataFolderException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What is wrong and the command that mends it.</param>
+    public InsecureDataFolderException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What is wrong.</param>
+    /// <param name="innerException">The cause.</param>
+    public InsecureDataFolderException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

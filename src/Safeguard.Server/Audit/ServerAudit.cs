@@ -70,7 +70,7 @@ internal sealed partial class ServerAudit(AuditWriter writer, ServerMetrics metr
         var auditEvent = Create(context, type, AuditOutcome.Denied, clientId, $"{code} {error}: {description}", status) with
         {
             Action = action,
-            ResourceType = "access_token",
+            ResourceType = type == AuditEventType.TransportRefused ? "request" : "access_token",
         };
         if (await RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
         {

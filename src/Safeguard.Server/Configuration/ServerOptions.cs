@@ -98,9 +98,23 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
-        if (!TryParseEndpoint(options.Listen, Uri.UriSchemeHttps, out _))
+        if (!TryParseEndpoint(options.Listen, Uri.UriSchemeHttps, out var listen))
         {
             errors.Add($"Safeguard:Listen is '{options.Listen}'; set an https endpoint such as https://127.0.0.1:5443 (plain http is not served).");
+        }
+        else if (!listen.Localhost && !IPAddress.IsLoopback(listen.Address!))
+        {
+            // Beyond loopback, the defaults made for a developer's machine are unsafe: an issuer derived from the bind
+            // address, and a self-signed certificate nobody can verify.
+            if (string.IsNullOrWhiteSpace(options.Issuer))
+            {
+                errors.Add($"Safeguard:Listen is '{options.Listen}', reachable from other machines; set Safeguard:Issuer to the https origin clients use (the issuer derived from Listen is for loopback only).");
+            }
+
+            if (options.Tls.CertificatePath is null)
+            {
+                errors.Add($"Safeguard:Listen is '{options.Listen}', reachable from other machines; set Safeguard:Tls:CertificatePath and Safeguard:Tls:KeyPath to a real certificate (the self-signed development certificate is for loopback only).");
+            }
         }
 
         if (options.HttpRedirectListen is { Length: > 0 } redirect && !TryParseEndpoint(redirect, Uri.UriSchemeHttp, out _))

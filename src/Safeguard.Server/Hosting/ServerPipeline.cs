@@ -98,10 +98,12 @@ internal static class ServerPipeline
     }
 
     /// <summary>
-    /// The optional plain-http listener answers every request with a redirect to the issuer and no content. On https,
-    /// <c>/metrics</c> is served only while <see cref="ServerOptions.Metrics"/> is on.
+    /// The optional plain-http listener serves nothing: GET and HEAD get a redirect to the issuer with no content; any
+    /// other request is refused with 400 and audited, never redirected (a client that sent a secret in clear must
+    /// fail, not succeed on the second hop, RFC 9700 section 4.15). On https, <c>/metrics</c> is served only while
+    /// <see cref="ServerOptions.Metrics"/> is on.
     /// </summary>
-    private static Task RedirectPlainHttp(HttpContext context, RequestDelegate next)
+    private static async Task RedirectPlainHttp(HttpContext context, RequestDelegate next)
     {
         if (context.Request.IsHttps)
         {
@@ -109,16 +111,26 @@ internal static class ServerPipeline
                 && !context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value.Metrics)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
+                return;
             }
 
-            return next(context);
+            await next(context).ConfigureAwait(false);
+            return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
-        context.Response.Headers.Location = context.RequestServices.GetRequiredService<ServerEndpoints>().Issuer + context.Request.Path + context.Request.QueryString;
-        context.Response.ContentLength = 0;
-        return Task.CompletedTask;
+        if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
+            context.Response.Headers.Location = context.RequestServices.GetRequiredService<ServerEndpoints>().Issuer + context.Request.Path + context.Request.QueryString;
+            context.Response.ContentLength = 0;
+            return;
+        }
+
+        // The body is never read: whatever it carried is not processed.
+        await context.RequestServices.GetRequiredService<ServerAudit>().RefuseAsync(
+            context, AuditEventType.TransportRefused, AuditAction.Execute, StatusCodes.Status400BadRequest, OAuthResponses.InvalidRequest,
+            "Plain http is not served; send the request over https (any credential in it went in clear: replace it).",
+            SafeguardErrorCodes.PlainHttpRefused, null).ConfigureAwait(false);
     }
 
     /// <summary>Unhandled failures: a store that is down is 503 (retry later); anything else is 500. Never a stack trace.</summary>

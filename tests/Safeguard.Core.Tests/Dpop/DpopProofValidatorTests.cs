@@ -90,7 +90,8 @@ public sealed class DpopProofValidatorTests : IDisposable
         Assert.True((await _validator.ValidateAsync(Sign(one, "ES256", payload), "POST", Target, null, CancellationToken.None)).Succeeded);
         Assert.Equal(SafeguardErrorCodes.DpopReplayed, (await _validator.ValidateAsync(Sign(one, "ES256", payload), "POST", Target, null, CancellationToken.None)).ErrorCode);
         Assert.True((await _validator.ValidateAsync(Sign(two, "ES256", payload), "POST", Target, null, CancellationToken.None)).Succeeded);
-        Assert.True(_replay.Entries.Values.All(expiry => expiry <= _time.GetUtcNow() + TimeSpan.FromSeconds(70)));
+        // Kept past the proof's own window (60 s old, 10 s ahead) by 5 minutes, so another node's clock cannot reopen it; and no longer.
+        Assert.All(_replay.Entries.Values, expiry => Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(70) + TimeSpan.FromMinutes(5), expiry));
     }
 
     [Fact]

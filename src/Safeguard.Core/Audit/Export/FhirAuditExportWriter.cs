@@ -216,7 +216,7 @@ internal sealed class FhirAuditExportWriter : IAuditExportWriter
             => ("110113", "Security Alert", "110137", "User Security Attributes Changed"),
         AuditEventType.KeyCreated or AuditEventType.KeyActivated or AuditEventType.KeyRetired or AuditEventType.KeyRevoked
             or AuditEventType.ConfigurationChanged => ("110113", "Security Alert", "110129", "Security Configuration"),
-        AuditEventType.RefreshReuseDetected or AuditEventType.TokenRefused => ("110113", "Security Alert", null, null),
+        AuditEventType.RefreshReuseDetected or AuditEventType.TokenRefused or AuditEventType.TransportRefused => ("110113", "Security Alert", null, null),
         _ => ("110100", "Application Activity", null, null),
     };
 
