@@ -104,6 +104,22 @@ public sealed class CliServerTests : IDisposable
     }
 
     [Fact]
+    public async Task APasswordOnTheCommandLine_IsWarnedAbout_AndServeRefusesIt()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        var withPassword = database.ConnectionString + ";Password=not-a-real-one";
+
+        var (initExit, _, initError) = await RunAsync("init", "--data", _data, "--database", withPassword);
+        var (serveExit, _, serveError) = await RunAsync("serve", "--data", _data, "--database", withPassword);
+
+        Assert.Equal(0, initExit);
+        Assert.Contains("--database carries a password", initError, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-a-real-one", initError, StringComparison.Ordinal);
+        Assert.Equal(2, serveExit);
+        Assert.Contains("serve refuses it", serveError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PostgresDatabase_InitThenClientsAdd()
     {
         await using var database = await PostgresDatabase.CreateAsync();

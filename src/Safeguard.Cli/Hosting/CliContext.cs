@@ -25,6 +25,29 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IReadOnly
         Description = "A PostgreSQL connection string (instead of SQLite in the data folder). Also Safeguard:Database in appsettings.json or Safeguard__Database__... variables.",
     };
 
+    /// <summary>What a command says when <c>--database</c> carries a password.</summary>
+    public const string PasswordWarning =
+        "Warning: --database carries a password, which other users of this machine can read in the process list and shell history. "
+        + "Give it through PGPASSWORD, a .pgpass file or Safeguard:Database:PasswordFile instead.";
+
+    /// <summary>Whether a <c>--database</c> connection string holds a password.</summary>
+    public static bool CarriesPassword(string? database)
+    {
+        if (string.IsNullOrWhiteSpace(database))
+        {
+            return false;
+        }
+
+        try
+        {
+            return !string.IsNullOrEmpty(new Npgsql.NpgsqlConnectionStringBuilder(database).Password);
+        }
+        catch (ArgumentException)
+        {
+            return false; // Not a connection string at all: the options validator says so.
+        }
+    }
+
     /// <summary><c>--json</c>.</summary>
     public static Option<bool> JsonOption() => new("--json") { Description = "Write JSON for scripts." };
 
@@ -38,6 +61,11 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IReadOnly
 #pragma warning restore CA1068
     {
         ArgumentNullException.ThrowIfNull(action);
+        if (CarriesPassword(database))
+        {
+            await Error.WriteLineAsync(PasswordWarning).ConfigureAwait(false);
+        }
+
         try
         {
             var host = CliHost.Create(ConfigurationArgs, data, database);

@@ -25,6 +25,13 @@ internal static class ServeCommand
                 args.Add($"{section}DataPath={folder}");
             }
 
+            if (CliContext.CarriesPassword(parse.GetValue(database)))
+            {
+                // A server runs for months: its command line stays visible to every local user all that time.
+                await context.Error.WriteLineAsync(CliContext.PasswordWarning + " serve refuses it.").ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
             if (parse.GetValue(database) is { Length: > 0 } connection)
             {
                 args.Add($"{section}Database:Provider=PostgreSql");

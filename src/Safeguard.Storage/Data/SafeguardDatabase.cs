@@ -69,7 +69,13 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
         ArgumentNullException.ThrowIfNull(folder);
         if (options.Provider == DatabaseProvider.PostgreSql)
         {
-            return new SafeguardDatabase(options, options.ConnectionString!, null);
+            var connection = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            if (options.PasswordFile is { Length: > 0 } file)
+            {
+                connection.Password = File.ReadAllText(file).TrimEnd('\r', '\n');
+            }
+
+            return new SafeguardDatabase(options, connection.ConnectionString, null);
         }
 
         folder.EnsureCreated();
