@@ -75,6 +75,30 @@ public sealed class KeysCommandTests : IDisposable
         Assert.Contains(revoked.RootElement.EnumerateArray(), k => k.GetProperty("kid").GetString() == pending && k.GetProperty("state").GetString() == "revoked");
     }
 
+    [Fact]
+    public async Task TwoCommandsAtOnce_TakeTurnsOnTheCommandLinesChain()
+    {
+        await RunAsync("init", "--data", _data.FullName);
+        var folder = SafeguardDataFolder.At(_data.FullName);
+        var chain = folder.DefaultAuditChain() + ".cli";
+        using var store = new Safeguard.Storage.Audit.SqliteAuditStore(folder.AuditDatabase);
+        var before = await store.CountAsync(chain, CancellationToken.None);
+        Assert.True(before > 0, "init audits on the command line's chain");
+
+        // Another command holds the chain: this one waits for it rather than failing or forking the chain.
+        var other = await store.AcquireChainAsync(chain, CancellationToken.None);
+        var rotate = Task.Run(() => RunAsync("keys", "rotate", "--data", _data.FullName));
+        await Task.WhenAny(rotate, Task.Delay(TimeSpan.FromSeconds(1)));
+        Assert.False(rotate.IsCompleted, "the command finished while another held its chain");
+        Assert.Equal(before, await store.CountAsync(chain, CancellationToken.None));
+        await other.DisposeAsync();
+
+        var (exit, _, error) = await rotate;
+        Assert.Equal(0, exit);
+        Assert.Empty(error);
+        Assert.True(await store.CountAsync(chain, CancellationToken.None) > before);
+    }
+
     [Theory]
     [InlineData("../../etc/passwd", 2)]
     [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 1)]

@@ -107,7 +107,7 @@ public sealed class CliServerTests : IDisposable
     public async Task APasswordOnTheCommandLine_IsWarnedAbout_AndServeRefusesIt()
     {
         await using var database = await PostgresDatabase.CreateAsync();
-        var withPassword = database.ConnectionString + ";Password=not-a-real-one";
+        var withPassword = database.OwnerConnectionString + ";Password=not-a-real-one";
 
         var (initExit, _, initError) = await RunAsync("init", "--data", _data, "--database", withPassword);
         var (serveExit, _, serveError) = await RunAsync("serve", "--data", _data, "--database", withPassword);
@@ -123,7 +123,7 @@ public sealed class CliServerTests : IDisposable
     public async Task PostgresDatabase_InitThenClientsAdd()
     {
         await using var database = await PostgresDatabase.CreateAsync();
-        Assert.Equal(0, (await RunAsync("init", "--data", _data, "--database", database.ConnectionString)).Exit);
+        Assert.Equal(0, (await RunAsync("init", "--data", _data, "--database", database.OwnerConnectionString, $"--Safeguard:Database:ApplicationRole={database.ApplicationRole}")).Exit);
         var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--database", database.ConnectionString, "--id", "pg-cli", "--resource", "https://api.example", "--json");
         Assert.True(exit == 0, error);
         Assert.Contains("pg-cli", output, StringComparison.Ordinal);

@@ -27,7 +27,7 @@ public sealed class PostgresServerTests : IAsyncLifetime
     }
 
     /// <summary>Both nodes share the KEK (as production nodes share one from the environment) but not their data folders.</summary>
-    private async Task<RunningServer> NodeAsync(string name)
+    private async Task<RunningServer> NodeAsync(string name, string? chainId = "")
     {
         var folder = Path.Combine(_kekData, name);
         Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -40,7 +40,13 @@ public sealed class PostgresServerTests : IAsyncLifetime
         var nodeKek = SafeguardDataFolder.At(folder).KeyEncryptionKey;
         File.Copy(kek, nodeKek, overwrite: true);
         File.SetUnixFileMode(nodeKek, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return await RunningServer.StartAsync(_database.ConnectionString, folder, $"--Safeguard:Audit:ChainId={name}", "--Safeguard:Issuer=https://auth.cluster.test");
+        string[] chain = chainId switch
+        {
+            null => [],
+            "" => [$"--Safeguard:Audit:ChainId={name}"],
+            _ => [$"--Safeguard:Audit:ChainId={chainId}"],
+        };
+        return await RunningServer.StartAsync(_database.ConnectionString, folder, [.. chain, "--Safeguard:Issuer=https://auth.cluster.test"]);
     }
 
     [Fact]
@@ -64,6 +70,76 @@ public sealed class PostgresServerTests : IAsyncLifetime
         await b.SyncAsync();
         var inactiveOnB = !(await b.CreateClient().IntrospectTokenAsync(new TokenIntrospectionRequest { Address = b.ListenAddress + "/introspect", ClientId = "pg-client", ClientSecret = secret, Token = token.AccessToken! })).IsActive;
         Assert.True(inactiveOnB, "node B still reports the revoked token active after its next sync");
+    }
+
+    [Fact]
+    public async Task TwoNodesOnOneHost_ConfiguredWithNothingButTheDatabase_EachWriteTheirOwnChain()
+    {
+        // Same machine name, same database, no chain id: the data folders' ids keep the chains apart.
+        await using var a = await NodeAsync("host-a", chainId: null);
+        await using var b = await NodeAsync("host-b", chainId: null);
+        var secret = await a.AddClientAsync("two-chains");
+        foreach (var node in new[] { a, b, a, b })
+        {
+            var token = await node.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = node.TokenEndpoint, ClientId = "two-chains", ClientSecret = secret });
+            Assert.False(token.IsError, token.Error);
+        }
+
+        var chainA = a.Services.GetRequiredServiceOf<AuditWriter>().Chain;
+        var chainB = b.Services.GetRequiredServiceOf<AuditWriter>().Chain;
+        Assert.NotEqual(chainA, chainB);
+        Assert.Equal(SafeguardDataFolder.At(a.DataPath).DefaultAuditChain(), chainA);
+        var machine = new AuditOptions().ResolveChainId();
+        Assert.StartsWith(machine[..Math.Min(40, machine.Length)] + "-", chainB, StringComparison.Ordinal);
+        Assert.Equal(2, (await a.AuditEventsAsync()).Count(e => e.Type == AuditEventType.TokenIssued));
+        Assert.Equal(2, (await b.AuditEventsAsync()).Count(e => e.Type == AuditEventType.TokenIssued));
+        Assert.True(a.Services.GetRequiredServiceOf<AuditWriter>().IsHealthy && b.Services.GetRequiredServiceOf<AuditWriter>().IsHealthy);
+    }
+
+    [Fact]
+    public async Task TwoNodesGivenOneChainId_TheSecondRefusesToStart_NamingTheSetting()
+    {
+        await using var a = await NodeAsync("dup-a", chainId: "dup-chain");
+
+        var refused = await Assert.ThrowsAsync<AuditChainInUseException>(() => NodeAsync("dup-b", chainId: "dup-chain"));
+
+        Assert.Contains("Safeguard:Audit:ChainId", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("'dup-chain'", refused.Message, StringComparison.Ordinal);
+        var secret = await a.AddClientAsync("dup-client");
+        var token = await a.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = a.TokenEndpoint, ClientId = "dup-client", ClientSecret = secret });
+        Assert.False(token.IsError, token.Error);
+    }
+
+    [Fact]
+    public async Task ServingAsASuperuserOrTheAuditTablesOwner_IsRefused()
+    {
+        var asSuperuser = await Assert.ThrowsAsync<InvalidOperationException>(() => RunningServer.StartAsync(_database.OwnerConnectionString, Path.Combine(_kekData, "superuser")));
+
+        // A role that is no superuser but a member of the owner's role could drop the triggers just the same.
+        var member = _database.ApplicationRole + "_owner";
+        await ExecuteAsAdminAsync($"CREATE ROLE {member} LOGIN; GRANT postgres TO {member}");
+        try
+        {
+            var asMember = new Npgsql.NpgsqlConnectionStringBuilder(_database.ConnectionString) { Username = member }.ToString();
+            var asOwner = await Assert.ThrowsAsync<InvalidOperationException>(() => RunningServer.StartAsync(asMember, Path.Combine(_kekData, "owner")));
+
+            Assert.Contains("is a superuser", asSuperuser.Message, StringComparison.Ordinal);
+            Assert.Contains($"'{member}', which owns the audit tables", asOwner.Message, StringComparison.Ordinal);
+            Assert.All(new[] { asSuperuser, asOwner }, e => Assert.Contains("Safeguard:Database:ApplicationRole", e.Message, StringComparison.Ordinal));
+        }
+        finally
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            await ExecuteAsAdminAsync($"DROP ROLE {member}");
+        }
+    }
+
+    private static async Task ExecuteAsAdminAsync(string sql)
+    {
+        await using var admin = new Npgsql.NpgsqlConnection(PostgresDatabase.Server);
+        await admin.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, admin);
+        await command.ExecuteNonQueryAsync();
     }
 
     [Fact]

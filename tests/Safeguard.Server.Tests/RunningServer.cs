@@ -79,7 +79,21 @@ internal sealed class RunningServer : IAsyncDisposable
             builder.Logging.SetMinimumLevel(level);
             builder.Services.AddSingleton<TimeProvider>(time);
         });
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            if (ownsData)
+            {
+                Directory.Delete(dataPath, recursive: true);
+            }
+
+            throw;
+        }
+
         return new RunningServer(app, dataPath, ownsData, time);
     }
 
@@ -176,14 +190,24 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 }
 
-/// <summary>A fresh PostgreSQL database per test class on the server ./test.sh starts, migrated like <c>safeguard init</c> does.</summary>
+/// <summary>
+/// A fresh PostgreSQL database per test class on the server ./test.sh starts, made like <c>safeguard init</c> does: the
+/// schema by its owner (the cluster's superuser), and a login role of its own that nodes connect as, granted only what
+/// init grants (a server refuses the owner).
+/// </summary>
 internal sealed class PostgresDatabase : IAsyncDisposable
 {
     private readonly string _name = "sg_server_" + Guid.NewGuid().ToString("N")[..12];
 
-    private PostgresDatabase() => ConnectionString = string.Empty;
+    private PostgresDatabase() => (ConnectionString, OwnerConnectionString) = (string.Empty, string.Empty);
 
+    /// <summary>As the application role: what a node serves with.</summary>
     public string ConnectionString { get; private set; }
+
+    /// <summary>As the schema's owner: what <c>safeguard init</c> runs with.</summary>
+    public string OwnerConnectionString { get; private set; }
+
+    public string ApplicationRole => _name + "_app";
 
     public static string Server => Environment.GetEnvironmentVariable("SAFEGUARD_TEST_POSTGRES")
         ?? throw new InvalidOperationException("SAFEGUARD_TEST_POSTGRES is not set: run the tests with ./test.sh, which starts PostgreSQL.");
@@ -194,12 +218,13 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         await using (var admin = new NpgsqlConnection(Server))
         {
             await admin.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {database._name}", admin);
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {database._name}; CREATE ROLE {database.ApplicationRole} LOGIN", admin);
             await create.ExecuteNonQueryAsync();
         }
 
-        database.ConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = database._name }.ToString();
-        using var db = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = database.ConnectionString }, SafeguardDataFolder.At(Path.GetTempPath()));
+        database.OwnerConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = database._name }.ToString();
+        database.ConnectionString = new NpgsqlConnectionStringBuilder(Server) { Database = database._name, Username = database.ApplicationRole, Password = null }.ToString();
+        using var db = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = database.OwnerConnectionString, ApplicationRole = database.ApplicationRole }, SafeguardDataFolder.At(Path.GetTempPath()));
         await db.MigrateAsync(CancellationToken.None);
         return database;
     }
@@ -223,7 +248,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
         await using var admin = new NpgsqlConnection(Server);
         await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)", admin);
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_name} WITH (FORCE); DROP ROLE IF EXISTS {ApplicationRole}", admin);
         await drop.ExecuteNonQueryAsync();
     }
 }

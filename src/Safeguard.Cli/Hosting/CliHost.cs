@@ -10,10 +10,13 @@ namespace Safeguard.Cli.Hosting;
 /// What a command composes: the same <c>AddSafeguardCore</c> and <c>AddSafeguardStorage</c> as the server, over the same
 /// configuration sources (<see cref="SafeguardConfiguration"/>), with <c>--data</c> and <c>--database</c> as the last
 /// word. Every option is validated before anything is opened. Administrative changes are audited on the command line's
-/// own chain (<c>MACHINE.cli</c>), so they never contend with a running server's chain.
+/// own chain (the data folder's default chain with <c>.cli</c>), so they never contend with a running server's chain;
+/// two commands at once take turns on it.
 /// </summary>
 internal sealed class CliHost : IAsyncDisposable
 {
+    private static readonly TimeSpan ChainWait = TimeSpan.FromSeconds(10);
+
     private readonly ServiceProvider _services;
 
     private CliHost(ServiceProvider services) => _services = services;
@@ -53,9 +56,9 @@ internal sealed class CliHost : IAsyncDisposable
 
         // No log providers: a command reports through its own output and exit code.
         services.AddLogging();
+        // The command line's own chain beside the data folder's default chain, whatever chain a server on it is configured with.
+        services.AddSingleton(sp => SafeguardCoreServiceCollectionExtensions.CreateAuditWriter(sp, sp.GetRequiredService<SafeguardDataFolder>().DefaultAuditChain() + ".cli"));
         services.AddSafeguardCore(configuration).AddSafeguardStorage(configuration);
-        // One chain per administering machine, whatever chain the server on it is configured with.
-        services.PostConfigure<AuditOptions>(options => options.ChainId = new AuditOptions().ResolveChainId() + ".cli");
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         try
         {
@@ -86,13 +89,32 @@ internal sealed class CliHost : IAsyncDisposable
         }
 
         var writer = Get<AuditWriter>();
-        await writer.StartAsync(cancellationToken).ConfigureAwait(false);
+        await StartWhenFreeAsync(writer, cancellationToken).ConfigureAwait(false);
         foreach (var auditEvent in events)
         {
             await writer.AppendAsync(auditEvent with { NodeId = writer.Chain }, cancellationToken).ConfigureAwait(false);
         }
 
         await writer.StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the writer, waiting up to 10 seconds while another command holds the chain (commands are brief).</summary>
+    private async Task StartWhenFreeAsync(AuditWriter writer, CancellationToken cancellationToken)
+    {
+        var time = Get<TimeProvider>();
+        var deadline = time.GetUtcNow() + ChainWait;
+        while (true)
+        {
+            try
+            {
+                await writer.StartAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (AuditChainInUseException) when (time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Frees everything the command opened; the key-encryption key is zeroed.</summary>

@@ -161,6 +161,9 @@ public static class AuditArchive
         {
         }
 
+        public Task<IAsyncDisposable> AcquireChainAsync(string c, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("An archive view is read-only.");
+
         public Task<AuditChainHead?> GetHeadAsync(string c, CancellationToken cancellationToken) => inner.GetHeadAsync(c, cancellationToken);
 
         public Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken) =>

@@ -8,7 +8,11 @@ public sealed record AuditOptions
     /// <summary>The retention HIPAA requires for documentation (164.316(b)(2)): 6 years.</summary>
     public const int MinimumRetentionDays = 2190;
 
-    /// <summary>This writer's chain id (one chain per node). Default: the machine name. Letters, digits, <c>.</c>, <c>_</c>, <c>-</c>; at most 64.</summary>
+    /// <summary>
+    /// This writer's chain id (one chain per node; a second writer on a chain refuses to start). Default: the machine
+    /// name plus the data folder's id (<see cref="Hosting.SafeguardDataFolder.DefaultAuditChain"/>), so unique per data
+    /// folder. Letters, digits, <c>.</c>, <c>_</c>, <c>-</c>; at most 64.
+    /// </summary>
     public string? ChainId { get; set; }
 
     /// <summary>Events waiting to be written, at most. Default 65,536. A full queue refuses events (SG9001); it never blocks the caller.</summary>
@@ -26,7 +30,7 @@ public sealed record AuditOptions
     /// <summary>How long records are kept, in days. Default and minimum 2,190 (6 years). There is no delete API; older records are archived, never dropped.</summary>
     public int RetentionDays { get; set; } = MinimumRetentionDays;
 
-    /// <summary>The effective chain id.</summary>
+    /// <summary>The chain id, for a writer composed without a data folder.</summary>
     /// <returns><see cref="ChainId"/>, or the machine name made safe.</returns>
     public string ResolveChainId() =>
         ChainId is { Length: > 0 } id ? id : new string([.. Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '-')]);

@@ -34,6 +34,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private List<Pending>? _inHand;
     private readonly List<Task> _exports = [];
     private Task? _committing;
+    private IAsyncDisposable? _lease;
 
     // Guarded by _headLock. "Sealed" runs ahead of "committed" by at most the batches in flight; a failed
     // commit bumps the epoch, and every batch sealed on top of it is discarded and its events retried.
@@ -99,10 +100,38 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Loads the chain head and the audit key, then starts the sealing and commit stages.</summary>
+    /// <summary>
+    /// Takes the chain's lease (a second writer on the chain refuses to start), loads the chain head and the audit key,
+    /// then starts the sealing and commit stages.
+    /// </summary>
     /// <param name="cancellationToken">Cancels start-up.</param>
     /// <returns>A task that completes when the writer accepts events.</returns>
+    /// <exception cref="AuditChainInUseException">Another process writes this chain.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_running)
+        {
+            throw new InvalidOperationException("The audit writer is already running.");
+        }
+
+        _lease = await _store.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await LoadHeadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ReleaseLeaseAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        _sealedHead = _committedHead;
+        _running = true;
+        _committing = Task.Run(CommitLoopAsync, CancellationToken.None);
+        _sealing = Task.Run(SealLoopAsync, CancellationToken.None);
+    }
+
+    private async Task LoadHeadAsync(CancellationToken cancellationToken)
     {
         await _keys.LoadAsync(createIfMissing: true, cancellationToken).ConfigureAwait(false);
         var head = await _store.GetHeadAsync(Chain, cancellationToken).ConfigureAwait(false);
@@ -124,10 +153,15 @@ public sealed partial class AuditWriter : IAsyncDisposable
             _time.GetUtcNow(),
             intervalStart,
             frontier);
-        _sealedHead = _committedHead;
-        _running = true;
-        _committing = Task.Run(CommitLoopAsync, CancellationToken.None);
-        _sealing = Task.Run(SealLoopAsync, CancellationToken.None);
+    }
+
+    private async Task ReleaseLeaseAsync()
+    {
+        var lease = Interlocked.Exchange(ref _lease, null);
+        if (lease is not null)
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -173,6 +207,14 @@ public sealed partial class AuditWriter : IAsyncDisposable
     {
         if (!_running)
         {
+            // Never started, already stopped, or crashed. After a crash the commit stage ends by itself (its input is
+            // completed or it crashed); only once it has can no commit race a writer that takes the chain next.
+            if (_committing is not null)
+            {
+                await _committing.ConfigureAwait(false);
+            }
+
+            await ReleaseLeaseAsync().ConfigureAwait(false);
             return;
         }
 
@@ -209,6 +251,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
 
         await Task.WhenAny(Task.WhenAll(exports), Task.Delay(TimeSpan.FromSeconds(10), _time)).ConfigureAwait(false);
+        await ReleaseLeaseAsync().ConfigureAwait(false);
     }
 
     /// <inheritdoc />

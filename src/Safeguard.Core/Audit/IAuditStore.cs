@@ -6,6 +6,17 @@ namespace Safeguard.Audit;
 /// </summary>
 public interface IAuditStore : IDisposable
 {
+    /// <summary>
+    /// Takes the exclusive right to append to <paramref name="chain"/> for as long as the returned lease lives, across
+    /// processes and nodes (on PostgreSQL a session advisory lock, whose connection then carries the chain's appends;
+    /// on SQLite a lock on a file beside the database). The audit writer takes it before it reads the chain's head.
+    /// </summary>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>The lease; disposing it releases the chain.</returns>
+    /// <exception cref="AuditChainInUseException">Another writer holds the chain.</exception>
+    Task<IAsyncDisposable> AcquireChainAsync(string chain, CancellationToken cancellationToken);
+
     /// <summary>The last record of a chain, or null for a new chain.</summary>
     /// <param name="chain">The chain.</param>
     /// <param name="cancellationToken">Cancels the read.</param>

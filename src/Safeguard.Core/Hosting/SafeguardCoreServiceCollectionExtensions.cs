@@ -67,14 +67,25 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IAuditCheckpointSink>(sp => new DirectoryCheckpointSink(sp.GetRequiredService<SafeguardDataFolder>().AuditCheckpoints));
-        services.TryAddSingleton(sp => new AuditWriter(
-            sp.GetRequiredService<IAuditStore>(),
-            sp.GetRequiredService<AuditSigningKeys>(),
-            sp.GetRequiredService<IAuditCheckpointSink>(),
-            sp.GetRequiredService<IOptions<AuditOptions>>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<AuditWriter>>()));
+        services.TryAddSingleton(sp => CreateAuditWriter(sp, sp.GetRequiredService<IOptions<AuditOptions>>().Value.ChainId is { Length: > 0 } chain ? chain : null));
         return services;
+    }
+
+    /// <summary>The audit writer of the composition in <paramref name="services"/>, on <paramref name="chain"/> or else the data folder's default chain.</summary>
+    /// <param name="services">The composed services.</param>
+    /// <param name="chain">The chain id; null for <see cref="SafeguardDataFolder.DefaultAuditChain"/>.</param>
+    /// <returns>The writer (not started).</returns>
+    public static AuditWriter CreateAuditWriter(IServiceProvider services, string? chain)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.GetRequiredService<IOptions<AuditOptions>>().Value;
+        return new AuditWriter(
+            services.GetRequiredService<IAuditStore>(),
+            services.GetRequiredService<AuditSigningKeys>(),
+            services.GetRequiredService<IAuditCheckpointSink>(),
+            Microsoft.Extensions.Options.Options.Create(options with { ChainId = chain ?? services.GetRequiredService<SafeguardDataFolder>().DefaultAuditChain() }),
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILogger<AuditWriter>>());
     }
 
     /// <summary>

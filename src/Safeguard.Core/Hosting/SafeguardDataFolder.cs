@@ -13,6 +13,8 @@ namespace Safeguard.Hosting;
 /// DATA/audit-keys/            the audit key that signs checkpoints (sealed under the KEK)
 /// DATA/audit-checkpoints/     checkpoints copied outside the database
 /// DATA/tls/server.crt, .key   the self-signed development certificate (the key 0600)
+/// DATA/node-id                this folder's random id, which makes the default audit chain id unique per folder
+/// DATA/audit.db.CHAIN.lock    held (flock) by the writer of a chain in audit.db
 /// </code>
 /// On PostgreSQL the two databases live there instead; the rest stays in the folder.
 /// </summary>
@@ -58,6 +60,9 @@ public sealed partial class SafeguardDataFolder
 
     /// <summary>The development certificate's private key (PEM, 0600).</summary>
     public string TlsKey => Path.Combine(Tls, "server.key");
+
+    /// <summary>This folder's random id (12 hex digits), written on first use.</summary>
+    public string NodeIdFile => Path.Combine(Root, "node-id");
 
     /// <summary>The folder at <paramref name="path"/> (relative to the working directory); nothing is created.</summary>
     /// <param name="path">The folder.</param>
@@ -158,6 +163,47 @@ public sealed partial class SafeguardDataFolder
     /// <summary>The checkpoints copied to <see cref="AuditCheckpoints"/>.</summary>
     /// <returns>The checkpoints (their signatures are checked by the verifier).</returns>
     public IReadOnlyList<AuditCheckpoint> ReadExportedCheckpoints() => DirectoryCheckpointSink.ReadAll(AuditCheckpoints);
+
+    /// <summary>
+    /// The audit chain id a node on this folder writes when <c>Safeguard:Audit:ChainId</c> is not set: the machine name
+    /// (made safe, at most 40 characters) and this folder's id, for example <c>web01-3f9a0c1d2e4b</c>. Two servers on one
+    /// host, or two containers given one host name, then never share a chain on a shared database, as long as each has
+    /// its own folder. The id is created once (atomically, so two processes starting together agree on it) and kept.
+    /// </summary>
+    /// <returns>The chain id.</returns>
+    /// <exception cref="InvalidOperationException">The id file exists but does not hold an id.</exception>
+    public string DefaultAuditChain()
+    {
+        var machine = new AuditOptions().ResolveChainId();
+        return $"{machine[..Math.Min(machine.Length, 40)]}-{ReadOrCreateNodeId()}";
+    }
+
+    private string ReadOrCreateNodeId()
+    {
+        EnsureCreated();
+        if (!File.Exists(NodeIdFile))
+        {
+            var temporary = $"{NodeIdFile}.{Guid.NewGuid():N}.tmp";
+            File.WriteAllText(temporary, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)) + "\n");
+            try
+            {
+                File.Move(temporary, NodeIdFile, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(NodeIdFile))
+            {
+                // Another process created it first: use theirs.
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        var id = File.ReadAllText(NodeIdFile).Trim();
+        return id.Length == 12 && id.All(char.IsAsciiHexDigitLower)
+            ? id
+            : throw new InvalidOperationException($"'{NodeIdFile}' does not hold a node id (12 lowercase hex digits). Restore it from a backup, or delete it to start a new audit chain for this folder.");
+    }
 
     /// <inheritdoc />
     public override string ToString() => Root;

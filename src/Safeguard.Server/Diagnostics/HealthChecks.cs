@@ -22,6 +22,17 @@ internal sealed class AuditHealthCheck(AuditWriter writer) : IHealthCheck
         Task.FromResult(writer.IsHealthy ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The audit writer is stopped or cannot commit."));
 }
 
+/// <summary>
+/// Alive while the audit writer runs (<c>/healthz</c>). A writer that stopped on an internal error never comes back by
+/// itself and every request needing the trail would get 503, so the node reports itself dead for its supervisor to
+/// restart. A store that is down is not this: the writer retries, and readiness takes the node out meanwhile.
+/// </summary>
+internal sealed class AuditLivenessCheck(AuditWriter writer) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(writer.IsRunning ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy());
+}
+
 /// <summary>Ready only while a key is active.</summary>
 internal sealed class SigningKeyHealthCheck(SigningKeyRing ring) : IHealthCheck
 {

@@ -97,7 +97,8 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store", tags: ["ready"])
             .AddCheck<AuditHealthCheck>("audit", tags: ["ready"])
-            .AddCheck<SigningKeyHealthCheck>("signing_key", tags: ["ready"]);
+            .AddCheck<SigningKeyHealthCheck>("signing_key", tags: ["ready"])
+            .AddCheck<AuditLivenessCheck>("audit_writer", tags: ["live"]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(ServerMetrics.MeterName)
             .AddAspNetCoreInstrumentation()

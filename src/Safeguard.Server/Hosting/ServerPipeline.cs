@@ -77,7 +77,7 @@ internal static class ServerPipeline
         app.MapPost(ServerEndpoints.TokenPath, context => Resolve<TokenEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.RevocationPath, context => Resolve<RevocationEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.IntrospectionPath, context => Resolve<IntrospectionEndpoint>(context).HandleAsync(context));
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = HealthResponses.WriteAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
     }

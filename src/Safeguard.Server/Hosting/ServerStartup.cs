@@ -28,6 +28,7 @@ internal sealed partial class ServerStartup(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.PrepareAsync(migrate: false, cancellationToken).ConfigureAwait(false);
+        await store.EnsureLeastPrivilegeAsync(cancellationToken).ConfigureAwait(false);
         await writer.StartAsync(cancellationToken).ConfigureAwait(false);
         ring.LifecycleChanged += audit.OnKeyLifecycle;
         await keys.RunOnceAsync(cancellationToken).ConfigureAwait(false);

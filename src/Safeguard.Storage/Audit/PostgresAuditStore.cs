@@ -1,4 +1,8 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 using NpgsqlTypes;
 using Safeguard.Audit;
@@ -55,6 +59,7 @@ public sealed class PostgresAuditStore : IAuditStore, IDisposable
         """;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly ConcurrentDictionary<string, ChainLease> _leases = new(StringComparer.Ordinal);
 
     /// <summary>Opens the store over a connection string (the role should be a member of <see cref="WriterRole"/>, not the tables' owner).</summary>
     /// <param name="connectionString">The Npgsql connection string.</param>
@@ -101,12 +106,67 @@ public sealed class PostgresAuditStore : IAuditStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IAsyncDisposable> AcquireChainAsync(string chain, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(chain);
+        var lease = new ChainLease(this, chain);
+        if (!_leases.TryAdd(chain, lease))
+        {
+            throw AuditChainInUseException.For(chain);
+        }
+
+        try
+        {
+            await lease.TakeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _leases.TryRemove(new KeyValuePair<string, ChainLease>(chain, lease));
+            throw;
+        }
+
+        return lease;
+    }
+
+    /// <summary>
+    /// Appends in one transaction with <c>synchronous_commit</c> on, whatever the role or database default says. A
+    /// chain leased by this store is written on the lease's own connection, so a write is only ever made while the
+    /// lock is held: if that session was lost (a restart, a cut connection), the lock went with it and is taken again
+    /// before the next write, or the write fails with <see cref="AuditChainInUseException"/>.
+    /// </summary>
+    /// <inheritdoc />
     public async Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(checkpoints);
-        using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var chain = records.Count > 0 ? records[0].Chain : checkpoints.Count > 0 ? checkpoints[0].Chain : null;
+        if (chain is null)
+        {
+            return;
+        }
+
+        if (_leases.TryGetValue(chain, out var lease))
+        {
+            await lease.AppendAsync(records, checkpoints, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await WriteAsync(connection, records, checkpoints, setDurable: true, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteAsync(NpgsqlConnection connection, IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, bool setDurable, CancellationToken cancellationToken)
+    {
         using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (setDurable)
+        {
+            using var durable = new NpgsqlCommand("SET LOCAL synchronous_commit = on", connection, transaction);
+            await durable.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var importer = await connection.BeginBinaryImportAsync("COPY audit_events (chain, seq, time, body, hash) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
@@ -217,6 +277,120 @@ public sealed class PostgresAuditStore : IAuditStore, IDisposable
         return checkpoints;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _dataSource.Dispose();
+    /// <summary>Closes the store's connections, the leases' too (which frees their chains).</summary>
+    public void Dispose()
+    {
+        foreach (var lease in _leases.Values)
+        {
+            lease.Close();
+        }
+
+        _dataSource.Dispose();
+    }
+
+    /// <summary>
+    /// A chain's lease: a session advisory lock on a connection of its own, numbered by the first 8 bytes of the
+    /// SHA-256 of the chain's name. The chain's appends run on that connection, one at a time.
+    /// </summary>
+    private sealed class ChainLease(PostgresAuditStore store, string chain) : IAsyncDisposable
+    {
+        private readonly long _lockId = BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("safeguard-audit-chain:" + chain)));
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private NpgsqlConnection? _connection;
+        private bool _released;
+
+        public async Task TakeAsync(CancellationToken cancellationToken)
+        {
+            var connection = await store._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
+                command.Parameters.AddWithValue(_lockId);
+                if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
+                {
+                    throw AuditChainInUseException.For(chain);
+                }
+
+                // Set once for the session that carries every append (the per-transaction SET would cost a round trip a batch).
+                using var durable = new NpgsqlCommand("SET synchronous_commit = on", connection);
+                await durable.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            _connection = connection;
+        }
+
+        public async Task AppendAsync(IReadOnlyList<AuditRecord> records, IReadOnlyList<AuditCheckpoint> checkpoints, CancellationToken cancellationToken)
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ObjectDisposedException.ThrowIf(_released, this);
+                if (_connection is not { FullState: System.Data.ConnectionState.Open })
+                {
+                    // The session that held the lock is gone, and the lock with it: take it again before writing.
+                    Close();
+                    await TakeAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await WriteAsync(_connection!, records, checkpoints, setDurable: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch when (_connection is not { FullState: System.Data.ConnectionState.Open })
+                {
+                    Close();
+                    throw;
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public void Close()
+        {
+            _connection?.Dispose();
+            _connection = null;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (_released)
+                {
+                    return;
+                }
+
+                _released = true;
+                store._leases.TryRemove(new KeyValuePair<string, ChainLease>(chain, this));
+                if (_connection is { FullState: System.Data.ConnectionState.Open } connection)
+                {
+                    try
+                    {
+                        using var command = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection);
+                        command.Parameters.AddWithValue(_lockId);
+                        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                    }
+                    catch (NpgsqlException)
+                    {
+                        // Closing the session below frees the lock anyway.
+                    }
+                }
+
+                Close();
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+    }
 }

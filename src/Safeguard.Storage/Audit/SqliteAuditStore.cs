@@ -49,6 +49,7 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     private const string InsertEvent = "INSERT INTO audit_events (chain, seq, time, body, hash) VALUES (?1, ?2, ?3, ?4, ?5)";
     private const string InsertCheckpoint = "INSERT INTO audit_checkpoints (chain, seq, head, time, jws) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+    private readonly string _path;
     private readonly string _connectionString;
     private readonly SqliteConnection _writeConnection;
     private readonly Lock _writeLock = new();
@@ -60,11 +61,18 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     private readonly sqlite3_stmt _insertCheckpoint;
     private bool _disposed;
 
+    /// <summary>
+    /// The HResults of an <see cref="IOException"/> for a file another handle has locked: the errno of a refused
+    /// <c>flock(LOCK_NB)</c> (EWOULDBLOCK: 11 on Linux, 35 on macOS) or ERROR_SHARING_VIOLATION on Windows.
+    /// </summary>
+    private static bool IsLockConflict(IOException ex) => ex.GetType() == typeof(IOException) && ex.HResult is 11 or 35 or unchecked((int)0x80070020);
+
     /// <summary>Opens (creating if needed) the audit tables in a SQLite database file.</summary>
     /// <param name="path">The database file.</param>
     public SqliteAuditStore(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        _path = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
@@ -99,6 +107,31 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
             prepared.ForEach(statement => statement.Dispose());
             _writeConnection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes the chain with an exclusive lock (<c>flock</c>) on the file <c>DATABASE.CHAIN.lock</c> beside the database;
+    /// the operating system frees it when the process ends, however it ends.
+    /// </summary>
+    /// <inheritdoc />
+    public Task<IAsyncDisposable> AcquireChainAsync(string chain, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(chain);
+        if (!chain.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            throw new ArgumentException("A chain id is letters, digits, '.', '_' and '-'.", nameof(chain));
+        }
+
+        var path = $"{_path}.{chain}.lock";
+        try
+        {
+            // FileShare.None is an exclusive flock on Unix (a share lock on Windows), held until the handle closes.
+            return Task.FromResult<IAsyncDisposable>(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None));
+        }
+        catch (IOException ex) when (IsLockConflict(ex))
+        {
+            throw new AuditChainInUseException(AuditChainInUseException.For(chain).Message, ex);
         }
     }
 

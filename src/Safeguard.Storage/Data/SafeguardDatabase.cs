@@ -170,6 +170,33 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
         : new SqliteAuditStore(AuditPath!);
 
     /// <inheritdoc />
+    public async Task EnsureLeastPrivilegeAsync(CancellationToken cancellationToken)
+    {
+        if (_dataSource is null)
+        {
+            return;
+        }
+
+        using var command = _dataSource.CreateCommand(
+            "SELECT current_user, r.rolsuper, pg_has_role(current_user, c.relowner, 'MEMBER'), pg_get_userbyid(c.relowner) " +
+            "FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('audit_events') WHERE r.rolname = current_user");
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.IsDBNull(2))
+        {
+            throw new InvalidOperationException("The PostgreSQL audit tables do not exist; run 'safeguard init --database ...' as their owner first.");
+        }
+
+        var (role, superuser, owner, ownerName) = (reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetString(3));
+        if (superuser || owner)
+        {
+            throw new InvalidOperationException(
+                $"Safeguard connects to PostgreSQL as '{role}', which {(superuser ? "is a superuser" : $"owns the audit tables (as or through role '{ownerName}')")} and so " +
+                "could drop their append-only triggers and rewrite the trail. Serve as a login role with only what 'safeguard init' grants " +
+                "(run init as the owner with Safeguard:Database:ApplicationRole set to that role), and keep the owner for init.");
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
     {
         try

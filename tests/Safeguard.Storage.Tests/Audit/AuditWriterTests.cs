@@ -51,6 +51,53 @@ public sealed class AuditWriterTests
     }
 
     [Fact]
+    public async Task ASecondWriterOnTheChain_RefusesToStart_NamingTheSetting_UntilTheFirstStops()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        await trail.AppendAsync(3);
+
+        // A second store on the same file stands for a second process on the same data folder.
+        using var otherProcess = new Safeguard.Storage.Audit.SqliteAuditStore(trail.DatabasePath);
+        await using var second = new AuditWriter(otherProcess, trail.Keys, trail.Sink, Options.Create(trail.Options), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        var refused = await Assert.ThrowsAsync<AuditChainInUseException>(() => second.StartAsync(CancellationToken.None));
+        Assert.Contains("Safeguard:Audit:ChainId", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{AuditTrailFixture.Chain}'", refused.Message, StringComparison.Ordinal);
+        Assert.False(second.IsRunning);
+        Assert.Equal(4, await trail.Writer.AppendAsync(AuditTrailFixture.Event(4), CancellationToken.None));
+
+        // Another chain in the same file is no contention.
+        await using (var other = await otherProcess.AcquireChainAsync("node-z", CancellationToken.None))
+        {
+            Assert.NotNull(other);
+        }
+
+        await trail.Writer.StopAsync();
+        await second.StartAsync(CancellationToken.None);
+        var next = await second.AppendAsync(AuditTrailFixture.Event(5), CancellationToken.None);
+        await second.StopAsync();
+
+        Assert.Equal(6, next); // 1-4, the stop checkpoint's marker at 5, then this one
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    [Fact]
+    public async Task AWriterThatStoppedOnAnInternalError_HoldsItsChainUntilStopped()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1);
+        trail.Keys.Dispose(); // a checkpoint can no longer be signed: the sealing stage stops the writer
+
+        var error = await Assert.ThrowsAsync<AuditUnavailableException>(() => trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None));
+        Assert.Equal(SafeguardErrorCodes.AuditWriterStopped, error.ErrorCode);
+        Assert.False(trail.Writer.IsRunning);
+        await Assert.ThrowsAsync<AuditChainInUseException>(() => trail.Store.AcquireChainAsync(AuditTrailFixture.Chain, CancellationToken.None));
+
+        await trail.Writer.StopAsync();
+
+        await using var lease = await trail.Store.AcquireChainAsync(AuditTrailFixture.Chain, CancellationToken.None);
+        Assert.NotNull(lease);
+    }
+
+    [Fact]
     public async Task Append_FailsClosedWhenTheStoreIsDown_AndLosesNothingAcknowledged()
     {
         await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
@@ -195,6 +242,8 @@ public sealed class AuditWriterTests
 
         /// <summary>Completes when a write was refused because the store was down.</summary>
         public TaskCompletionSource Refused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<IAsyncDisposable> AcquireChainAsync(string chain, CancellationToken cancellationToken) => inner.AcquireChainAsync(chain, cancellationToken);
 
         public Task<AuditChainHead?> GetHeadAsync(string chain, CancellationToken cancellationToken) => inner.GetHeadAsync(chain, cancellationToken);
 

@@ -126,6 +126,77 @@ public sealed class PostgresAuditStoreTests : IAsyncLifetime
         Assert.Equal(37, problem.Sequence);
     }
 
+    [Fact]
+    public async Task ChainLease_IsExclusiveAcrossStores_AndFreedWithTheWriter()
+    {
+        await using var trail = await PostgresTrail.StartAsync(_app);
+        await trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        using var otherNode = new PostgresAuditStore(_app);
+        await using var second = new AuditWriter(otherNode, trail.Keys, null, Options.Create(new AuditOptions { ChainId = "pg-node" }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+
+        var refused = await Assert.ThrowsAsync<AuditChainInUseException>(() => second.StartAsync(CancellationToken.None));
+        Assert.Contains("Safeguard:Audit:ChainId", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("'pg-node'", refused.Message, StringComparison.Ordinal);
+        Assert.False(second.IsRunning);
+
+        // Another chain on the same database is no contention.
+        await using (var lease = await otherNode.AcquireChainAsync("pg-node-2", CancellationToken.None))
+        {
+            Assert.NotNull(lease);
+        }
+
+        await trail.Writer.StopAsync();
+        await second.StartAsync(CancellationToken.None);
+        var next = await second.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None);
+        await second.StopAsync();
+
+        Assert.Equal(3, next); // 1, the stop checkpoint's marker at 2, then this one
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    [Fact]
+    public async Task ChainLease_LostWithItsSession_IsTakenBackBeforeTheNextWrite_OrTheWriteFails()
+    {
+        await using var trail = await PostgresTrail.StartAsync(_app);
+        await trail.Writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+
+        // The session holding the lock ends (a restart, a cut connection): the lock goes with it.
+        Assert.Equal(1, await TerminateLeaseSessionsAsync("pg-node"));
+
+        // A second node cannot be allowed to write in the gap unnoticed: it takes the free chain ...
+        using var otherNode = new PostgresAuditStore(_app);
+        var stolen = await otherNode.AcquireChainAsync("pg-node", CancellationToken.None);
+
+        // ... and this node's writes fail closed instead of forking the chain: the first finds its session gone, the
+        // next ones find the lock held when they try to take it back.
+        var broken = await Assert.ThrowsAsync<AuditUnavailableException>(() => trail.Writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None));
+        Assert.Equal(SafeguardErrorCodes.AuditStoreUnavailable, broken.ErrorCode);
+        var refused = await Assert.ThrowsAsync<AuditUnavailableException>(() => trail.Writer.AppendAsync(AuditTrailFixture.Event(3), CancellationToken.None));
+        Assert.IsType<AuditChainInUseException>(refused.InnerException);
+        Assert.False(trail.Writer.IsHealthy);
+
+        // Once the other lets go, the writer takes the lock back and carries on the same chain.
+        await stolen.DisposeAsync();
+        var after = await trail.Writer.AppendAsync(AuditTrailFixture.Event(4), CancellationToken.None);
+        await trail.Writer.StopAsync();
+
+        Assert.True(after > 1);
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    /// <summary>Ends the sessions holding a chain's advisory lock (its 64-bit key is split into classid and objid in pg_locks).</summary>
+    private async Task<int> TerminateLeaseSessionsAsync(string chain)
+    {
+        var key = System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("safeguard-audit-chain:" + chain)));
+        await using var admin = new NpgsqlConnection(_owner);
+        await admin.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1", admin);
+        command.Parameters.AddWithValue((long)(uint)(key >>> 32));
+        command.Parameters.AddWithValue((long)(uint)key);
+        return (int)(long)(await command.ExecuteScalarAsync())!;
+    }
+
     private static async Task Execute(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);
