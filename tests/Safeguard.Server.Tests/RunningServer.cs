@@ -54,7 +54,14 @@ internal sealed class RunningServer : IAsyncDisposable
 
     public string TokenEndpoint => ListenAddress + "/token";
 
-    public static async Task<RunningServer> StartAsync(string? postgres = null, string? dataPath = null, params string[] extra)
+    public static Task<RunningServer> StartAsync(string? postgres = null, string? dataPath = null, params string[] extra) =>
+        StartAsync(postgres, dataPath, configure: null, extra);
+
+    /// <summary>A server on SQLite whose services <paramref name="configure"/> may replace (to inject a fault).</summary>
+    public static Task<RunningServer> StartWithAsync(Action<IServiceCollection> configure, params string[] extra) =>
+        StartAsync(postgres: null, dataPath: null, configure, extra);
+
+    private static async Task<RunningServer> StartAsync(string? postgres, string? dataPath, Action<IServiceCollection>? configure, string[] extra)
     {
         var ownsData = dataPath is null;
         dataPath ??= Directory.CreateTempSubdirectory("sg-server-").FullName;
@@ -78,6 +85,7 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             builder.Logging.SetMinimumLevel(level);
             builder.Services.AddSingleton<TimeProvider>(time);
+            configure?.Invoke(builder.Services);
         });
         try
         {

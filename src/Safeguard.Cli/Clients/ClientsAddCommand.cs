@@ -71,17 +71,33 @@ internal static class ClientsAddCommand
                 await host.PrepareAsync(migrate: false, cancellationToken).ConfigureAwait(false);
                 var secret = registration.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic ? ClientSecrets.Generate() : null;
                 var client = validation.ToClient(TimeProvider.System.GetUtcNow(), secret is null ? null : ClientSecrets.Hash(secret));
-                try
+                if (await host.Get<IClientStore>().FindAsync(client.ClientId, cancellationToken).ConfigureAwait(false) is not null)
                 {
-                    await host.Get<IClientStore>().AddAsync(client, cancellationToken).ConfigureAwait(false);
-                }
-                catch (InvalidOperationException ex)
-                {
-                    await context.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                    await context.Error.WriteLineAsync($"A client with id '{client.ClientId}' is already registered (client ids are never reused); nothing was changed.").ConfigureAwait(false);
                     return ExitCodes.Failed;
                 }
 
-                await host.AuditAsync([ClientOutput.Changed(client, AuditAction.Create, "client registered", [new AuditChange("auth_method", null, client.AuthenticationMethod)])], cancellationToken).ConfigureAwait(false);
+                var change = ClientOutput.Changed(client, AuditAction.Create, "client registered", [new AuditChange("auth_method", null, client.AuthenticationMethod)]);
+                string? refused = null;
+                await host.ChangeAsync(change, async () =>
+                {
+                    try
+                    {
+                        await host.Get<IClientStore>().AddAsync(client, cancellationToken).ConfigureAwait(false);
+                        return true;
+                    }
+                    catch (InvalidOperationException ex)
+                    {
+                        refused = ex.Message;
+                        return false;
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+                if (refused is not null)
+                {
+                    await context.Error.WriteLineAsync(refused).ConfigureAwait(false);
+                    return ExitCodes.Failed;
+                }
+
                 await ClientOutput.WriteAsync(context.Output, client, secret, parse.GetValue(json)).ConfigureAwait(false);
                 return ExitCodes.Success;
             }).ConfigureAwait(false);

@@ -65,13 +65,13 @@ internal static class ClientsCommand
         OneClient(context, "disable", "Disable a client: it can no longer authenticate (running servers notice within seconds). Its id stays reserved.", async (host, client, json, cancellationToken) =>
         {
             var disabled = client with { Enabled = false, UpdatedAt = TimeProvider.System.GetUtcNow() };
-            if (!await host.Get<IClientStore>().DisableAsync(client.ClientId, disabled.UpdatedAt, cancellationToken).ConfigureAwait(false))
+            var change = ClientOutput.Changed(disabled, AuditAction.Update, "client disabled", [new AuditChange("enabled", "true", "false")]);
+            if (!await host.ChangeAsync(change, () => host.Get<IClientStore>().DisableAsync(client.ClientId, disabled.UpdatedAt, cancellationToken), cancellationToken).ConfigureAwait(false))
             {
                 await context.Error.WriteLineAsync($"Client '{client.ClientId}' no longer exists; nothing was changed.").ConfigureAwait(false);
                 return ExitCodes.Failed;
             }
 
-            await host.AuditAsync([ClientOutput.Changed(disabled, AuditAction.Update, "client disabled", [new AuditChange("enabled", "true", "false")])], cancellationToken).ConfigureAwait(false);
             await ClientOutput.WriteAsync(context.Output, disabled, null, json).ConfigureAwait(false);
             return ExitCodes.Success;
         });
@@ -87,13 +87,13 @@ internal static class ClientsCommand
 
             var secret = ClientSecrets.Generate();
             var rotated = client with { SecretHash = ClientSecrets.Hash(secret), UpdatedAt = TimeProvider.System.GetUtcNow() };
-            if (!await host.Get<IClientStore>().SetSecretHashAsync(client.ClientId, rotated.SecretHash!, client.UpdatedAt, rotated.UpdatedAt, cancellationToken).ConfigureAwait(false))
+            var change = ClientOutput.Changed(rotated, AuditAction.Update, "client secret rotated", [new AuditChange("secret", "(previous)", "(new)")]);
+            if (!await host.ChangeAsync(change, () => host.Get<IClientStore>().SetSecretHashAsync(client.ClientId, rotated.SecretHash!, client.UpdatedAt, rotated.UpdatedAt, cancellationToken), cancellationToken).ConfigureAwait(false))
             {
                 await context.Error.WriteLineAsync($"Client '{client.ClientId}' changed meanwhile; nothing was rotated.").ConfigureAwait(false);
                 return ExitCodes.Failed;
             }
 
-            await host.AuditAsync([ClientOutput.Changed(rotated, AuditAction.Update, "client secret rotated", [new AuditChange("secret", "(previous)", "(new)")])], cancellationToken).ConfigureAwait(false);
             await ClientOutput.WriteAsync(context.Output, rotated, secret, json).ConfigureAwait(false);
             return ExitCodes.Success;
         });

@@ -80,7 +80,7 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IReadOnly
             return ExitCodes.BadInput;
         }
         catch (Exception ex) when (ex is KeyProtectionException or IOException or UnauthorizedAccessException or InvalidOperationException
-            or DbException or ArgumentException or AuditUnavailableException or InvalidDataException or JsonException)
+            or DbException or ArgumentException or AuditUnavailableException or AuditChainInUseException or InvalidDataException or JsonException)
         {
             await Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return ExitCodes.Failed;

@@ -18,6 +18,7 @@ internal sealed class CliHost : IAsyncDisposable
     private static readonly TimeSpan ChainWait = TimeSpan.FromSeconds(10);
 
     private readonly ServiceProvider _services;
+    private bool _writerStarted;
 
     private CliHost(ServiceProvider services) => _services = services;
 
@@ -80,7 +81,11 @@ internal sealed class CliHost : IAsyncDisposable
     /// <summary>Makes the schema usable: the embedded default is migrated; a shared database only with <paramref name="migrate"/> (<c>init</c>), else it must be current.</summary>
     public Task PrepareAsync(bool migrate, CancellationToken cancellationToken) => Get<IStateStore>().PrepareAsync(migrate, cancellationToken);
 
-    /// <summary>Records administrative changes durably on the command line's chain; the writer checkpoints and stops before this returns.</summary>
+    /// <summary>
+    /// Records events durably on the command line's chain (the writer starts on first use and checkpoints and stops
+    /// when the host is disposed).
+    /// </summary>
+    /// <exception cref="AuditUnavailableException">The trail cannot take them.</exception>
     public async Task AuditAsync(IReadOnlyList<AuditEvent> events, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
@@ -89,13 +94,70 @@ internal sealed class CliHost : IAsyncDisposable
         }
 
         var writer = Get<AuditWriter>();
-        await StartWhenFreeAsync(writer, cancellationToken).ConfigureAwait(false);
+        if (!_writerStarted)
+        {
+            await StartWhenFreeAsync(writer, cancellationToken).ConfigureAwait(false);
+            _writerStarted = true;
+        }
+
         foreach (var auditEvent in events)
         {
             await writer.AppendAsync(auditEvent with { NodeId = writer.Chain }, cancellationToken).ConfigureAwait(false);
         }
+    }
 
-        await writer.StopAsync().ConfigureAwait(false);
+    /// <summary>
+    /// Makes an administrative change only once it is on the record: <paramref name="change"/> is made durable first
+    /// (if the trail cannot take it, nothing is changed and the command fails), then <paramref name="apply"/> runs. If
+    /// the change then fails or is refused, a second event, correlated to the first, records that it did not happen.
+    /// </summary>
+    /// <param name="change">The event describing the change, as if it succeeds.</param>
+    /// <param name="apply">Makes the change; false when it was refused (the command says why).</param>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>Whether the change was made.</returns>
+    /// <exception cref="AuditUnavailableException">The trail cannot record the change; nothing was changed.</exception>
+    public async Task<bool> ChangeAsync(AuditEvent change, Func<Task<bool>> apply, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        ArgumentNullException.ThrowIfNull(apply);
+        try
+        {
+            await AuditAsync([change], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AuditUnavailableException or AuditChainInUseException)
+        {
+            var code = ex is AuditUnavailableException unavailable ? unavailable.ErrorCode : SafeguardErrorCodes.AuditStoreUnavailable;
+            throw new AuditUnavailableException(code, $"{ex.Message} Nothing was changed.", ex);
+        }
+
+        var done = false;
+        try
+        {
+            done = await apply().ConfigureAwait(false);
+            return done;
+        }
+        finally
+        {
+            if (!done)
+            {
+                await AuditAsync([NotDone(change, "the change was refused or failed after it was recorded")], CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The event that voids <paramref name="change"/>: same subject and resource, outcome error, pointing at it by event id.</summary>
+    public static AuditEvent NotDone(AuditEvent change, string why)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var now = TimeProvider.System.GetUtcNow();
+        return change with
+        {
+            EventId = AuditEventIds.New(now),
+            Time = now,
+            Outcome = AuditOutcome.Error,
+            Reason = $"not done ({why}): {change.Reason}",
+            CorrelationId = change.EventId,
+        };
     }
 
     /// <summary>Starts the writer, waiting up to 10 seconds while another command holds the chain (commands are brief).</summary>
@@ -117,6 +179,14 @@ internal sealed class CliHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Frees everything the command opened; the key-encryption key is zeroed.</summary>
-    public ValueTask DisposeAsync() => _services.DisposeAsync();
+    /// <summary>Stops the audit writer (a final checkpoint over the command's events), then frees everything the command opened; the key-encryption key is zeroed.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_writerStarted)
+        {
+            await Get<AuditWriter>().StopAsync().ConfigureAwait(false);
+        }
+
+        await _services.DisposeAsync().ConfigureAwait(false);
+    }
 }

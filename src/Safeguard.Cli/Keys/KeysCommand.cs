@@ -28,7 +28,7 @@ internal static class KeysCommand
     }
 
     private static Command List(CliContext context) =>
-        RingCommand(context, "list", "List the signing keys of a data folder and their states. It only reads: no key is created or purged (init and the server do that).", null, async (ring, _, json, cancellationToken) =>
+        RingCommand(context, "list", "List the signing keys of a data folder and their states. It only reads: no key is created or purged (init and the server do that).", null, null, async (ring, _, json, cancellationToken) =>
         {
             await ring.ReloadAsync(cancellationToken).ConfigureAwait(false);
             await WriteKeysAsync(context.Output, ring, json).ConfigureAwait(false);
@@ -36,7 +36,7 @@ internal static class KeysCommand
         });
 
     private static Command Rotate(CliContext context) =>
-        RingCommand(context, "rotate", "Start a rotation now: publish a new key, which signs after the propagation time (Safeguard:Keys:PropagationTime).", null, async (ring, _, json, cancellationToken) =>
+        RingCommand(context, "rotate", "Start a rotation now: publish a new key, which signs after the propagation time (Safeguard:Keys:PropagationTime).", null, _ => KeyEvents.Requested(AuditEventType.KeyCreated, null, "rotation requested: a new key, published now, signing after the propagation time"), async (ring, _, json, cancellationToken) =>
         {
             var pending = await ring.RotateAsync(cancellationToken).ConfigureAwait(false);
             if (!json)
@@ -51,7 +51,7 @@ internal static class KeysCommand
     private static Command Revoke(CliContext context)
     {
         var keyId = new Argument<string>("kid") { Description = "The id of the key to revoke." };
-        return RingCommand(context, "revoke", "Revoke a key at once: it stops signing, verifying and being published.", keyId, async (ring, kid, json, cancellationToken) =>
+        return RingCommand(context, "revoke", "Revoke a key at once: it stops signing, verifying and being published.", keyId, kid => KeyEvents.Requested(AuditEventType.KeyRevoked, kid, "revocation requested"), async (ring, kid, json, cancellationToken) =>
         {
             await ring.EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
             if (!await ring.RevokeAsync(kid!, cancellationToken).ConfigureAwait(false))
@@ -81,9 +81,14 @@ internal static class KeysCommand
         return command;
     }
 
-    /// <summary>A command that runs on the data folder's key ring; every key event it causes is audited when it ends.</summary>
+    /// <summary>
+    /// A command that runs on the data folder's key ring. A command that changes keys records what it is about to do
+    /// first (<paramref name="intent"/>; if the trail cannot take it, nothing is changed), then every key event the
+    /// change causes (with the key ids) when it ends, and, if it failed, that it did not complete.
+    /// </summary>
     private static Command RingCommand(
-        CliContext context, string name, string description, Argument<string>? keyId, Func<SigningKeyRing, string?, bool, CancellationToken, Task<int>> action)
+        CliContext context, string name, string description, Argument<string>? keyId, Func<string?, AuditEvent>? intent,
+        Func<SigningKeyRing, string?, bool, CancellationToken, Task<int>> action)
     {
         var data = CliContext.DataOption();
         var database = CliContext.DatabaseOption();
@@ -110,15 +115,27 @@ internal static class KeysCommand
             {
                 await host.PrepareAsync(migrate: false, cancellationToken).ConfigureAwait(false);
                 var ring = host.Get<SigningKeyRing>();
-                var events = KeyEvents.Collect(ring);
-                try
+                if (intent?.Invoke(kid) is not { } requested)
                 {
                     return await action(ring, kid, parse.GetValue(json), cancellationToken).ConfigureAwait(false);
                 }
+
+                var exit = ExitCodes.Failed;
+                List<AuditEvent> events = [];
+                try
+                {
+                    await host.ChangeAsync(requested, async () =>
+                    {
+                        events = KeyEvents.Collect(ring);
+                        exit = await action(ring, kid, parse.GetValue(json), cancellationToken).ConfigureAwait(false);
+                        return exit == ExitCodes.Success;
+                    }, cancellationToken).ConfigureAwait(false);
+                    return exit;
+                }
                 finally
                 {
-                    // Whatever changed before a failure is recorded too.
-                    await host.AuditAsync(events, cancellationToken).ConfigureAwait(false);
+                    // What changed, with the key ids, even when the command failed part way.
+                    await host.AuditAsync(events, CancellationToken.None).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
         });
@@ -149,6 +166,24 @@ internal static class KeysCommand
 /// <summary>The audit events of the key changes a command causes, recorded when it ends.</summary>
 internal static class KeyEvents
 {
+    /// <summary>What a command is about to do to the key ring, recorded before it does it.</summary>
+    public static AuditEvent Requested(AuditEventType type, string? keyId, string reason)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        return new AuditEvent
+        {
+            EventId = AuditEventIds.New(now),
+            Time = now,
+            Type = type,
+            Outcome = AuditOutcome.Success,
+            Actor = "cli:" + Environment.UserName,
+            Action = type == AuditEventType.KeyCreated ? AuditAction.Create : AuditAction.Update,
+            ResourceType = "signing_key",
+            ResourceId = keyId,
+            Reason = reason,
+        };
+    }
+
     /// <summary>Starts collecting the ring's key events.</summary>
     public static List<AuditEvent> Collect(SigningKeyRing ring)
     {

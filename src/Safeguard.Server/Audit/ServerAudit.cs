@@ -87,13 +87,45 @@ internal sealed partial class ServerAudit(AuditWriter writer, ServerMetrics metr
     }
 
     /// <summary>
-    /// Records an unhandled failure on the request path: queued, not awaited (the store that failed may be the audit
-    /// trail's own), with the failure's type, never its message.
+    /// Records an unhandled failure on the request path durably, like every other refusal, with the failure's type,
+    /// never its message. False when the trail could not take it either (the answer is then 503).
     /// </summary>
-    public void RecordFailure(HttpContext context, bool storeDown, string? exceptionType) =>
-        writer.TryAppend(Create(context, AuditEventType.TokenRefused, AuditOutcome.Error, null, storeDown
+    public async Task<bool> RecordFailureAsync(HttpContext context, bool storeDown, string? exceptionType)
+    {
+        var failure = Create(context, AuditEventType.TokenRefused, AuditOutcome.Error, null, storeDown
             ? $"{SafeguardErrorCodes.StoreUnavailable} temporarily_unavailable: the store could not be reached"
-            : $"server_error: unhandled {exceptionType}", storeDown ? 503 : 500));
+            : $"server_error: unhandled {exceptionType}", storeDown ? 503 : 500);
+        try
+        {
+            await writer.AppendAsync(failure, context.RequestAborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is AuditUnavailableException or OperationCanceledException)
+        {
+            metrics.AuditUnavailable();
+            LogAuditUnavailable(logger, ex is AuditUnavailableException unavailable ? unavailable.ErrorCode : "canceled", null);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Records that a change recorded before it was made did not happen after all (the store failed): the same event
+    /// with outcome error, pointing at it by event id. Queued, so it survives the outage that caused it.
+    /// </summary>
+    public void RecordNotDone(AuditEvent change, string? exceptionType)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var now = time.GetUtcNow();
+        writer.TryAppend(change with
+        {
+            EventId = AuditEventIds.New(now),
+            Time = now,
+            Outcome = AuditOutcome.Error,
+            HttpStatus = 503,
+            Reason = $"not done ({exceptionType ?? "failure"}): {change.Reason}",
+            CorrelationId = change.EventId,
+        });
+    }
 
     /// <summary>Records a key lifecycle change (raised by the key ring outside its lock). Queued; survives outages.</summary>
     public void OnKeyLifecycle(object? sender, KeyLifecycleEventArgs change)

@@ -143,7 +143,7 @@ internal static class ServerPipeline
             storeDown |= e is DbException or TimeoutException or SocketException or AuditUnavailableException;
         }
 
-        context.RequestServices.GetRequiredService<ServerAudit>().RecordFailure(context, storeDown, exception?.GetType().Name);
+        storeDown |= !await context.RequestServices.GetRequiredService<ServerAudit>().RecordFailureAsync(context, storeDown, exception?.GetType().Name).ConfigureAwait(false);
         if (storeDown)
         {
             context.Response.Headers.RetryAfter = "1";

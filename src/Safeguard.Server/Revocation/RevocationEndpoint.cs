@@ -35,8 +35,9 @@ internal sealed class RevocationEndpoint(
         var result = validator.ValidateIssuedToken(token);
         if (result.IsValid && result.Token.ClientId == caller.Client.ClientId)
         {
+            // On the record first: if the trail cannot take the event, nothing is revoked and the answer is 503 (the
+            // client retries; revoking is idempotent). If the revocation then cannot be stored, a second event says so.
             var claims = result.Token;
-            await revocations.RevokeAsync(claims.TokenId!, claims.ClientId!, claims.ExpiresAt!.Value, context.RequestAborted).ConfigureAwait(false);
             var revoked = audit.Create(context, AuditEventType.TokenRevoked, AuditOutcome.Success, caller.Client.ClientId, "revoked by its client (RFC 7009)", 200) with
             {
                 Subject = claims.Subject,
@@ -47,6 +48,16 @@ internal sealed class RevocationEndpoint(
             if (!await audit.RecordOrRefuseAsync(context, revoked).ConfigureAwait(false))
             {
                 return;
+            }
+
+            try
+            {
+                await revocations.RevokeAsync(claims.TokenId!, claims.ClientId!, claims.ExpiresAt!.Value, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                audit.RecordNotDone(revoked, ex.GetType().Name);
+                throw;
             }
         }
         else
