@@ -34,16 +34,17 @@ secret=$("$bin/safeguard" clients add --data "$data" --id bench --scope bench.re
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_BASIC=$(printf 'bench:%s' "$secret" | base64 -w0)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-url="https://127.0.0.1:$port"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+url="https://127.0.0.1:$(free_port)"
+management="https://127.0.0.1:$(free_port)"
 Logging__LogLevel__Default=Warning dotnet "$bin/Safeguard.Server.dll" --Safeguard:DataPath="$data" --Safeguard:Listen="$url" \
-  >"$data/server.log" 2>&1 &
+  --Safeguard:ManagementListen="$management" >"$data/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
-  curl -sk "$url/readyz" 2>/dev/null | grep -q '"ready"' && break
+  curl -sk "$management/readyz" 2>/dev/null | grep -q '"ready"' && break
   sleep 0.2
 done
-curl -sk "$url/readyz" | grep -q '"ready"' || { echo "server did not become ready" >&2; cat "$data/server.log" >&2; exit 1; }
+curl -sk "$management/readyz" | grep -q '"ready"' || { echo "server did not become ready" >&2; cat "$data/server.log" >&2; exit 1; }
 
 # Warm-up, not measured: the steady state is what a server runs in. On 2 shared cores the runtime's tiered JIT
 # (tier 0, instrumented tier, optimized tier with dynamic PGO) takes 20 s or more of load to finish the token path;

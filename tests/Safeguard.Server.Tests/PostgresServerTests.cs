@@ -173,7 +173,8 @@ public sealed class PostgresServerTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.ServiceUnavailable, during.HttpStatusCode);
             Assert.Equal("temporarily_unavailable", Jws.ErrorOf(during));
             Assert.Null(during.AccessToken);
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/readyz")).StatusCode);
+            using var management = node.CreateManagementClient();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await management.GetAsync("/readyz")).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
         }
         finally

@@ -35,6 +35,7 @@ internal sealed class RunningServer : IAsyncDisposable
         Time = time;
         Issuer = app.Services.GetRequiredService<ServerEndpoints>().Issuer;
         ListenAddress = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.Listen.TrimEnd('/');
+        ManagementAddress = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.ManagementListen?.TrimEnd('/');
         ServerCertificate = X509CertificateLoader.LoadCertificateFromFile(SafeguardDataFolder.At(dataPath).TlsCertificate);
     }
 
@@ -45,6 +46,9 @@ internal sealed class RunningServer : IAsyncDisposable
 
     /// <summary>Where this node listens; differs from <see cref="Issuer"/> when nodes share a configured issuer.</summary>
     public string ListenAddress { get; }
+
+    /// <summary>Where this node serves /readyz and /metrics; null when it serves no management endpoint.</summary>
+    public string? ManagementAddress { get; }
 
     public string DataPath { get; }
 
@@ -69,6 +73,7 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             $"--Safeguard:DataPath={dataPath}",
             "--Safeguard:Listen=https://127.0.0.1:0",
+            "--Safeguard:ManagementListen=https://127.0.0.1:0",
             "--Safeguard:ClientRefreshInterval=00:00:00.2",
             "--Safeguard:RevocationSyncInterval=00:00:00.2",
         };
@@ -125,6 +130,14 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>An HttpClient that trusts only this server's certificate.</summary>
+    /// <summary>An HttpClient for the management endpoint, trusting only this server's certificate.</summary>
+    public HttpClient CreateManagementClient()
+    {
+        var http = CreateClient();
+        http.BaseAddress = new Uri(ManagementAddress ?? throw new InvalidOperationException("This server has no management endpoint."));
+        return http;
+    }
+
     public HttpClient CreateClient(X509Certificate2? clientCertificate = null)
     {
         var handler = new SocketsHttpHandler

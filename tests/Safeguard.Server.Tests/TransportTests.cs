@@ -115,8 +115,10 @@ public sealed class TransportTests : IAsyncLifetime
     public async Task Health_LiveAndReady_AndMetricsCarryNoSecrets()
     {
         using var http = _server.CreateClient();
+        using var management = _server.CreateManagementClient();
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
-        using var ready = await http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, (await management.GetAsync("/healthz")).StatusCode);
+        using var ready = await management.GetAsync("/readyz");
         var body = await ready.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("\"status\":\"ready\"", body, StringComparison.Ordinal);
@@ -127,21 +129,58 @@ public sealed class TransportTests : IAsyncLifetime
 
         var secret = await _server.AddClientAsync("metrics-client");
         await http.PostAsync("/token", new FormUrlEncodedContent([new("grant_type", "client_credentials")]));
-        var metrics = await http.GetStringAsync("/metrics");
+        var metrics = await management.GetStringAsync("/metrics");
         Assert.Contains("safeguard_tokens_refused_total", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain(secret!, metrics, StringComparison.Ordinal);
         Assert.DoesNotContain(File.ReadAllText(SafeguardDataFolder.At(_server.DataPath).KeyEncryptionKey).Trim(), metrics, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/readyz")]
+    [InlineData("/metrics")]
+    [InlineData("/METRICS")]
+    [InlineData("/ReadyZ/")]
+    public async Task ManagementPaths_AreNotServedOnThePublicEndpoint(string path)
+    {
+        using var http = _server.CreateClient();
+        using var response = await http.GetAsync(path);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("GET", "/jwks")]
+    [InlineData("GET", "/.well-known/openid-configuration")]
+    [InlineData("POST", "/token")]
+    [InlineData("POST", "/introspect")]
+    public async Task TheManagementEndpoint_ServesNothingElse(string method, string path)
+    {
+        using var management = _server.CreateManagementClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "POST" ? new FormUrlEncodedContent([new("grant_type", "client_credentials")]) : null };
+        using var response = await management.SendAsync(request);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task TheManagementEndpoint_IsThisMachineOnlyByDefault_AndCanBeTurnedOff()
+    {
+        Assert.Equal("https://127.0.0.1:5444", new Safeguard.Server.Configuration.ServerOptions().ManagementListen);
+        await using var server = await RunningServer.StartAsync(extra: "--Safeguard:ManagementListen=");
+        Assert.True(string.IsNullOrEmpty(server.ManagementAddress));
+        using var http = server.CreateClient();
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
     }
 
     [Fact]
     public async Task MetricsOff_IsNotServed_WhateverTheCaseOfThePath()
     {
         await using var server = await RunningServer.StartAsync(extra: "--Safeguard:Metrics=false");
-        using var http = server.CreateClient();
+        using var management = server.CreateManagementClient();
 
-        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/metrics")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/METRICS")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await management.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await management.GetAsync("/METRICS")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await management.GetAsync("/readyz")).StatusCode);
     }
 
     [Fact]

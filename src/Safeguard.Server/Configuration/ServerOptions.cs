@@ -19,6 +19,13 @@ public sealed record ServerOptions
     /// </summary>
     public string? Issuer { get; set; }
 
+    /// <summary>
+    /// The management endpoint (<c>https://host:port</c>), the only place <c>/readyz</c> and <c>/metrics</c> are served
+    /// (with <c>/healthz</c>); nothing else is served there. Default <c>https://127.0.0.1:5444</c>, this machine only.
+    /// Empty to serve no management endpoint. Port 0 picks a free port.
+    /// </summary>
+    public string? ManagementListen { get; set; } = "https://127.0.0.1:5444";
+
     /// <summary>An optional plain-http endpoint (<c>http://host:port</c>) that only redirects to https and serves nothing else. Default none.</summary>
     public string? HttpRedirectListen { get; set; }
 
@@ -114,6 +121,22 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             if (options.Tls.CertificatePath is null)
             {
                 errors.Add($"Safeguard:Listen is '{options.Listen}', reachable from other machines; set Safeguard:Tls:CertificatePath and Safeguard:Tls:KeyPath to a real certificate (the self-signed development certificate is for loopback only).");
+            }
+        }
+
+        if (options.ManagementListen is { Length: > 0 } management)
+        {
+            if (!TryParseEndpoint(management, Uri.UriSchemeHttps, out var endpoint))
+            {
+                errors.Add($"Safeguard:ManagementListen is '{management}'; set an https endpoint such as https://127.0.0.1:5444, or empty for none.");
+            }
+            else if (endpoint.Port != 0 && TryParseEndpoint(options.Listen, Uri.UriSchemeHttps, out var served) && served.Port == endpoint.Port)
+            {
+                errors.Add($"Safeguard:ManagementListen is '{management}', the port of Safeguard:Listen; give management its own port (it serves /readyz and /metrics, which the public endpoint does not).");
+            }
+            else if (!endpoint.Localhost && !IPAddress.IsLoopback(endpoint.Address!) && options.Tls.CertificatePath is null)
+            {
+                errors.Add($"Safeguard:ManagementListen is '{management}', reachable from other machines; set Safeguard:Tls:CertificatePath and Safeguard:Tls:KeyPath to a real certificate (the self-signed development certificate is for loopback only).");
             }
         }
 
@@ -215,7 +238,7 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
 }
 
 /// <summary>
-/// Resolves <see cref="ServerOptions.Listen"/> port 0 to a free port once, when the options are first built, so the
+/// Resolves <see cref="ServerOptions.Listen"/> (and <see cref="ServerOptions.ManagementListen"/>) port 0 to a free port once, when the options are first built, so the
 /// listener, the issuer and every URL derived from it agree.
 /// </summary>
 internal sealed class ServerOptionsSetup : IPostConfigureOptions<ServerOptions>
@@ -225,6 +248,11 @@ internal sealed class ServerOptionsSetup : IPostConfigureOptions<ServerOptions>
         if (ServerOptionsValidator.TryParseEndpoint(options.Listen, Uri.UriSchemeHttps, out var endpoint) && endpoint.Port == 0)
         {
             options.Listen = new UriBuilder(options.Listen) { Port = FreePort(endpoint.Address ?? IPAddress.Loopback) }.Uri.GetLeftPart(UriPartial.Authority);
+        }
+
+        if (ServerOptionsValidator.TryParseEndpoint(options.ManagementListen, Uri.UriSchemeHttps, out var management) && management.Port == 0)
+        {
+            options.ManagementListen = new UriBuilder(options.ManagementListen!) { Port = FreePort(management.Address ?? IPAddress.Loopback) }.Uri.GetLeftPart(UriPartial.Authority);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -24,6 +25,9 @@ namespace Safeguard.Server.Hosting;
 /// <summary>The listener (TLS only, limits, cipher suites) and the request pipeline, from the composed services.</summary>
 internal static class ServerPipeline
 {
+    /// <summary>The connection item that marks a connection to the management endpoint.</summary>
+    private const string ManagementConnection = "safeguard.management";
+
     /// <summary>
     /// Configures Kestrel from <see cref="ServerOptions"/>. Kestrel is configured while the application is built, the
     /// first moment any option is read, so every option is validated here first and all failures are reported together.
@@ -40,34 +44,52 @@ internal static class ServerPipeline
         kestrel.Limits.MaxRequestHeaderCount = server.Limits.MaxRequestHeaderCount;
         kestrel.Limits.MaxRequestLineSize = 8 * 1024;
         ServerOptionsValidator.TryParseEndpoint(server.Listen, Uri.UriSchemeHttps, out var https);
-        Listen(kestrel, https, listen => listen.UseHttps(options =>
+        Listen(kestrel, https, listen => UseHttps(listen, server, certificate));
+        if (ServerOptionsValidator.TryParseEndpoint(server.ManagementListen, Uri.UriSchemeHttps, out var management))
         {
-            options.ServerCertificate = certificate.Certificate;
-            options.ServerCertificateChain = certificate.Chain;
-            options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-            options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
-
-            // The handshake accepts any client certificate; client authentication decides per client (a chain to
-            // Tls:ClientCaPath and the registered subject, or the pinned certificate). Other requests ignore it.
-            options.ClientCertificateValidation = (_, _, _) => true;
-            options.OnAuthenticate = (_, ssl) =>
+            Listen(kestrel, management, listen =>
             {
-                if (!OperatingSystem.IsWindows())
+                // Connections here are marked, and only management paths are served on them (SeparateManagement).
+                listen.Use(next => connection =>
                 {
-                    ssl.CipherSuitesPolicy = new CipherSuitesPolicy(TlsCertificates.CipherSuites);
-                }
-            };
-        }));
+                    connection.Items[ManagementConnection] = true;
+                    return next(connection);
+                });
+                UseHttps(listen, server, certificate);
+            });
+        }
+
         if (server.HttpRedirectListen is { Length: > 0 } redirect && ServerOptionsValidator.TryParseEndpoint(redirect, Uri.UriSchemeHttp, out var http))
         {
             Listen(kestrel, http, _ => { });
         }
     }
 
+    /// <summary>TLS 1.2/1.3 with the product's suites and the server certificate; client certificates allowed, never required.</summary>
+    private static void UseHttps(ListenOptions listen, ServerOptions server, ServerCertificate certificate) => listen.UseHttps(options =>
+    {
+        options.ServerCertificate = certificate.Certificate;
+        options.ServerCertificateChain = certificate.Chain;
+        options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+        options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
+
+        // The handshake accepts any client certificate; client authentication decides per client (a chain to
+        // Tls:ClientCaPath and the registered subject, or the pinned certificate). Other requests ignore it.
+        options.ClientCertificateValidation = (_, _, _) => true;
+        options.OnAuthenticate = (_, ssl) =>
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                ssl.CipherSuitesPolicy = new CipherSuitesPolicy(TlsCertificates.CipherSuites);
+            }
+        };
+    });
+
     /// <summary>The middleware and the endpoints. Endpoint handlers are resolved per request, so nothing is built before the options are validated.</summary>
     public static void UseSafeguardServer(this WebApplication app)
     {
         app.Use(RedirectPlainHttp);
+        app.Use(SeparateManagement);
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleExceptionAsync });
         app.UseHsts();
 
@@ -131,6 +153,26 @@ internal static class ServerPipeline
             context, AuditEventType.TransportRefused, AuditAction.Execute, StatusCodes.Status400BadRequest, OAuthResponses.InvalidRequest,
             "Plain http is not served; send the request over https (any credential in it went in clear: replace it).",
             SafeguardErrorCodes.PlainHttpRefused, null).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The management endpoint serves <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> and nothing else; the public
+    /// endpoint serves no <c>/readyz</c> or <c>/metrics</c> (they tell an outsider which checks fail and how busy the node
+    /// is). <c>/healthz</c> is on both: load balancers need it, and it says only Healthy or Unhealthy.
+    /// </summary>
+    private static Task SeparateManagement(HttpContext context, RequestDelegate next)
+    {
+        var onManagement = context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ManagementConnection) == true;
+        var path = context.Request.Path;
+        var managementPath = path.StartsWithSegments("/readyz", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
+        var served = onManagement ? managementPath || path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase) : !managementPath;
+        if (!served)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+
+        return next(context);
     }
 
     /// <summary>Unhandled failures: a store that is down is 503 (retry later); anything else is 500. Never a stack trace.</summary>

@@ -54,4 +54,27 @@ public sealed class ServerOptionsValidatorTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("https://127.0.0.1:5443", "own port")]
+    [InlineData("http://127.0.0.1:5444", "https endpoint")]
+    [InlineData("https://0.0.0.0:5444", "Safeguard:Tls:CertificatePath")]
+    public void TheManagementEndpoint_HasItsOwnPort_TlsAndLoopbackUnlessACertificateIsSet(string management, string expected)
+    {
+        var result = new ServerOptionsValidator().Validate(null, new ServerOptions { ManagementListen = management });
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures, f => f.Contains("Safeguard:ManagementListen", StringComparison.Ordinal) && f.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(null)]
+    [InlineData("https://[::1]:9000")]
+    public void TheManagementEndpoint_MayBeOffOrOnAnyLoopbackPort(string? management)
+    {
+        var result = new ServerOptionsValidator().Validate(null, new ServerOptions { ManagementListen = management });
+
+        Assert.True(result.Succeeded, string.Join(" | ", result.Failures ?? []));
+    }
 }
