@@ -6,7 +6,7 @@ using BenchmarkDotNet.Running;
 using Perfolizer.Horology;
 using Safeguard.Benchmarks;
 
-// Usage: Safeguard.Benchmarks [quick|full|memory [events]|generate DATA COUNT ...]. Prints the BenchmarkDotNet tables, then one
+// Usage: Safeguard.Benchmarks [quick|full|auth|memory [events]|generate DATA COUNT ...]. Prints the BenchmarkDotNet tables, then one
 // name=value line per figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare
 // benchmarks of one run. "memory" only measures the verifier's footprint over a long trail (default 10,000,000).
 if (args.Length > 0 && args[0] == "generate")
@@ -24,6 +24,16 @@ if (args.Length > 0 && args[0] == "memory")
     return probe.Events > 0 ? 0 : 1;
 }
 
+if (args.Length > 0 && args[0] == "auth")
+{
+    // Only the client-authentication timing (a quick job), for a check after changing that path.
+    var only = BenchmarkRunner.Run<ClientAuthenticationBenchmarks>(ManualConfig.Create(DefaultConfig.Instance)
+        .AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(12).WithIterationTime(TimeInterval.FromMilliseconds(250)).WithId("auth"))
+        .WithOptions(ConfigOptions.DisableOptimizationsValidator));
+    PrintClientAuthentication(only);
+    return only.Reports.All(r => r.Success) ? 0 : 1;
+}
+
 var quick = args.Length == 0 || args[0] != "full";
 var id = quick ? "quick" : "full";
 
@@ -37,6 +47,7 @@ var auditJob = (quick ? Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIt
 
 var tokens = BenchmarkRunner.Run<TokenBenchmarks>(Config(tokenJob.WithId(id)));
 var audit = BenchmarkRunner.Run<AuditBenchmarks>(Config(auditJob.WithId(id)));
+var clientAuth = BenchmarkRunner.Run<ClientAuthenticationBenchmarks>(Config(tokenJob.WithId(id)));
 
 static ManualConfig Config(Job job) => ManualConfig.Create(DefaultConfig.Instance).AddJob(job).WithOptions(ConfigOptions.DisableOptimizationsValidator);
 
@@ -70,9 +81,23 @@ Console.WriteLine($"audit_verify={PerSecond(Mean(audit, nameof(AuditBenchmarks.V
 Console.WriteLine($"audit_raw_scan_hash={PerSecond(Mean(audit, nameof(AuditBenchmarks.RawScanHash)))}");
 Console.WriteLine($"audit_verify_vs_raw_scan_hash={Format(Mean(audit, nameof(AuditBenchmarks.Verify)) / Mean(audit, nameof(AuditBenchmarks.RawScanHash)))}");
 
+PrintClientAuthentication(clientAuth);
+
 var peak = AuditMemoryProbe.Run(quick ? 1_000_000 : 10_000_000);
 Console.WriteLine($"audit_verify_events={peak.Events}");
 Console.WriteLine($"audit_verify_peak_mb={Format(peak.PeakWorkingSetMb)}");
 Console.WriteLine($"audit_verify_managed_peak_mb={Format(peak.PeakManagedMb)}");
 
-return tokens.Reports.Concat(audit.Reports).All(r => r.Success) ? 0 : 1;
+return tokens.Reports.Concat(audit.Reports).Concat(clientAuth.Reports).All(r => r.Success) ? 0 : 1;
+
+// Client enumeration by timing: 1.0 means an outsider cannot tell the cases apart by how long a refusal takes.
+static void PrintClientAuthentication(Summary clientAuth)
+{
+    double Auth(string method) => (Mean(clientAuth, method) + Mean(clientAuth, method + "Again")) / 2;
+    Console.WriteLine($"client_auth_basic_unknown_vs_wrong_secret={Format(Auth(nameof(ClientAuthenticationBenchmarks.BasicUnknown)) / Auth(nameof(ClientAuthenticationBenchmarks.BasicWrongSecret)))}");
+    Console.WriteLine($"client_auth_basic_other_method_vs_wrong_secret={Format(Auth(nameof(ClientAuthenticationBenchmarks.BasicOtherMethod)) / Auth(nameof(ClientAuthenticationBenchmarks.BasicWrongSecret)))}");
+    Console.WriteLine($"client_auth_assertion_unknown_vs_bad_signature={Format(Auth(nameof(ClientAuthenticationBenchmarks.AssertionUnknown)) / Auth(nameof(ClientAuthenticationBenchmarks.AssertionBadSignature)))}");
+    Console.WriteLine($"client_auth_assertion_other_method_vs_bad_signature={Format(Auth(nameof(ClientAuthenticationBenchmarks.AssertionOtherMethod)) / Auth(nameof(ClientAuthenticationBenchmarks.AssertionBadSignature)))}");
+    Console.WriteLine($"client_auth_basic_wrong_secret_us={Format(Auth(nameof(ClientAuthenticationBenchmarks.BasicWrongSecret)) / 1000)}");
+    Console.WriteLine($"client_auth_assertion_bad_signature_us={Format(Auth(nameof(ClientAuthenticationBenchmarks.AssertionBadSignature)) / 1000)}");
+}

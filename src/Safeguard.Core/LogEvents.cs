@@ -40,7 +40,7 @@ public static class LogEvents
     /// <summary>A client assertion was rejected.</summary>
     public const int ClientAssertionRejected = 3001;
 
-    /// <summary>A client was loaded on first use.</summary>
+    /// <summary>Retired: clients are no longer loaded on first use (an id is not reused).</summary>
     public const int ClientLoadedOnFirstUse = 3002;
 
     /// <summary>A periodic reload of clients or revocations failed (retried).</summary>

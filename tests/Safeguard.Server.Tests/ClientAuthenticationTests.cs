@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Duende.IdentityModel.Client;
@@ -318,5 +319,65 @@ public sealed class ClientAuthenticationTests(SqliteServerFixture fixture) : ICl
         var now = TimeProvider.System.GetUtcNow();
         using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
         return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    /// <summary>
+    /// For each way of presenting credentials, the answer is byte for byte the same whether the id is unknown, or
+    /// registered for a secret, a key, a pinned certificate or a CA-issued certificate (and the credential is wrong).
+    /// The audit record keeps the real reason. Timing is measured in bench/ (client_auth_*).
+    /// </summary>
+    [Fact]
+    public async Task FailedClientAuthentication_LooksTheSameWhateverTheIdNames()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var attacker = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var certificate = ClientCertificate("CN=enum-device");
+        using var wrongCertificate = ClientCertificate("CN=enum-someone-else");
+        await Server.AddClientAsync("enum-secret");
+        await Server.AddClientAsync("enum-key", ClientAuthenticationMethods.PrivateKeyJwt, jwks: Jws.Jwks(key, "k1"));
+        await Server.AddClientAsync("enum-pinned", ClientAuthenticationMethods.SelfSignedTlsClientAuth, certificateThumbprint: Base64Url.EncodeToString(SHA256.HashData(certificate.RawData)));
+        await Server.AddClientAsync("enum-ca", ClientAuthenticationMethods.TlsClientAuth, certificateSubject: "CN=enum-ca-device");
+        string[] ids = ["enum-nobody", "enum-secret", "enum-key", "enum-pinned", "enum-ca"];
+
+        async Task<string> AnswerAsync(HttpRequestMessage request, X509Certificate2? clientCertificate = null)
+        {
+            using var http = Server.CreateClient(clientCertificate);
+            using var response = await http.SendAsync(request);
+            var headers = string.Join(";", response.Headers.Where(h => h.Key is "WWW-Authenticate" or "Cache-Control").Select(h => h.Key + "=" + string.Join(",", h.Value)));
+            return $"{(int)response.StatusCode} {headers} {await response.Content.ReadAsStringAsync()}";
+        }
+
+        HttpRequestMessage Form(params (string Name, string Value)[] fields) =>
+            new(HttpMethod.Post, "/token") { Content = new FormUrlEncodedContent([new("grant_type", "client_credentials"), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]) };
+
+        var basic = new List<string>();
+        var assertion = new List<string>();
+        var certificateOnly = new List<string>();
+        var idOnly = new List<string>();
+        foreach (var id in ids)
+        {
+            var withBasic = Form();
+            withBasic.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(id + ":not-the-secret-of-anyone-at-all-000000000000")));
+            basic.Add(await AnswerAsync(withBasic));
+            assertion.Add(await AnswerAsync(Form(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", Assertion(attacker, id)))));
+            certificateOnly.Add(await AnswerAsync(Form(("client_id", id)), wrongCertificate));
+            idOnly.Add(await AnswerAsync(Form(("client_id", id))));
+        }
+
+        Assert.All(basic, answer => Assert.Equal(basic[0], answer));
+        Assert.All(assertion, answer => Assert.Equal(assertion[0], answer));
+        Assert.All(certificateOnly, answer => Assert.Equal(certificateOnly[0], answer));
+        Assert.All(idOnly, answer => Assert.Equal(certificateOnly[0], answer));
+        Assert.StartsWith("401 Cache-Control=no-store;WWW-Authenticate=Basic", basic[0], StringComparison.Ordinal);
+        Assert.StartsWith("400", assertion[0], StringComparison.Ordinal);
+        Assert.Contains("Client authentication failed.", certificateOnly[0], StringComparison.Ordinal);
+
+        // The trail still says what really happened.
+        var refusals = (await Server.AuditEventsAsync()).Where(e => e.Type == AuditEventType.TokenRefused).TakeLast(4 * ids.Length).Select(e => e.Reason![..6]).ToList();
+        Assert.Contains(SafeguardErrorCodes.ClientUnknown, refusals);
+        Assert.Contains(SafeguardErrorCodes.ClientSecretInvalid, refusals);
+        Assert.Contains(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, refusals);
+        Assert.Contains(SafeguardErrorCodes.ClientAssertionInvalid, refusals);
+        Assert.Contains(SafeguardErrorCodes.ClientCertificateInvalid, refusals);
     }
 }

@@ -59,7 +59,8 @@ public sealed class PostgresServerTests : IAsyncLifetime
         var token = await a.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = a.TokenEndpoint, ClientId = "pg-client", ClientSecret = secret });
         Assert.False(token.IsError, token.Error);
 
-        // Node B knows the client (first use loads it) and the key (one key ring in the database).
+        // Node B knows the client after its next reload, and the key (one key ring in the database).
+        await b.SyncAsync();
         var introspectB = await b.CreateClient().IntrospectTokenAsync(new TokenIntrospectionRequest { Address = b.ListenAddress + "/introspect", ClientId = "pg-client", ClientSecret = secret, Token = token.AccessToken! });
         Assert.True(introspectB.IsActive, introspectB.Raw);
         Assert.Equal(a.Services.GetRequiredServiceOf<SigningKeyRing>().GetSigningKey()!.KeyId, b.Services.GetRequiredServiceOf<SigningKeyRing>().GetSigningKey()!.KeyId);
@@ -79,6 +80,7 @@ public sealed class PostgresServerTests : IAsyncLifetime
         await using var a = await NodeAsync("host-a", chainId: null);
         await using var b = await NodeAsync("host-b", chainId: null);
         var secret = await a.AddClientAsync("two-chains");
+        await b.SyncAsync();
         foreach (var node in new[] { a, b, a, b })
         {
             var token = await node.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = node.TokenEndpoint, ClientId = "two-chains", ClientSecret = secret });

@@ -9,6 +9,7 @@ using Npgsql;
 using Safeguard.Audit;
 using Safeguard.Clients;
 using Safeguard.Hosting;
+using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Hosting;
 using Safeguard.Server.OAuth;
@@ -181,6 +182,9 @@ internal sealed class RunningServer : IAsyncDisposable
             CreatedAt = now,
             UpdatedAt = now,
         }, CancellationToken.None);
+
+        // This node sees it at once, as after its next client reload; other nodes see it at theirs (SyncAsync).
+        await Services.GetRequiredService<ClientRegistry>().RefreshAsync(CancellationToken.None);
         return secret;
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Safeguard.Dpop;
@@ -117,7 +118,8 @@ public sealed partial class ClientAssertionValidator
         if (error != JwsError.None)
         {
             LogRejected(client.ClientId, error);
-            return Invalid("The client assertion is invalid (form, type, algorithm or signature).");
+            // The same words as for an unknown client: before the signature holds, nothing may tell which clients exist.
+            return Invalid(FailedDescription);
         }
 
         using (verified)
@@ -153,6 +155,20 @@ public sealed partial class ClientAssertionValidator
         }
     }
 
+    /// <summary>
+    /// Checks an assertion that names no <c>private_key_jwt</c> client against keys nobody holds (one per algorithm), so
+    /// refusing it costs what refusing a real client's bad signature costs and the time taken does not tell which ids
+    /// exist. It never succeeds.
+    /// </summary>
+    /// <param name="assertion">The assertion.</param>
+    public static void CheckAgainstDecoys(string? assertion)
+    {
+        if (JwsVerifier.Verify(assertion, JwsPolicies.ClientAssertion, DecoyKeys, out var verified) == JwsError.None)
+        {
+            verified.Dispose();
+        }
+    }
+
     /// <summary>Records a valid assertion's <c>jti</c> in the shared replay cache; a second use fails.</summary>
     /// <param name="client">The client.</param>
     /// <param name="result">What <see cref="Validate"/> returned.</param>
@@ -169,6 +185,11 @@ public sealed partial class ClientAssertionValidator
         var fresh = await _replay.TryAddAsync(ReplayPurpose, client.ClientId + ":" + result.TokenId, result.ExpiresAt + Skew + SafeguardLimits.ReplayRetentionMargin, cancellationToken).ConfigureAwait(false);
         return fresh ? result : ClientAssertionResult.Failure(SafeguardErrorCodes.ClientAssertionReplayed, "The client assertion was used before.");
     }
+
+    private static readonly IReadOnlyList<JwkPublicKey> DecoyKeys = CreateDecoyKeys();
+
+    /// <summary>What a caller is told when an assertion's signature does not hold, as when its client is unknown.</summary>
+    public const string FailedDescription = "Client authentication failed.";
 
     private static ClientAssertionResult Invalid(string description) => ClientAssertionResult.Failure(SafeguardErrorCodes.ClientAssertionInvalid, description);
 
@@ -211,6 +232,22 @@ public sealed partial class ClientAssertionValidator
         var keys = ClientJwks.Read(client.Jwks, out _);
         _keys[client.ClientId] = (client.UpdatedAt, keys);
         return keys;
+    }
+
+    private static JwkPublicKey[] CreateDecoyKeys()
+    {
+        // The private halves are discarded at once: nothing can sign for these keys.
+        using var p256 = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        using var rsa = RSA.Create(2048);
+        var rsaPublic = rsa.ExportSubjectPublicKeyInfo();
+        return
+        [
+            JwkPublicKey.FromSubjectPublicKeyInfo("ES256", p256.ExportSubjectPublicKeyInfo()),
+            JwkPublicKey.FromSubjectPublicKeyInfo("ES384", p384.ExportSubjectPublicKeyInfo()),
+            JwkPublicKey.FromSubjectPublicKeyInfo("PS256", rsaPublic),
+            JwkPublicKey.FromSubjectPublicKeyInfo("RS256", rsaPublic),
+        ];
     }
 
     [LoggerMessage(EventId = LogEvents.ClientAssertionRejected, Level = LogLevel.Information, Message = "Client assertion from {ClientId} rejected: {Reason}.")]

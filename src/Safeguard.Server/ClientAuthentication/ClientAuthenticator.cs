@@ -78,10 +78,19 @@ internal readonly struct ClientAuthenticationResult
 /// id, <c>aud</c> this issuer, short-lived, <c>jti</c> single-use across nodes), <c>tls_client_auth</c> (RFC 8705:
 /// a certificate from a trusted client CA with the registered subject) or <c>self_signed_tls_client_auth</c> (the
 /// registered certificate, pinned).
+/// <para>
+/// Nothing tells an outsider which client ids exist or how they authenticate: for a given kind of request, every
+/// failure before the credentials are proven gets the same status and body ("Client authentication failed."), and
+/// the same work: a secret is hashed, an assertion's signature checked and a certificate's chain built whether the id
+/// is unknown, registered for another method, or registered for this one (unknown ids against throw-away keys). Ids
+/// come from memory only (<see cref="ClientRegistry"/>), so no database round trip marks an unknown one. The audit
+/// record keeps the real reason.
+/// </para>
 /// </summary>
 internal sealed class ClientAuthenticator(
     ClientRegistry clients, ClientAssertionValidator assertions, ClientCertificateAuthorities authorities, TimeProvider time)
 {
+    private const string Failed = ClientAssertionValidator.FailedDescription;
 
     /// <summary>Authenticates the caller.</summary>
     /// <param name="context">The request.</param>
@@ -161,29 +170,29 @@ internal sealed class ClientAuthenticator(
                 "client_id in the body differs from the Basic credentials.", clientId, basic: false);
         }
 
-        var client = await clients.FindAsync(clientId, cancellationToken).ConfigureAwait(false);
+        var client = clients.Find(clientId);
         var claimed = ClientIds.IsWellFormed(clientId) ? clientId : null;
+
+        // One hash whatever the id names: an unknown id or another method's client costs what a wrong secret costs.
+        var secretMatches = ClientSecrets.Verify(secret, client?.AuthenticationMethod == ClientAuthenticationMethods.ClientSecretBasic ? client.SecretHash : Dummy);
         if (client is null)
         {
-            // Hash anyway, so an unknown id takes as long as a wrong secret.
-            ClientSecrets.Verify(secret, Dummy);
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", null, basic: true);
+            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, Failed, null, basic: true);
         }
 
         if (client.AuthenticationMethod != ClientAuthenticationMethods.ClientSecretBasic)
         {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, OAuthResponses.InvalidClient,
-                "Client authentication failed.", claimed, basic: true);
+            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, OAuthResponses.InvalidClient, Failed, claimed, basic: true);
         }
 
-        if (!ClientSecrets.Verify(secret, client.SecretHash))
+        if (!secretMatches)
         {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientSecretInvalid, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: true);
+            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientSecretInvalid, OAuthResponses.InvalidClient, Failed, claimed, basic: true);
         }
 
         return client.Enabled
             ? ClientAuthenticationResult.Success(client, ClientAuthenticationMethods.ClientSecretBasic, null)
-            : ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: true);
+            : ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, Failed, claimed, basic: true);
     }
 
     private async Task<ClientAuthenticationResult> AssertionAsync(OAuthForm form, IReadOnlyList<string> audiences, CancellationToken cancellationToken)
@@ -203,11 +212,13 @@ internal sealed class ClientAuthenticator(
                 "The client assertion is not a JWT whose iss is the client id.", formClientId, basic: false);
         }
 
-        var client = await clients.FindAsync(issuer, cancellationToken).ConfigureAwait(false);
+        var client = clients.Find(issuer);
         if (client is null || client.AuthenticationMethod != ClientAuthenticationMethods.PrivateKeyJwt || client.Jwks is null)
         {
+            // The signature is checked anyway, against keys nobody holds, so this takes as long as a real client's bad signature.
+            ClientAssertionValidator.CheckAgainstDecoys(assertion);
             return ClientAuthenticationResult.Fail(client is null ? SafeguardErrorCodes.ClientUnknown : SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed,
-                OAuthResponses.InvalidClient, "Client authentication failed.", client?.ClientId, basic: false);
+                OAuthResponses.InvalidClient, Failed, client?.ClientId, basic: false);
         }
 
         var result = assertions.Validate(assertion, client, audiences);
@@ -219,7 +230,7 @@ internal sealed class ClientAuthenticator(
         // Disabled after the signature (a valid assertion from a disabled client is not spent on the replay cache).
         if (!client.Enabled)
         {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, "Client authentication failed.", client.ClientId, basic: false);
+            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, Failed, client.ClientId, basic: false);
         }
 
         result = await assertions.ConsumeAsync(client, result, cancellationToken).ConfigureAwait(false);
@@ -228,32 +239,30 @@ internal sealed class ClientAuthenticator(
             : ClientAuthenticationResult.Fail(result.ErrorCode!, OAuthResponses.InvalidClient, result.Description ?? "The client assertion was used before.", client.ClientId, basic: false);
     }
 
-    private async Task<ClientAuthenticationResult> CertificateAsync(HttpContext context, string clientId, CancellationToken cancellationToken)
+    private Task<ClientAuthenticationResult> CertificateAsync(HttpContext context, string clientId, CancellationToken cancellationToken)
     {
-        var client = await clients.FindAsync(clientId, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var client = clients.Find(clientId);
         var claimed = ClientIds.IsWellFormed(clientId) ? clientId : null;
-        if (client is null)
-        {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientUnknown, OAuthResponses.InvalidClient, "Client authentication failed.", null, basic: false);
-        }
-
-        var method = client.AuthenticationMethod;
-        if (method is not (ClientAuthenticationMethods.TlsClientAuth or ClientAuthenticationMethods.SelfSignedTlsClientAuth))
-        {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, OAuthResponses.InvalidClient,
-                "Client authentication failed.", claimed, basic: method == ClientAuthenticationMethods.ClientSecretBasic);
-        }
-
         var certificate = context.Connection.ClientCertificate;
-        if (certificate is null)
+        var now = time.GetUtcNow();
+
+        // The same work whatever the id names: the thumbprint, and the chain to the trusted client CAs.
+        var thumbprint = certificate is null ? null : Base64Url.EncodeToString(SHA256.HashData(certificate.RawData));
+        var fromTrustedCa = certificate is not null && authorities.Validates(certificate, now);
+        var method = client?.AuthenticationMethod;
+        if (client is null || method is not (ClientAuthenticationMethods.TlsClientAuth or ClientAuthenticationMethods.SelfSignedTlsClientAuth))
         {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientCertificateInvalid, OAuthResponses.InvalidClient, "No client certificate was presented.", claimed, basic: false);
+            return Task.FromResult(ClientAuthenticationResult.Fail(client is null ? SafeguardErrorCodes.ClientUnknown : SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed,
+                OAuthResponses.InvalidClient, Failed, client is null ? null : claimed, basic: false));
         }
 
-        var thumbprint = Base64Url.EncodeToString(SHA256.HashData(certificate.RawData));
-        var now = time.GetUtcNow();
         bool matches;
-        if (method == ClientAuthenticationMethods.SelfSignedTlsClientAuth)
+        if (certificate is null || thumbprint is null)
+        {
+            matches = false;
+        }
+        else if (method == ClientAuthenticationMethods.SelfSignedTlsClientAuth)
         {
             // RFC 8705 section 2.2: the registered certificate itself, pinned by its SHA-256 thumbprint.
             matches = client.CertificateThumbprint is not null
@@ -263,19 +272,17 @@ internal sealed class ClientAuthenticator(
         else
         {
             // RFC 8705 section 2.1.1: a certificate from a trusted CA whose subject is the registered one.
-            matches = client.CertificateSubject is not null && SameSubject(certificate.SubjectName, client.CertificateSubject)
-                && authorities.Validates(certificate, now);
+            matches = client.CertificateSubject is not null && SameSubject(certificate.SubjectName, client.CertificateSubject) && fromTrustedCa;
         }
 
         if (!matches)
         {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientCertificateInvalid, OAuthResponses.InvalidClient,
-                "The client certificate is not the registered one, is not from a trusted CA, or is not valid now.", claimed, basic: false);
+            return Task.FromResult(ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientCertificateInvalid, OAuthResponses.InvalidClient, Failed, claimed, basic: false));
         }
 
-        return client.Enabled
+        return Task.FromResult(client.Enabled
             ? ClientAuthenticationResult.Success(client, method, thumbprint)
-            : ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, "Client authentication failed.", claimed, basic: false);
+            : ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, Failed, claimed, basic: false));
     }
 
     /// <summary>

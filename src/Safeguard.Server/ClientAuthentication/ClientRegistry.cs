@@ -1,20 +1,17 @@
-using System.Collections.Concurrent;
 using Safeguard.Clients;
 
 namespace Safeguard.Server.ClientAuthentication;
 
 /// <summary>
 /// The clients this node knows, held in memory so the token endpoint does not query the database per request.
-/// The whole table is reloaded every <c>ClientRefreshInterval</c> (it is small), so a disabled client or a rotated
-/// secret takes effect on every node within that interval, whatever the clocks of the machines that changed it.
-/// A client id not in memory is looked up once; ids found missing are remembered until the next reload, so a flood
-/// of made-up ids costs no database queries.
+/// The whole table is reloaded every <c>ClientRefreshInterval</c> (it is small), so a client added, a disabled client
+/// or a rotated secret takes effect on every node within that interval, whatever the clocks of the machines that
+/// changed it. An id not in memory is unknown until the next reload: it is never looked up on its own, so a made-up
+/// id costs no query and takes exactly as long to refuse as a known one (no timing tells which ids exist).
 /// </summary>
-internal sealed partial class ClientRegistry(IClientStore store, ILogger<ClientRegistry> logger)
+internal sealed class ClientRegistry(IClientStore store)
 {
-    private const int MaxRememberedMisses = 10_000;
-    private volatile ConcurrentDictionary<string, Client> _clients = new(StringComparer.Ordinal);
-    private volatile ConcurrentDictionary<string, byte> _misses = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, Client> _clients = new(StringComparer.Ordinal);
 
     /// <summary>Loads every client.</summary>
     public Task LoadAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
@@ -22,53 +19,15 @@ internal sealed partial class ClientRegistry(IClientStore store, ILogger<ClientR
     /// <summary>Replaces the in-memory set with the store's current contents.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var loaded = new ConcurrentDictionary<string, Client>(StringComparer.Ordinal);
+        var loaded = new Dictionary<string, Client>(StringComparer.Ordinal);
         foreach (var client in await store.GetAllAsync(cancellationToken).ConfigureAwait(false))
         {
             loaded[client.ClientId] = client;
         }
 
         _clients = loaded;
-        _misses = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
     }
 
-    /// <summary>The client with this id, or null. Ids that are not well-formed are never looked up.</summary>
-    public async ValueTask<Client?> FindAsync(string clientId, CancellationToken cancellationToken)
-    {
-        if (!ClientIds.IsWellFormed(clientId))
-        {
-            return null;
-        }
-
-        var clients = _clients;
-        if (clients.TryGetValue(clientId, out var client))
-        {
-            return client;
-        }
-
-        var misses = _misses;
-        if (misses.ContainsKey(clientId))
-        {
-            return null;
-        }
-
-        client = await store.FindAsync(clientId, cancellationToken).ConfigureAwait(false);
-        if (client is null)
-        {
-            if (misses.Count < MaxRememberedMisses)
-            {
-                misses.TryAdd(clientId, 0);
-            }
-
-            return null;
-        }
-
-        // A reload that ran meanwhile holds the same or a newer record; keep it.
-        client = clients.GetOrAdd(clientId, client);
-        LogLoaded(logger, clientId);
-        return client;
-    }
-
-    [LoggerMessage(EventId = LogEvents.ClientLoadedOnFirstUse, Level = LogLevel.Information, Message = "Client {ClientId} loaded on first use.")]
-    private static partial void LogLoaded(ILogger logger, string clientId);
+    /// <summary>The client with this id as of the last reload, or null.</summary>
+    public Client? Find(string clientId) => _clients.GetValueOrDefault(clientId);
 }
