@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the token endpoint against the real server on loopback: client_credentials with client_secret_basic,
-# ES256, TLS, SQLite, audit on and durable (every token's audit event is committed before the response).
+# ES256, TLS, SQLite, audit on and durable (every token's audit event is committed before the response). The rate
+# limiter is on, with limits far above what one load generator on loopback sends.
 # Side by side in the same run, the same wrk settings against GET /healthz give the TLS + Kestrel baseline.
 # Prints name=value lines: token_cc (tokens/s), token_cc_p50_ms, token_cc_p99_ms, token_cc_cpu_us (server CPU per
 # token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz, token_cc_unaudited (tokens answered without a committed audit event; must be 0).
@@ -38,7 +39,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 url="https://127.0.0.1:$(free_port)"
 management="https://127.0.0.1:$(free_port)"
 Logging__LogLevel__Default=Warning dotnet "$bin/Safeguard.Server.dll" --Safeguard:DataPath="$data" --Safeguard:Listen="$url" \
-  --Safeguard:ManagementListen="$management" >"$data/server.log" 2>&1 &
+  --Safeguard:ManagementListen="$management" \
+  --Safeguard:RateLimits:PerAddressPerSecond=1000000 --Safeguard:RateLimits:PerAddressBurst=1000000 \
+  --Safeguard:RateLimits:GlobalPerSecond=1000000 --Safeguard:RateLimits:GlobalBurst=1000000 >"$data/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -sk "$management/readyz" 2>/dev/null | grep -q '"ready"' && break

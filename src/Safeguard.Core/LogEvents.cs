@@ -69,4 +69,7 @@ public static class LogEvents
 
     /// <summary>The audit writer stopped with events it could not make durable.</summary>
     public const int AuditWriterStoppedWithLeftovers = 9006;
+
+    /// <summary>A summary of repeated refusals could not be queued for the audit trail; it is kept and retried.</summary>
+    public const int RefusalSummaryDeferred = 9007;
 }

@@ -177,6 +177,9 @@ public static class SafeguardErrorCodes
     /// <summary>A request other than GET or HEAD came over the plain-http listener: it is refused, never redirected, so a client that sent a credential in clear learns it failed.</summary>
     public const string PlainHttpRefused = "SG3208";
 
+    /// <summary>The source address, or the node as a whole, is over its rate limit: 429 with Retry-After, before the request is read.</summary>
+    public const string RateLimited = "SG3209";
+
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 

@@ -81,6 +81,7 @@ public sealed class AuditChainTests : IDisposable
     public async Task Healthz_GoesUnhealthyWhenTheAuditWriterHasStopped_AndSaysNothingMore()
     {
         await using var server = await RunningServer.StartAsync();
+        var secret = await server.AddClientAsync("healthz-client");
         using var http = server.CreateClient();
         using (var alive = await http.GetAsync("/healthz"))
         {
@@ -93,7 +94,7 @@ public sealed class AuditChainTests : IDisposable
         using var dead = await http.GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, dead.StatusCode);
         Assert.Equal("Unhealthy", await dead.Content.ReadAsStringAsync());
-        var token = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "anyone", ClientSecret = "x" });
+        var token = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "healthz-client", ClientSecret = secret });
         Assert.Equal(HttpStatusCode.ServiceUnavailable, token.HttpStatusCode);
     }
 }

@@ -75,6 +75,9 @@ internal sealed class RunningServer : IAsyncDisposable
             $"--Safeguard:DataPath={dataPath}",
             "--Safeguard:Listen=https://127.0.0.1:0",
             "--Safeguard:ManagementListen=https://127.0.0.1:0",
+            // Tests send bursts from one address; RateLimitTests set their own limits.
+            "--Safeguard:RateLimits:PerAddressPerSecond=100000",
+            "--Safeguard:RateLimits:PerAddressBurst=100000",
             "--Safeguard:ClientRefreshInterval=00:00:00.2",
             "--Safeguard:RevocationSyncInterval=00:00:00.2",
         };

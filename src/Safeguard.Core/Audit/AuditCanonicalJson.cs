@@ -64,6 +64,7 @@ public static class AuditCanonicalJson
         String(b, ref first, "\"client_id\":"u8, e.ClientId);
         String(b, ref first, "\"cnf\":"u8, e.ConfirmationThumbprint);
         String(b, ref first, "\"correlation_id\":"u8, e.CorrelationId);
+        Integer(b, ref first, "\"count\":"u8, e.Count);
         if (e.Emergency)
         {
             Name(b, ref first, "\"emergency\":"u8);

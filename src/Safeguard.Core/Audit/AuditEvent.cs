@@ -96,6 +96,12 @@ public sealed record AuditEvent
     /// <summary>The correlation id tying this event to a request.</summary>
     public string? CorrelationId { get; init; }
 
+    /// <summary>
+    /// For a summary of repeated refusals (the same refusal from one source within a window, recorded once with a
+    /// count rather than one by one): how many this event stands for. Null for an ordinary event.
+    /// </summary>
+    public int? Count { get; init; }
+
     /// <summary>For changes to clients, users or configuration: each changed field with old and new value (never a secret).</summary>
     public IReadOnlyList<AuditChange> Changes { get; init; } = [];
 }

@@ -56,6 +56,7 @@ public static class AuditEventParser
                     case "reason": e = e with { Reason = reader.GetString() }; break;
                     case "http_status": e = e with { HttpStatus = reader.GetInt32() }; break;
                     case "correlation_id": e = e with { CorrelationId = reader.GetString() }; break;
+                    case "count": e = e with { Count = reader.GetInt32() }; break;
                     case "amr":
                         while (reader.Read() && reader.TokenType == JsonTokenType.String)
                         {

@@ -10,7 +10,7 @@ namespace Safeguard.Audit;
 /// The one writer of a node's audit chain. Producers never block on I/O: events go through a bounded queue to a
 /// sealing stage (sequence number, canonical bytes, chain hash) and then to a commit stage that group-commits
 /// each batch in one transaction; the next batch is sealed while the previous one is being made durable. A
-/// caller that needs durability awaits <see cref="AppendAsync"/>, which completes only once its event is
+/// caller that needs durability awaits <see cref="AppendAsync(AuditEvent, CancellationToken)"/>, which completes only once its event is
 /// committed and fails with <see cref="AuditUnavailableException"/> when the queue is full or the store cannot
 /// be written. Signed checkpoints are written every N events or T seconds and copied to a sink outside the
 /// database.
@@ -84,6 +84,9 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
     /// <summary>Whether the writer accepts events.</summary>
     public bool IsRunning => _running;
+
+    /// <summary>Events waiting in the queue (not yet sealed into a batch).</summary>
+    public int QueuedEvents => _queue.Reader.Count;
 
     /// <summary>False while the last commit failed: the readiness probe and alarms read this.</summary>
     public bool IsHealthy => _healthy && _running;
@@ -171,14 +174,35 @@ public sealed partial class AuditWriter : IAsyncDisposable
     /// <param name="auditEvent">The event (chain and sequence are assigned here).</param>
     /// <param name="cancellationToken">Stops waiting; the event may still be committed.</param>
     /// <returns>The committed sequence number.</returns>
-    public async Task<long> AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    public Task<long> AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken) =>
+        AppendAsync(auditEvent, AuditPriority.Normal, cancellationToken);
+
+    /// <summary>
+    /// Appends an event and completes once it is durable. An event of <see cref="AuditPriority.Low"/> priority (a refusal
+    /// of an unauthenticated request) is refused once the queue is three quarters full, so that a flood of refusals
+    /// cannot take the room that issuance, changes and PHI access need.
+    /// </summary>
+    /// <param name="auditEvent">The event (chain and sequence are assigned here).</param>
+    /// <param name="priority">Its priority.</param>
+    /// <param name="cancellationToken">Stops waiting; the event may still be committed.</param>
+    /// <returns>The committed sequence number.</returns>
+    public async Task<long> AppendAsync(AuditEvent auditEvent, AuditPriority priority, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
         CheckEvent(auditEvent);
+        if (priority == AuditPriority.Low && _queue.Reader.Count >= LowPriorityLimit)
+        {
+            throw new AuditUnavailableException(SafeguardErrorCodes.AuditQueueFull,
+                $"The audit queue holds {_queue.Reader.Count} events; its last quarter is kept for issuance and changes.");
+        }
+
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         Enqueue(new Pending(auditEvent, done), throwWhenRefused: true);
         return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>How many events may wait before low-priority ones are refused: three quarters of the queue.</summary>
+    private int LowPriorityLimit => Math.Max(1, _options.QueueCapacity / 4 * 3);
 
     /// <summary>Queues an event without waiting for it to be durable. False (and an operational alarm) if it was refused.</summary>
     /// <param name="auditEvent">The event.</param>

@@ -40,6 +40,9 @@ public readonly record struct DpopProofCheck(DpopProofResult Result, DateTimeOff
 /// </summary>
 public sealed class DpopProofValidator
 {
+    /// <summary>The largest RSA key a DPoP proof may carry, in bits: verifying under a bigger one costs a flood's worth of CPU per proof.</summary>
+    public const int MaximumRsaKeySize = 4096;
+
     /// <summary>The <c>typ</c> of a DPoP proof.</summary>
     public const string ProofType = "dpop+jwt";
 
@@ -148,6 +151,12 @@ public sealed class DpopProofValidator
             if (key is null || !key.Fits(header.Algorithm))
             {
                 return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, "The DPoP proof's jwk is not a supported public key for its alg" + (problem is null ? "." : $": {problem}.")), default, null);
+            }
+
+            // Anyone can send a proof, so its key must not make the verify expensive: RSA 2048 to 4096 bits, e = 65537.
+            if (key.RsaKeySize is { } bits && (bits > MaximumRsaKeySize || !key.HasStandardRsaExponent))
+            {
+                return (DpopProofResult.Fail(SafeguardErrorCodes.DpopKeyInvalid, $"The DPoP proof's RSA jwk must be 2048 to {MaximumRsaKeySize} bits with exponent 65537 (AQAB)."), default, null);
             }
 
             if (!JwsVerifier.VerifySignature(proof!, header.Algorithm, segments, key))

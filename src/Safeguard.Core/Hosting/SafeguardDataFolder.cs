@@ -137,10 +137,17 @@ public sealed partial class SafeguardDataFolder
                 continue;
             }
 
-            var mode = File.GetUnixFileMode(entry);
-            if ((mode & GroupOrOther) != 0)
+            try
             {
-                File.SetUnixFileMode(entry, mode & ~GroupOrOther);
+                var mode = File.GetUnixFileMode(entry);
+                if ((mode & GroupOrOther) != 0)
+                {
+                    File.SetUnixFileMode(entry, mode & ~GroupOrOther);
+                }
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Gone since it was listed (a write-ahead log checkpointed away, another process's temporary file).
             }
         }
     }

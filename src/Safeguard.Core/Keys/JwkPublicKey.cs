@@ -56,6 +56,12 @@ public sealed class JwkPublicKey : IDisposable
 
     internal string? N { get; }
 
+    /// <summary>For RSA keys: the modulus size in bits; null for EC keys.</summary>
+    public int? RsaKeySize => _rsa?.KeySize;
+
+    /// <summary>For RSA keys: whether the public exponent is 65537 (<c>AQAB</c>), the only one anybody should use.</summary>
+    public bool HasStandardRsaExponent => E == "AQAB";
+
     internal string? E { get; }
 
     /// <summary>

@@ -21,7 +21,7 @@ internal sealed class AuthenticatedRequestReader(ClientAuthenticator authenticat
         var read = await OAuthForm.ReadAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
         if (!read.IsValid)
         {
-            await audit.RefuseAsync(context, type, action, read.Status, OAuthResponses.InvalidRequest, read.Error, SafeguardErrorCodes.RequestMalformed, null).ConfigureAwait(false);
+            await audit.RefuseUnauthenticatedAsync(context, type, action, read.Status, OAuthResponses.InvalidRequest, read.Error, SafeguardErrorCodes.RequestMalformed, null).ConfigureAwait(false);
             return null;
         }
 

@@ -11,7 +11,7 @@ namespace Safeguard.Server.Audit;
 /// only after its <see cref="AuditEventType.TokenIssued"/> event is committed; when the trail cannot take it the
 /// caller answers 503 and nothing is released.
 /// </summary>
-internal sealed partial class ServerAudit(AuditWriter writer, ServerMetrics metrics, TimeProvider time, ILogger<ServerAudit> logger)
+internal sealed partial class ServerAudit(AuditWriter writer, RefusalAggregator refusals, ServerMetrics metrics, TimeProvider time, ILogger<ServerAudit> logger)
 {
     private const int MaxUserAgentLength = 256;
 
@@ -78,12 +78,31 @@ internal sealed partial class ServerAudit(AuditWriter writer, ServerMetrics metr
         }
     }
 
+    /// <summary>
+    /// Audits the refusal of a request whose caller has not authenticated (a malformed request, a failed client
+    /// authentication, plain http, a rate limit), then answers it. Repeats from one source are summarised
+    /// (<see cref="RefusalAggregator"/>), and such refusals never take the audit queue's last quarter, so a flood of
+    /// them cannot fill the disk or starve issuance; the answer is the refusal even when the trail is down.
+    /// </summary>
+    public async Task RefuseUnauthenticatedAsync(
+        HttpContext context, AuditEventType type, AuditAction action, int status, string error, string description, string code, string? claimedClientId)
+    {
+        metrics.TokenRefused(error);
+        var auditEvent = Create(context, type, AuditOutcome.Denied, claimedClientId, $"{code} {error}: {description}", status) with
+        {
+            Action = action,
+            ResourceType = type == AuditEventType.TransportRefused ? "request" : "access_token",
+        };
+        await refusals.RecordAsync(auditEvent, code, context.RequestAborted).ConfigureAwait(false);
+        await OAuthResponses.WriteErrorAsync(context.Response, status, error, description).ConfigureAwait(false);
+    }
+
     /// <summary>A failed client authentication: 401 with a Basic challenge where due, else 400 (<see cref="ClientAuthenticationFailure.ApplyStatus"/>).</summary>
     public Task RefuseClientAsync(HttpContext context, AuditEventType type, AuditAction action, ClientAuthenticationFailure failure)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(failure);
-        return RefuseAsync(context, type, action, failure.ApplyStatus(context.Response), failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
+        return RefuseUnauthenticatedAsync(context, type, action, failure.ApplyStatus(context.Response), failure.OAuthError, failure.Description, failure.Code, failure.ClaimedClientId);
     }
 
     /// <summary>

@@ -135,6 +135,50 @@ internal sealed class ClientAuthenticator(
         return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientAuthenticationMissing, OAuthResponses.InvalidClient, "Client authentication is required.", null, basic: true);
     }
 
+    /// <summary>
+    /// The registered client a request names, before it has authenticated: for the audit record of a refusal that comes
+    /// first (a DPoP proof's own checks). Null when it names none, or an id that is not registered. Tells the caller nothing.
+    /// </summary>
+    public string? ClaimedClient(HttpContext context, OAuthForm form)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(form);
+        var id = form["client_id"];
+        if (id is null && context.Request.Headers.Authorization is [{ } value] && AuthenticationHeaderValue.TryParse(value, out var header)
+            && string.Equals(header.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) && header.Parameter is { Length: > 0 and <= 1024 } parameter)
+        {
+            id = TryReadBasic(parameter, out var basicId, out _) ? basicId : null;
+        }
+
+        id ??= ClientAssertionValidator.ReadClaimedClientId(form["client_assertion"]);
+        return id is not null && clients.Find(id) is not null ? id : null;
+    }
+
+    /// <summary>RFC 6749 section 2.3.1 Basic credentials: base64 of the form-encoded id and secret, joined by a colon.</summary>
+    private static bool TryReadBasic(string parameter, out string clientId, out string secret)
+    {
+        (clientId, secret) = (string.Empty, string.Empty);
+        string decoded;
+        try
+        {
+            decoded = new UTF8Encoding(false, true).GetString(Convert.FromBase64String(parameter));
+        }
+        catch (Exception ex) when (ex is FormatException or DecoderFallbackException)
+        {
+            return false;
+        }
+
+        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            return false;
+        }
+
+        clientId = Uri.UnescapeDataString(decoded[..colon].Replace('+', ' '));
+        secret = Uri.UnescapeDataString(decoded[(colon + 1)..].Replace('+', ' '));
+        return true;
+    }
+
     private async Task<ClientAuthenticationResult> BasicAsync(
         Microsoft.Extensions.Primitives.StringValues authorization, string? formClientId, CancellationToken cancellationToken)
     {
@@ -145,25 +189,11 @@ internal sealed class ClientAuthenticator(
                 "The Authorization header is not HTTP Basic client authentication.", formClientId, basic: true);
         }
 
-        string decoded;
-        try
-        {
-            decoded = new UTF8Encoding(false, true).GetString(Convert.FromBase64String(parameter));
-        }
-        catch (Exception ex) when (ex is FormatException or DecoderFallbackException)
+        if (!TryReadBasic(parameter, out var clientId, out var secret))
         {
             return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientSecretInvalid, OAuthResponses.InvalidClient, "The Basic credentials are malformed.", formClientId, basic: true);
         }
 
-        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
-        if (colon <= 0)
-        {
-            return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientSecretInvalid, OAuthResponses.InvalidClient, "The Basic credentials are malformed.", formClientId, basic: true);
-        }
-
-        // RFC 6749 section 2.3.1: id and secret are form-encoded before they are joined.
-        var clientId = Uri.UnescapeDataString(decoded[..colon].Replace('+', ' '));
-        var secret = Uri.UnescapeDataString(decoded[(colon + 1)..].Replace('+', ' '));
         if (formClientId is not null && formClientId != clientId)
         {
             return ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed, OAuthResponses.InvalidRequest,

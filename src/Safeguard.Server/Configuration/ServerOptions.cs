@@ -35,6 +35,9 @@ public sealed record ServerOptions
     /// <summary>Request limits.</summary>
     public LimitOptions Limits { get; set; } = new();
 
+    /// <summary>Rate limits, applied before anything else reads a request.</summary>
+    public RateLimitOptions RateLimits { get; set; } = new();
+
     /// <summary>How often each node reloads changed clients (a disabled client stops working within this). Default 2 s.</summary>
     public TimeSpan ClientRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -95,6 +98,32 @@ public sealed record LimitOptions
 
     /// <summary>The most request headers. Default 64.</summary>
     public int MaxRequestHeaderCount { get; set; } = 64;
+}
+
+/// <summary>
+/// The <c>Safeguard:RateLimits</c> section: token buckets per source address and for the whole node, applied to every
+/// request on the public endpoint (except <c>/healthz</c>) before its form is read or its client authenticated. A
+/// request over a limit gets 429 with <c>Retry-After</c>. Zero turns a limit off.
+/// </summary>
+public sealed record RateLimitOptions
+{
+    /// <summary>Requests per second one source address may make, on average. Default 100.</summary>
+    public int PerAddressPerSecond { get; set; } = 100;
+
+    /// <summary>How many requests one source address may make at once after a quiet spell. Default 200.</summary>
+    public int PerAddressBurst { get; set; } = 200;
+
+    /// <summary>Requests per second the node takes from everyone together. Default 20,000.</summary>
+    public int GlobalPerSecond { get; set; } = 20_000;
+
+    /// <summary>The node's burst. Default 40,000.</summary>
+    public int GlobalBurst { get; set; } = 40_000;
+
+    /// <summary>
+    /// Refusals of unauthenticated requests that repeat (same source, kind and reason) within this window are recorded
+    /// once, then as one summary event with a count when the window ends. Default 1 minute.
+    /// </summary>
+    public TimeSpan RefusalSummaryWindow { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Checks <see cref="ServerOptions"/>, reporting every error with what to change.</summary>
@@ -178,6 +207,20 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (options.Limits.MaxRequestHeadersTotalSize is < 4096 or > 64 * 1024)
         {
             errors.Add($"Safeguard:Limits:MaxRequestHeadersTotalSize is {options.Limits.MaxRequestHeadersTotalSize}; set 4096 to 65536 bytes.");
+        }
+
+        var rates = options.RateLimits;
+        foreach (var (limit, perSecond, burst) in new[] { ("PerAddress", rates.PerAddressPerSecond, rates.PerAddressBurst), ("Global", rates.GlobalPerSecond, rates.GlobalBurst) })
+        {
+            if (perSecond < 0 || burst < 0 || (perSecond > 0) != (burst > 0) || (perSecond > 0 && burst < perSecond))
+            {
+                errors.Add($"Safeguard:RateLimits:{limit}PerSecond is {perSecond} and {limit}Burst {burst}; set both to 0 (no limit), or a rate of at least 1 and a burst at least as large.");
+            }
+        }
+
+        if (rates.RefusalSummaryWindow < TimeSpan.FromSeconds(1) || rates.RefusalSummaryWindow > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Safeguard:RateLimits:RefusalSummaryWindow is {rates.RefusalSummaryWindow}; use 00:00:01 to 01:00:00.");
         }
 
         if (options.Limits.MaxRequestHeaderCount is < 16 or > 256)

@@ -7,12 +7,58 @@ using Safeguard.State;
 namespace Safeguard.Server.Diagnostics;
 
 /// <summary>Ready only while the database answers.</summary>
-internal sealed class StoreHealthCheck(IStateStore store) : IHealthCheck
+internal sealed class StoreHealthCheck(StoreProbe probe) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await store.CanConnectAsync(cancellationToken).ConfigureAwait(false)
+        await probe.CanConnectAsync(cancellationToken).ConfigureAwait(false)
             ? HealthCheckResult.Healthy()
             : HealthCheckResult.Unhealthy("The database does not answer.");
+}
+
+/// <summary>
+/// Whether the database answers, asked at most once a second however often <c>/readyz</c> is polled: one answer is
+/// shared by every probe within <see cref="MaxAge"/>, and concurrent probes wait for the one query in flight.
+/// </summary>
+internal sealed class StoreProbe(IStateStore store, TimeProvider time) : IDisposable
+{
+    /// <summary>How long an answer is reused.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile Answer? _last;
+
+    /// <summary>How many times the database was asked (for tests and metrics).</summary>
+    public int Queries { get; private set; }
+
+    public async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_last is { } fresh && time.GetUtcNow() - fresh.At < MaxAge)
+        {
+            return fresh.CanConnect;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_last is { } again && time.GetUtcNow() - again.At < MaxAge)
+            {
+                return again.CanConnect;
+            }
+
+            var answer = await store.CanConnectAsync(cancellationToken).ConfigureAwait(false);
+            Queries++;
+            _last = new Answer(answer, time.GetUtcNow());
+            return answer;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    private sealed record Answer(bool CanConnect, DateTimeOffset At);
 }
 
 /// <summary>Ready only while the audit writer runs and its last commit succeeded.</summary>

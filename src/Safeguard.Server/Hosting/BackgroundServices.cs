@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Safeguard.Dpop;
 using Safeguard.Keys;
+using Safeguard.Server.Audit;
 using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Revocation;
@@ -102,7 +103,7 @@ internal sealed partial class KeyMaintenanceService(
 
 /// <summary>Pulls changed clients and new revocations, and prunes the replay cache and expired revocations once a minute.</summary>
 internal sealed partial class SyncService(
-    ClientRegistry clients, RevocationService revocations, IReplayCache replay, IRevocationStore revocationStore,
+    ClientRegistry clients, RevocationService revocations, IReplayCache replay, IRevocationStore revocationStore, RefusalAggregator refusals,
     IOptions<ServerOptions> options, TimeProvider clock, ILogger<SyncService> logger) : PeriodicService(clock)
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
@@ -113,6 +114,8 @@ internal sealed partial class SyncService(
 
     protected override async Task RunRoundAsync(CancellationToken cancellationToken)
     {
+        // Summaries of repeated refusals whose window has ended go to the audit trail first (they need no database).
+        refusals.Flush(all: false);
         await clients.RefreshAsync(cancellationToken).ConfigureAwait(false);
         await revocations.SyncAsync(cancellationToken).ConfigureAwait(false);
         var now = _clock.GetUtcNow();

@@ -67,7 +67,9 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton(sp => ClientCertificateAuthorities.From(sp.GetRequiredService<IOptions<ServerOptions>>().Value.Tls));
         services.AddSingleton<ServerCertificate>();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<RefusalAggregator>();
         services.AddSingleton<ServerAudit>();
+        services.AddSafeguardRateLimits();
 
         services.AddSingleton<ClientRegistry>();
         services.AddSingleton<ClientAuthenticator>();
@@ -94,6 +96,7 @@ public static class SafeguardServerServiceCollectionExtensions
             hsts.IncludeSubDomains = true;
             hsts.ExcludedHosts.Clear();
         });
+        services.AddSingleton<StoreProbe>();
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store", tags: ["ready"])
             .AddCheck<AuditHealthCheck>("audit", tags: ["ready"])

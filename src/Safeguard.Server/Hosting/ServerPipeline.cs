@@ -88,6 +88,7 @@ internal static class ServerPipeline
     /// <summary>The middleware and the endpoints. Endpoint handlers are resolved per request, so nothing is built before the options are validated.</summary>
     public static void UseSafeguardServer(this WebApplication app)
     {
+        app.UseRateLimiter();
         app.Use(RedirectPlainHttp);
         app.Use(SeparateManagement);
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleExceptionAsync });
@@ -149,7 +150,7 @@ internal static class ServerPipeline
         }
 
         // The body is never read: whatever it carried is not processed.
-        await context.RequestServices.GetRequiredService<ServerAudit>().RefuseAsync(
+        await context.RequestServices.GetRequiredService<ServerAudit>().RefuseUnauthenticatedAsync(
             context, AuditEventType.TransportRefused, AuditAction.Execute, StatusCodes.Status400BadRequest, OAuthResponses.InvalidRequest,
             "Plain http is not served; send the request over https (any credential in it went in clear: replace it).",
             SafeguardErrorCodes.PlainHttpRefused, null).ConfigureAwait(false);
@@ -160,9 +161,13 @@ internal static class ServerPipeline
     /// endpoint serves no <c>/readyz</c> or <c>/metrics</c> (they tell an outsider which checks fail and how busy the node
     /// is). <c>/healthz</c> is on both: load balancers need it, and it says only Healthy or Unhealthy.
     /// </summary>
+    /// <summary>Whether the request came in on the management endpoint.</summary>
+    internal static bool IsManagementConnection(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ManagementConnection) == true;
+
     private static Task SeparateManagement(HttpContext context, RequestDelegate next)
     {
-        var onManagement = context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ManagementConnection) == true;
+        var onManagement = IsManagementConnection(context);
         var path = context.Request.Path;
         var managementPath = path.StartsWithSegments("/readyz", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
         var served = onManagement ? managementPath || path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase) : !managementPath;

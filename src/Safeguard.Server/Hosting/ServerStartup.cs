@@ -17,6 +17,7 @@ internal sealed partial class ServerStartup(
     IStateStore store,
     AuditWriter writer,
     ServerAudit audit,
+    RefusalAggregator refusals,
     SigningKeyRing ring,
     KeyMaintenanceService keys,
     ClientRegistry clients,
@@ -40,6 +41,7 @@ internal sealed partial class ServerStartup(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         ring.LifecycleChanged -= audit.OnKeyLifecycle;
+        refusals.Flush(all: true);
         await writer.StopAsync().ConfigureAwait(false);
     }
 

@@ -66,7 +66,7 @@ internal sealed class TokenEndpoint
         {
             var check = _dpop.Verify(proofs[0], HttpMethods.Post, _endpoints.TokenEndpointUri, null);
             context.Response.Headers["DPoP-Nonce"] = _dpop.CurrentNonce();
-            if (!await AcceptProofAsync(context, check.Result, null).ConfigureAwait(false))
+            if (!await AcceptProofAsync(context, check.Result, null, _authenticator.ClaimedClient(context, form)).ConfigureAwait(false))
             {
                 return;
             }
@@ -86,7 +86,7 @@ internal sealed class TokenEndpoint
         if (proof is { } verified)
         {
             var consumed = await _dpop.ConsumeAsync(verified, cancellationToken).ConfigureAwait(false);
-            if (!await AcceptProofAsync(context, consumed, client.ClientId).ConfigureAwait(false))
+            if (!await AcceptProofAsync(context, consumed, client.ClientId, null).ConfigureAwait(false))
             {
                 return;
             }
@@ -117,7 +117,11 @@ internal sealed class TokenEndpoint
     }
 
     /// <summary>True for a good proof; otherwise refuses with <c>use_dpop_nonce</c> or <c>invalid_dpop_proof</c>.</summary>
-    private async Task<bool> AcceptProofAsync(HttpContext context, DpopProofResult proof, string? clientId)
+    /// <param name="context">The request.</param>
+    /// <param name="proof">The proof's result.</param>
+    /// <param name="clientId">The authenticated client, or null before authentication.</param>
+    /// <param name="claimedClientId">Before authentication: the registered client the request names, for the record.</param>
+    private async Task<bool> AcceptProofAsync(HttpContext context, DpopProofResult proof, string? clientId, string? claimedClientId)
     {
         if (proof.Succeeded)
         {
@@ -125,10 +129,22 @@ internal sealed class TokenEndpoint
         }
 
         var error = proof.NeedsNonce ? OAuthResponses.UseDpopNonce : OAuthResponses.InvalidDpopProof;
-        await RefuseAsync(context, 400, error, proof.Description ?? "The DPoP proof is invalid.", proof.ErrorCode ?? SafeguardErrorCodes.DpopProofMalformed, clientId).ConfigureAwait(false);
+        var description = proof.Description ?? "The DPoP proof is invalid.";
+        var code = proof.ErrorCode ?? SafeguardErrorCodes.DpopProofMalformed;
+        if (clientId is null)
+        {
+            await _audit.RefuseUnauthenticatedAsync(context, AuditEventType.TokenRefused, AuditAction.Create, 400, error, description, code, claimedClientId).ConfigureAwait(false);
+        }
+        else
+        {
+            await RefuseAsync(context, 400, error, description, code, clientId).ConfigureAwait(false);
+        }
+
         return false;
     }
 
-    private Task RefuseAsync(HttpContext context, int status, string error, string description, string code, string? clientId) =>
-        _audit.RefuseAsync(context, AuditEventType.TokenRefused, AuditAction.Create, status, error, description, code, clientId);
+    /// <summary>Refuses: summarised with its repeats while no client has authenticated (<paramref name="clientId"/> null), one by one after.</summary>
+    private Task RefuseAsync(HttpContext context, int status, string error, string description, string code, string? clientId) => clientId is null
+        ? _audit.RefuseUnauthenticatedAsync(context, AuditEventType.TokenRefused, AuditAction.Create, status, error, description, code, null)
+        : _audit.RefuseAsync(context, AuditEventType.TokenRefused, AuditAction.Create, status, error, description, code, clientId);
 }

@@ -55,6 +55,39 @@ public sealed class DpopProofValidatorTests : IDisposable
     }
 
     [Fact]
+    public async Task RsaUpTo4096Bits_Verifies()
+    {
+        using var rsa = RSA.Create(4096);
+        var result = await _validator.ValidateAsync(Sign(rsa, "PS256", Payload()), "POST", Target, null, CancellationToken.None);
+        Assert.True(result.Succeeded, result.Description);
+    }
+
+    /// <summary>Anyone can send a proof: a huge modulus or an odd exponent is refused before any signature is checked.</summary>
+    [Theory]
+    [InlineData(8192, "AQAB")]
+    [InlineData(4104, "AQAB")]
+    [InlineData(2048, "Aw")]
+    [InlineData(2048, "AQAD")]
+    public async Task RsaKeysBeyond4096BitsOrWithAnotherExponent_AreRefusedBeforeTheSignature(int bits, string exponent)
+    {
+        var modulus = RandomNumberGenerator.GetBytes(bits / 8);
+        modulus[0] |= 0x80;
+        modulus[^1] |= 1;
+        var header = new JsonObject
+        {
+            ["typ"] = "dpop+jwt",
+            ["alg"] = "RS256",
+            ["jwk"] = new JsonObject { ["kty"] = "RSA", ["n"] = Base64Url.EncodeToString(modulus), ["e"] = exponent },
+        };
+        var proof = Segment(header) + "." + Segment(Payload()) + "." + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(bits / 8));
+
+        var result = await _validator.ValidateAsync(proof, "POST", Target, null, CancellationToken.None);
+
+        Assert.Equal(SafeguardErrorCodes.DpopKeyInvalid, result.ErrorCode);
+        Assert.Contains("4096 bits with exponent 65537", result.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AlgorithmAndKeyTypeMismatch_IsRefused()
     {
         using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);

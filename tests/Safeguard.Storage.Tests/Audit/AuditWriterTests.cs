@@ -98,6 +98,37 @@ public sealed class AuditWriterTests
     }
 
     [Fact]
+    public async Task LowPriorityEvents_LeaveTheLastQuarterOfTheQueueToEveryoneElse()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var store = new SwitchableStore(trail.Store) { Stall = stall };
+        await using var writer = new AuditWriter(store, trail.Keys, trail.Sink, Options.Create(trail.Options with { ChainId = "node-q", QueueCapacity = 8 }), TimeProvider.System, NullLogger<AuditWriter>.Instance);
+        await writer.StartAsync(CancellationToken.None);
+
+        // One batch stalls in the commit stage, the next waits sealed behind it; from then on events stay queued.
+        var first = writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var second = writer.AppendAsync(AuditTrailFixture.Event(2), CancellationToken.None);
+        for (var wait = 0; writer.QueuedEvents > 0 && wait < 3000; wait++)
+        {
+            await Task.Delay(10);
+        }
+
+        var queued = Enumerable.Range(3, 6).Select(i => writer.AppendAsync(AuditTrailFixture.Event(i), AuditPriority.Low, CancellationToken.None)).ToList();
+        Assert.Equal(6, writer.QueuedEvents);
+
+        var refused = await Assert.ThrowsAsync<AuditUnavailableException>(() => writer.AppendAsync(AuditTrailFixture.Event(9), AuditPriority.Low, CancellationToken.None));
+        var issuance = writer.AppendAsync(AuditTrailFixture.Event(10), AuditPriority.Normal, CancellationToken.None);
+
+        Assert.Equal(SafeguardErrorCodes.AuditQueueFull, refused.ErrorCode);
+        Assert.Equal(7, writer.QueuedEvents);
+        stall.SetResult();
+        await Task.WhenAll([first, second, .. queued, issuance]);
+        Assert.True(await issuance > 0);
+    }
+
+    [Fact]
     public async Task Append_FailsClosedWhenTheStoreIsDown_AndLosesNothingAcknowledged()
     {
         await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);

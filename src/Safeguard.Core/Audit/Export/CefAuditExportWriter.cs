@@ -45,6 +45,7 @@ internal sealed class CefAuditExportWriter : IAuditExportWriter
         Add("externalId", e.EventId);
         Add("outcome", AuditEventTypes.WireName(e.Outcome));
         Add("reason", e.Reason);
+        Add("cnt", e.Count?.ToString(CultureInfo.InvariantCulture));
         Add("suser", e.Subject);
         Add("src", e.SourceIp);
         Add("requestClientApplication", e.UserAgent);

@@ -61,7 +61,7 @@ internal sealed class FhirAuditExportWriter : IAuditExportWriter
         w.WriteString("outcome", e.Outcome switch { AuditOutcome.Success => "0", AuditOutcome.Denied => "4", _ => "8" });
         if (e.Reason is not null || e.HttpStatus is not null)
         {
-            w.WriteString("outcomeDesc", string.Join(' ', new[] { e.Reason, e.HttpStatus?.ToString(CultureInfo.InvariantCulture) }.Where(s => s is not null)));
+            w.WriteString("outcomeDesc", string.Join(' ', new[] { e.Reason, e.HttpStatus?.ToString(CultureInfo.InvariantCulture), e.Count is { } count ? $"(x{count.ToString(CultureInfo.InvariantCulture)})" : null }.Where(s => s is not null)));
         }
 
         if (e.PurposeOfUse is not null || e.Emergency)
