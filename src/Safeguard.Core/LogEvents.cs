@@ -55,6 +55,9 @@ public static class LogEvents
     /// <summary>The audit queue was full.</summary>
     public const int AuditQueueFull = 9001;
 
+    /// <summary>Audit checkpoints are copied only into the data folder (a warning at start).</summary>
+    public const int AuditCheckpointsOnlyInDataFolder = 9008;
+
     /// <summary>An audit store write failed.</summary>
     public const int AuditStoreFailed = 9002;
 

@@ -41,7 +41,7 @@ public sealed class AuditBeforeChangeTests : IDisposable
     [Fact]
     public async Task Revocation_TheStoreFailsAfterTheEvent_IsRecordedAsNotDone_AndTheFailureIsDurable()
     {
-        await using var server = await RunningServer.StartWithAsync(services => services.AddSingleton<IRevocationStore, FailingRevocationStore>());
+        await using var server = await RunningServer.StartWithAsync(services => services.AddSingleton<IRevocationStore, FailingRevocationStore>(), null);
         var secret = await server.AddClientAsync("store-fails");
         using var http = server.CreateClient();
         var token = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = server.TokenEndpoint, ClientId = "store-fails", ClientSecret = secret });

@@ -62,9 +62,9 @@ internal sealed class RunningServer : IAsyncDisposable
     public static Task<RunningServer> StartAsync(string? postgres = null, string? dataPath = null, params string[] extra) =>
         StartAsync(postgres, dataPath, configure: null, extra);
 
-    /// <summary>A server on SQLite whose services <paramref name="configure"/> may replace (to inject a fault).</summary>
-    public static Task<RunningServer> StartWithAsync(Action<IServiceCollection> configure, params string[] extra) =>
-        StartAsync(postgres: null, dataPath: null, configure, extra);
+    /// <summary>A server on SQLite whose services <paramref name="configure"/> may add to or replace (a fault, a log capture).</summary>
+    public static Task<RunningServer> StartWithAsync(Action<IServiceCollection> configure, string? dataPath, params string[] extra) =>
+        StartAsync(postgres: null, dataPath, configure, extra);
 
     private static async Task<RunningServer> StartAsync(string? postgres, string? dataPath, Action<IServiceCollection>? configure, string[] extra)
     {

@@ -42,7 +42,7 @@ internal static class VerifyCommand
                 return ExitCodes.Failed;
             }
 
-            var exported = parse.GetValue(checkpoints) is { } directory ? DirectoryCheckpointSink.ReadAll(directory) : host.Folder.ReadExportedCheckpoints();
+            var exported = DirectoryCheckpointSink.ReadAll(parse.GetValue(checkpoints) ?? host.Get<Safeguard.Hosting.CheckpointDestinations>().Directory);
             var verifier = new AuditVerifier(store, trusted, exported);
             TerminalProgress? progress = null;
             if (!asJson && ReferenceEquals(context.Error, Console.Error) && !Console.IsErrorRedirected)

@@ -27,6 +27,19 @@ public sealed record AuditOptions
     /// <summary>... or after this long, whichever comes first (only if events were written since). Default 30 seconds.</summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where signed checkpoints are copied outside the database, as JSON lines: a directory, best on another mount the
+    /// database's administrators cannot rewrite (a WORM volume, a synced bucket). Default: <c>DATA/audit-checkpoints</c>,
+    /// which does not leave the host (the server warns at start). <c>safeguard audit verify</c> reads it.
+    /// </summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>
+    /// Where signed checkpoints are also POSTed as JSON (a SIEM, a notary, another organisation): https, or http to
+    /// loopback. Default none. A failed delivery is an operational alarm; the checkpoint stays in the database and the directory.
+    /// </summary>
+    public string? CheckpointWebhook { get; set; }
+
     /// <summary>How long records are kept, in days. Default and minimum 2,190 (6 years). There is no delete API; older records are archived, never dropped.</summary>
     public int RetentionDays { get; set; } = MinimumRetentionDays;
 
@@ -68,6 +81,17 @@ public sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
         if (options.CheckpointInterval < TimeSpan.FromSeconds(1) || options.CheckpointInterval > TimeSpan.FromHours(1))
         {
             errors.Add($"Safeguard:Audit:CheckpointInterval is {options.CheckpointInterval}; use 00:00:01 to 01:00:00.");
+        }
+
+        if (options.CheckpointWebhook is { Length: > 0 } webhook
+            && (!Uri.TryCreate(webhook, UriKind.Absolute, out var webhookUri) || !WebhookCheckpointSink.IsAllowed(webhookUri)))
+        {
+            errors.Add($"Safeguard:Audit:CheckpointWebhook is '{webhook}'; set an absolute https URL (http only to a loopback address), without credentials in it.");
+        }
+
+        if (options.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
+        {
+            errors.Add("Safeguard:Audit:CheckpointDirectory is empty; set a directory, or remove the setting for DATA/audit-checkpoints.");
         }
 
         if (options.RetentionDays < AuditOptions.MinimumRetentionDays)

@@ -61,14 +61,15 @@ public sealed class DirectoryCheckpointSink : IAuditCheckpointSink, IDisposable
                 ExportedCheckpoint? exported;
                 try
                 {
-                    exported = JsonSerializer.Deserialize<ExportedCheckpoint>(line);
+                    // Lines written before the names were lower-case (Chain, Seq, ...) read the same.
+                    exported = JsonSerializer.Deserialize<ExportedCheckpoint>(line, ReadOptions);
                 }
                 catch (JsonException)
                 {
                     continue;
                 }
 
-                if (exported is null)
+                if (exported?.Chain is null || exported.Jws is null || exported.Head is null)
                 {
                     continue;
                 }
@@ -92,5 +93,12 @@ public sealed class DirectoryCheckpointSink : IAuditCheckpointSink, IDisposable
 
     private string PathFor(string chain) => Path.Combine(_directory, chain + ".checkpoints.jsonl");
 
-    private sealed record ExportedCheckpoint(string Chain, long Seq, string Head, string Jws);
+    private static readonly JsonSerializerOptions ReadOptions = new() { PropertyNameCaseInsensitive = true };
+
+    /// <summary>One line: <c>{"chain","seq","head","jws"}</c>, as the webhook sends it.</summary>
+    private sealed record ExportedCheckpoint(
+        [property: System.Text.Json.Serialization.JsonPropertyName("chain")] string Chain,
+        [property: System.Text.Json.Serialization.JsonPropertyName("seq")] long Seq,
+        [property: System.Text.Json.Serialization.JsonPropertyName("head")] string Head,
+        [property: System.Text.Json.Serialization.JsonPropertyName("jws")] string Jws);
 }

@@ -24,7 +24,7 @@ public static class SafeguardCoreServiceCollectionExtensions
     /// which the host configures (its issuer and audiences) and validates on start.</item>
     /// <item><c>Safeguard:Dpop</c>: <see cref="DpopProofValidator"/> with nonces keyed from the KEK.</item>
     /// <item><see cref="ClientAssertionValidator"/>.</item>
-    /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copy in the data folder.</item>
+    /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copies (<see cref="CheckpointDestinations"/>).</item>
     /// </list>
     /// The stores these need (<see cref="ISigningKeyStore"/>, <see cref="IReplayCache"/>, <see cref="IAuditStore"/>, ...)
     /// come from <c>AddSafeguardStorage</c>. <see cref="TimeProvider"/> is <see cref="TimeProvider.System"/> unless one
@@ -66,7 +66,8 @@ public static class SafeguardCoreServiceCollectionExtensions
 
         services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<IAuditCheckpointSink>(sp => new DirectoryCheckpointSink(sp.GetRequiredService<SafeguardDataFolder>().AuditCheckpoints));
+        services.TryAddSingleton(sp => CheckpointDestinations.Of(sp.GetRequiredService<IOptions<AuditOptions>>().Value, sp.GetRequiredService<SafeguardDataFolder>()));
+        services.TryAddSingleton<IAuditCheckpointSink>(sp => sp.GetRequiredService<CheckpointDestinations>().CreateSink());
         services.TryAddSingleton(sp => CreateAuditWriter(sp, sp.GetRequiredService<IOptions<AuditOptions>>().Value.ChainId is { Length: > 0 } chain ? chain : null));
         return services;
     }

@@ -11,7 +11,7 @@ namespace Safeguard.Hosting;
 /// DATA/safeguard.db           SQLite state: clients, signing keys (sealed), revocations, replay caches
 /// DATA/audit.db               SQLite audit trail (append-only)
 /// DATA/audit-keys/            the audit key that signs checkpoints (sealed under the KEK)
-/// DATA/audit-checkpoints/     checkpoints copied outside the database
+/// DATA/audit-checkpoints/     checkpoints copied outside the database (unless Safeguard:Audit:CheckpointDirectory names another place)
 /// DATA/tls/server.crt, .key   the self-signed development certificate (the key 0600)
 /// DATA/node-id                this folder's random id, which makes the default audit chain id unique per folder
 /// DATA/audit.db.CHAIN.lock    held (flock) by the writer of a chain in audit.db
@@ -166,10 +166,6 @@ public sealed partial class SafeguardDataFolder
     /// <returns>The key set (load it before use; dispose it).</returns>
     public AuditSigningKeys OpenAuditKeys(IKeyProtector protector, TimeProvider timeProvider) =>
         new(new FileSigningKeyStore(AuditKeys), protector, timeProvider);
-
-    /// <summary>The checkpoints copied to <see cref="AuditCheckpoints"/>.</summary>
-    /// <returns>The checkpoints (their signatures are checked by the verifier).</returns>
-    public IReadOnlyList<AuditCheckpoint> ReadExportedCheckpoints() => DirectoryCheckpointSink.ReadAll(AuditCheckpoints);
 
     /// <summary>
     /// The audit chain id a node on this folder writes when <c>Safeguard:Audit:ChainId</c> is not set: the machine name

@@ -1,4 +1,5 @@
 using Safeguard.Audit;
+using Safeguard.Hosting;
 using Safeguard.Keys;
 using Safeguard.Server.Audit;
 using Safeguard.Server.ClientAuthentication;
@@ -24,6 +25,7 @@ internal sealed partial class ServerStartup(
     RevocationService revocations,
     ServerEndpoints endpoints,
     ServerCertificate certificate,
+    CheckpointDestinations checkpoints,
     ILogger<ServerStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -35,6 +37,11 @@ internal sealed partial class ServerStartup(
         await keys.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         await clients.LoadAsync(cancellationToken).ConfigureAwait(false);
         await revocations.SyncAsync(cancellationToken).ConfigureAwait(false);
+        if (!checkpoints.LeaveTheDataFolder)
+        {
+            LogCheckpointsOnlyInDataFolder(logger, checkpoints.Directory);
+        }
+
         LogStarted(logger, endpoints.Issuer, store.ProviderName, certificate.Fingerprint, certificate.DevelopmentCertificatePath ?? "(configured certificate)");
     }
 
@@ -44,6 +51,10 @@ internal sealed partial class ServerStartup(
         refusals.Flush(all: true);
         await writer.StopAsync().ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = LogEvents.AuditCheckpointsOnlyInDataFolder, Level = LogLevel.Warning,
+        Message = "Audit checkpoints are copied only to {Directory}, inside the data folder: whoever can rewrite the database on this host can rewrite them too. Set Safeguard:Audit:CheckpointDirectory to another mount, or Safeguard:Audit:CheckpointWebhook.")]
+    private static partial void LogCheckpointsOnlyInDataFolder(ILogger logger, string directory);
 
     [LoggerMessage(EventId = LogEvents.ServerReady, Level = LogLevel.Information,
         Message = "Safeguard is ready at {Issuer} on {Provider}. TLS certificate SHA-256 fingerprint {Fingerprint}; certificate: {CertificatePath}")]

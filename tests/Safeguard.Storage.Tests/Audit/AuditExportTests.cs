@@ -1,7 +1,6 @@
 using Hl7.Fhir.Serialization;
 using Hl7.Fhir.Validation;
 using Safeguard.Audit;
-using Safeguard.Storage.Audit;
 using R4 = Hl7.Fhir.Model;
 
 namespace Safeguard.Storage.Tests.Audit;
