@@ -98,6 +98,12 @@ public sealed record LimitOptions
 
     /// <summary>The most request headers. Default 64.</summary>
     public int MaxRequestHeaderCount { get; set; } = 64;
+
+    /// <summary>How long a client may take to send its request headers before it gets 408 and is disconnected (slow-header attacks). Default 10 s.</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The most connections open at once (each costs a socket and a TLS session); beyond it new ones are refused. Default 10,000.</summary>
+    public long MaxConcurrentConnections { get; set; } = 10_000;
 }
 
 /// <summary>
@@ -221,6 +227,16 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (rates.RefusalSummaryWindow < TimeSpan.FromSeconds(1) || rates.RefusalSummaryWindow > TimeSpan.FromHours(1))
         {
             errors.Add($"Safeguard:RateLimits:RefusalSummaryWindow is {rates.RefusalSummaryWindow}; use 00:00:01 to 01:00:00.");
+        }
+
+        if (options.Limits.RequestHeadersTimeout < TimeSpan.FromSeconds(1) || options.Limits.RequestHeadersTimeout > TimeSpan.FromMinutes(2))
+        {
+            errors.Add($"Safeguard:Limits:RequestHeadersTimeout is {options.Limits.RequestHeadersTimeout}; use 00:00:01 to 00:02:00.");
+        }
+
+        if (options.Limits.MaxConcurrentConnections is < 16 or > 1_000_000)
+        {
+            errors.Add($"Safeguard:Limits:MaxConcurrentConnections is {options.Limits.MaxConcurrentConnections}; use 16 to 1,000,000.");
         }
 
         if (options.Limits.MaxRequestHeaderCount is < 16 or > 256)

@@ -43,6 +43,9 @@ internal static class ServerPipeline
         kestrel.Limits.MaxRequestHeadersTotalSize = server.Limits.MaxRequestHeadersTotalSize;
         kestrel.Limits.MaxRequestHeaderCount = server.Limits.MaxRequestHeaderCount;
         kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+        kestrel.Limits.RequestHeadersTimeout = server.Limits.RequestHeadersTimeout;
+        kestrel.Limits.MaxConcurrentConnections = server.Limits.MaxConcurrentConnections;
+        kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
         ServerOptionsValidator.TryParseEndpoint(server.Listen, Uri.UriSchemeHttps, out var https);
         Listen(kestrel, https, listen => UseHttps(listen, server, certificate));
         if (ServerOptionsValidator.TryParseEndpoint(server.ManagementListen, Uri.UriSchemeHttps, out var management))
