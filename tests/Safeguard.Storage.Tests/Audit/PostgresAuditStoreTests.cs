@@ -184,6 +184,50 @@ public sealed class PostgresAuditStoreTests : IAsyncLifetime
         Assert.True((await trail.VerifyAsync()).IsIntact);
     }
 
+    /// <summary>
+    /// Audit commits wait for the WAL flush whatever the role says: with <c>synchronous_commit = off</c> set for the
+    /// application role, a trigger that records the setting in force sees <c>on</c> for every audit insert, through
+    /// the writer's lease and through a store's own connection alike.
+    /// </summary>
+    [Fact]
+    public async Task AuditTransactions_RunWithSynchronousCommitOn_WhateverTheRoleDefault()
+    {
+        await using (var owner = new NpgsqlConnection(_owner))
+        {
+            await owner.OpenAsync();
+            await Execute(owner, $"ALTER ROLE {_appRole} SET synchronous_commit = off");
+            await Execute(owner, "CREATE TABLE sync_probe (setting text NOT NULL)");
+            await Execute(owner, "CREATE FUNCTION record_sync() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN INSERT INTO sync_probe VALUES (current_setting('synchronous_commit')); RETURN NEW; END $$");
+            await Execute(owner, "CREATE TRIGGER audit_events_sync_probe BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION record_sync()");
+        }
+
+        await using (var trail = await PostgresTrail.StartAsync(_app))
+        {
+            await Task.WhenAll(Enumerable.Range(1, 5).Select(i => trail.Writer.AppendAsync(AuditTrailFixture.Event(i), CancellationToken.None)));
+        }
+
+        using (var direct = new PostgresAuditStore(_app))
+        {
+            await direct.AppendAsync([new AuditRecord { Chain = "probe", Sequence = 1, Time = DateTimeOffset.UnixEpoch, Body = [1], Hash = new byte[32] }], [], CancellationToken.None);
+        }
+
+        // The role's default really is off: the probe would have seen it.
+        await using var check = new NpgsqlConnection(_app);
+        await check.OpenAsync();
+        await using (var roleDefault = new NpgsqlCommand("SELECT current_setting('synchronous_commit')", check))
+        {
+            Assert.Equal("off", (string)(await roleDefault.ExecuteScalarAsync())!);
+        }
+
+        await using var reader = new NpgsqlConnection(_owner);
+        await reader.OpenAsync();
+        await using var read = new NpgsqlCommand("SELECT string_agg(DISTINCT setting, ','), count(*) FROM sync_probe", reader);
+        await using var rows = await read.ExecuteReaderAsync();
+        Assert.True(await rows.ReadAsync());
+        Assert.Equal("on", rows.GetString(0));
+        Assert.True(rows.GetInt64(1) >= 7, $"{rows.GetInt64(1)} audit inserts probed");
+    }
+
     /// <summary>Ends the sessions holding a chain's advisory lock (its 64-bit key is split into classid and objid in pg_locks).</summary>
     private async Task<int> TerminateLeaseSessionsAsync(string chain)
     {
