@@ -23,6 +23,34 @@ public sealed class AuditCommandTests : IDisposable
         Assert.Contains("chain node-t: 501 events", output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The product's command line cannot write synthetic events (the generator lives with the benchmarks); those it
+    /// writes go to a chain of their own, every one marked synthetic, and never into a chain a server holds.
+    /// </summary>
+    [Fact]
+    public async Task SyntheticEvents_AreNotTheProductsToWrite_AndKeepToAChainOfTheirOwn()
+    {
+        var (exit, _, error) = await RunAsync("audit", "generate", _data.FullName, "10");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("generate", error, StringComparison.Ordinal);
+
+        Assert.Equal(50, await SyntheticAudit.GenerateAsync(_data.FullName, 50, 4, null, null, CancellationToken.None));
+        var folder = SafeguardDataFolder.At(_data.FullName);
+        using var store = new Safeguard.Storage.Audit.SqliteAuditStore(folder.AuditDatabase);
+        Assert.Equal([SyntheticAudit.DefaultChain], await store.GetChainsAsync(CancellationToken.None));
+        await foreach (var record in store.ReadChainAsync(SyntheticAudit.DefaultChain, 1, CancellationToken.None))
+        {
+            Assert.True(Safeguard.Audit.AuditEventParser.TryParse(record.Body, out var parsed));
+            Assert.True(parsed.Type == Safeguard.Audit.AuditEventType.AuditCheckpoint || parsed.NodeId == "synthetic", $"event {record.Sequence} is not marked synthetic");
+        }
+
+        // A chain a server is writing is leased: the generator cannot take it.
+        await using (await store.AcquireChainAsync("live-node", CancellationToken.None))
+        {
+            await Assert.ThrowsAsync<Safeguard.Audit.AuditChainInUseException>(() => SyntheticAudit.GenerateAsync(_data.FullName, 5, 1, "live-node", null, CancellationToken.None));
+        }
+    }
+
     [Fact]
     public async Task Verify_OnATamperedTrail_NamesTheSequenceAndExitsNonZero()
     {
