@@ -8,9 +8,11 @@ cd "$(dirname "$0")"
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- Machine prerequisites -------------------------------------------------------------------------------
-# Debian packages the tests use: PostgreSQL (the audit store's second provider). Chromium comes with the login pages.
+# Debian packages the tests use: PostgreSQL (the audit store's second provider), ICU. Chromium comes with the login pages.
 need_packages=()
 command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
+# ICU: passwords and usernames are NFKC-normalised, which .NET takes from ICU (the products are not invariant-mode).
+ldconfig -p 2>/dev/null | grep 'libicuuc\.so' >/dev/null || need_packages+=(libicu72)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_packages+=(postgresql)
 if [ "${#need_packages[@]}" -gt 0 ]; then

@@ -1,3 +1,3 @@
 using Safeguard.Cli;
 
-return await SafeguardCommand.InvokeAsync(args, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
+return await SafeguardCommand.InvokeAsync(args, Console.In, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);

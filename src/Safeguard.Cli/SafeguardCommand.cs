@@ -4,6 +4,7 @@ using Safeguard.Cli.Clients;
 using Safeguard.Cli.Hosting;
 using Safeguard.Cli.Keys;
 using Safeguard.Cli.Server;
+using Safeguard.Cli.Users;
 using Safeguard.Hosting;
 
 namespace Safeguard.Cli;
@@ -20,15 +21,26 @@ public static class SafeguardCommand
     /// <param name="error">Standard error.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The exit code: 0 on success, 1 for a failed operation, 2 for bad input.</returns>
-    public static async Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        InvokeAsync(args, TextReader.Null, output, error, cancellationToken);
+
+    /// <summary>Parses and runs a command line, reading standard input from <paramref name="input"/> (<c>--password-stdin</c>).</summary>
+    /// <param name="args">The arguments (see the other overload).</param>
+    /// <param name="input">Standard input.</param>
+    /// <param name="output">Standard output.</param>
+    /// <param name="error">Standard error.</param>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The exit code: 0 on success, 1 for a failed operation, 2 for bad input.</returns>
+    public static async Task<int> InvokeAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
         var (commandArgs, configurationArgs) = SplitConfiguration(args);
-        var context = new CliContext(output, error, configurationArgs);
+        var context = new CliContext(input, output, error, configurationArgs);
         var root = new RootCommand("Safeguard: HIPAA-grade authentication for health software.");
         root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(ServeCommand.Create(context));
         root.Subcommands.Add(ClientsCommand.Create(context));
+        root.Subcommands.Add(UsersCommand.Create(context));
         root.Subcommands.Add(KeysCommand.Create(context));
         root.Subcommands.Add(AuditCommand.Create(context));
 

@@ -8,10 +8,11 @@ using Safeguard.Keys;
 namespace Safeguard.Cli.Hosting;
 
 /// <summary>What every command shares: where it writes, the command line's <c>--Safeguard:...</c> settings, and the options most commands take.</summary>
+/// <param name="Input">Standard input.</param>
 /// <param name="Output">Standard output.</param>
 /// <param name="Error">Standard error.</param>
 /// <param name="ConfigurationArgs">The <c>--Safeguard:...</c> arguments, for the configuration.</param>
-internal sealed record CliContext(TextWriter Output, TextWriter Error, IReadOnlyList<string> ConfigurationArgs)
+internal sealed record CliContext(TextReader Input, TextWriter Output, TextWriter Error, IReadOnlyList<string> ConfigurationArgs)
 {
     /// <summary><c>--data</c>: the data folder.</summary>
     public static Option<string?> DataOption() => new("--data")

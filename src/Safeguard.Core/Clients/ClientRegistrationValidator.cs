@@ -137,6 +137,10 @@ public static class ClientRegistrationValidator
         {
             errors.Add($"client id '{registration.ClientId}' is not valid: use 1-64 characters of A-Z a-z 0-9 . _ -.");
         }
+        else if (ClientIds.IsReservedForUsers(registration.ClientId))
+        {
+            errors.Add($"client id '{registration.ClientId}' starts with '{ClientIds.UserSubjectPrefix}', which is reserved for user subjects (a client's sub must never equal a user's).");
+        }
 
         if (normalized.GrantTypes.Count == 0 || normalized.GrantTypes.Any(g => g != Clients.GrantTypes.ClientCredentials))
         {

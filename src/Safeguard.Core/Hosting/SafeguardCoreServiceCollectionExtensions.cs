@@ -8,6 +8,7 @@ using Safeguard.Dpop;
 using Safeguard.Hosting;
 using Safeguard.Keys;
 using Safeguard.Tokens;
+using Safeguard.Users;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -24,6 +25,7 @@ public static class SafeguardCoreServiceCollectionExtensions
     /// which the host configures (its issuer and audiences) and validates on start.</item>
     /// <item><c>Safeguard:Dpop</c>: <see cref="DpopProofValidator"/> with nonces keyed from the KEK.</item>
     /// <item><see cref="ClientAssertionValidator"/>.</item>
+    /// <item><c>Safeguard:Passwords</c>: <see cref="PasswordPolicy"/> (NIST SP 800-63B rules and the blocklist) and <see cref="PasswordHasher"/> (Argon2id).</item>
     /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copies (<see cref="CheckpointDestinations"/>).</item>
     /// </list>
     /// The stores these need (<see cref="ISigningKeyStore"/>, <see cref="IReplayCache"/>, <see cref="IAuditStore"/>, ...)
@@ -63,6 +65,10 @@ public static class SafeguardCoreServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<DpopProofValidator>();
         services.TryAddSingleton<ClientAssertionValidator>();
+
+        services.AddSafeguardOptions<PasswordOptions, PasswordOptionsValidator>(section.GetSection("Passwords"));
+        services.TryAddSingleton<PasswordHasher>();
+        services.TryAddSingleton<PasswordPolicy>();
 
         services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));

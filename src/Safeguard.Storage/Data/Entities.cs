@@ -109,3 +109,43 @@ public sealed class ReplayEntity
     /// <summary>Unix ms.</summary>
     public long ExpiresAt { get; set; }
 }
+
+/// <summary>A row of <c>users</c>: never deleted, so a subject, username or e-mail address stays taken.</summary>
+public sealed class UserEntity
+{
+    /// <summary>Primary key: the opaque subject identifier.</summary>
+    public string Subject { get; set; } = string.Empty;
+
+    /// <summary>The username as entered (NFKC).</summary>
+    public string Username { get; set; } = string.Empty;
+
+    /// <summary>The username's uniqueness key (lower case).</summary>
+    public string UsernameKey { get; set; } = string.Empty;
+
+    /// <summary>The e-mail address, if any.</summary>
+    public string? Email { get; set; }
+
+    /// <summary>The e-mail address's uniqueness key (lower case), if any.</summary>
+    public string? EmailKey { get; set; }
+
+    /// <summary>Space-separated roles.</summary>
+    public string Roles { get; set; } = string.Empty;
+
+    /// <summary><c>active</c>, <c>disabled</c> or <c>locked</c>.</summary>
+    public string Status { get; set; } = string.Empty;
+
+    /// <summary>The Argon2id PHC string, if a password is set.</summary>
+    public string? PasswordHash { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long? PasswordChangedAt { get; set; }
+
+    /// <summary>Consecutive failed sign-ins.</summary>
+    public int FailedSignIns { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Unix ms; the concurrency token of updates.</summary>
+    public long UpdatedAt { get; set; }
+}

@@ -125,6 +125,8 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
                 using var grant = new NpgsqlCommand(
                     $"GRANT SELECT, INSERT, UPDATE, DELETE ON clients, signing_keys, revoked_tokens, replay_entries TO {quoted}; "
+                    // Users are never deleted (a subject is never reused): the application role cannot.
+                    + $"GRANT SELECT, INSERT, UPDATE ON users TO {quoted}; "
                     + $"GRANT SELECT ON \"__EFMigrationsHistory\" TO {quoted};",
                     connection);
                 await grant.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Safeguard.Storage.Data;
 
 /// <summary>
-/// The server's relational state: clients, signing keys (encrypted), revoked token ids and replay caches. One model,
+/// The server's relational state: clients, users, signing keys (encrypted), revoked token ids and replay caches. One model,
 /// two providers; each provider has its own context type so each has its own migrations. The audit trail is not
 /// here: it is an append-only store of its own (<see cref="Audit.SqliteAuditStore"/>, <see cref="Audit.PostgresAuditStore"/>).
 /// </summary>
@@ -27,6 +27,9 @@ public abstract class SafeguardDbContext : DbContext
 
     /// <summary>One-time values seen.</summary>
     public DbSet<ReplayEntity> ReplayEntries => Set<ReplayEntity>();
+
+    /// <summary>People who sign in.</summary>
+    public DbSet<UserEntity> Users => Set<UserEntity>();
 
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -87,6 +90,26 @@ public abstract class SafeguardDbContext : DbContext
             replay.Property(r => r.ValueHash).HasColumnName("value_hash").HasMaxLength(64);
             replay.Property(r => r.ExpiresAt).HasColumnName("expires_at");
             replay.HasIndex(r => r.ExpiresAt).HasDatabaseName("ix_replay_entries_expires_at");
+        });
+
+        modelBuilder.Entity<UserEntity>(user =>
+        {
+            user.ToTable("users");
+            user.HasKey(u => u.Subject);
+            user.Property(u => u.Subject).HasColumnName("subject").HasMaxLength(64);
+            user.Property(u => u.Username).HasColumnName("username").HasMaxLength(64);
+            user.Property(u => u.UsernameKey).HasColumnName("username_key").HasMaxLength(64);
+            user.Property(u => u.Email).HasColumnName("email").HasMaxLength(254);
+            user.Property(u => u.EmailKey).HasColumnName("email_key").HasMaxLength(254);
+            user.Property(u => u.Roles).HasColumnName("roles").HasMaxLength(2112);
+            user.Property(u => u.Status).HasColumnName("status").HasMaxLength(16);
+            user.Property(u => u.PasswordHash).HasColumnName("password_hash").HasMaxLength(160);
+            user.Property(u => u.PasswordChangedAt).HasColumnName("password_changed_at");
+            user.Property(u => u.FailedSignIns).HasColumnName("failed_sign_ins");
+            user.Property(u => u.CreatedAt).HasColumnName("created_at");
+            user.Property(u => u.UpdatedAt).HasColumnName("updated_at");
+            user.HasIndex(u => u.UsernameKey).IsUnique().HasDatabaseName("ux_users_username_key");
+            user.HasIndex(u => u.EmailKey).IsUnique().HasDatabaseName("ux_users_email_key");
         });
     }
 }

@@ -9,6 +9,7 @@ using Safeguard.Keys;
 using Safeguard.State;
 using Safeguard.Storage.Data;
 using Safeguard.Tokens;
+using Safeguard.Users;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -18,7 +19,7 @@ public static class SafeguardStorageServiceCollectionExtensions
     /// <summary>
     /// Adds the stores behind Safeguard's core interfaces, on the database <c>Safeguard:Database</c> names (bound once,
     /// validated on start): <see cref="IStateStore"/> and <see cref="ILeaderLock"/> (the database itself),
-    /// <see cref="IClientStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>,
+    /// <see cref="IClientStore"/>, <see cref="IUserStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>,
     /// <see cref="IReplayCache"/> and <see cref="IAuditStore"/> (the append-only trail). Hosts depend on those
     /// interfaces, never on the EF Core classes. Needs <c>AddSafeguardCore</c> (the data folder). Calling this twice
     /// is harmless.
@@ -35,6 +36,7 @@ public static class SafeguardStorageServiceCollectionExtensions
         services.TryAddSingleton<IStateStore>(sp => sp.GetRequiredService<SafeguardDatabase>());
         services.TryAddSingleton<ILeaderLock>(sp => sp.GetRequiredService<SafeguardDatabase>());
         services.TryAddSingleton<IClientStore, EfClientStore>();
+        services.TryAddSingleton<IUserStore, EfUserStore>();
         services.TryAddSingleton<ISigningKeyStore, EfSigningKeyStore>();
         services.TryAddSingleton<IRevocationStore, EfRevocationStore>();
         services.TryAddSingleton<IReplayCache, EfReplayCache>();

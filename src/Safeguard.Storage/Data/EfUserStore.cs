@@ -1,0 +1,142 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Safeguard.Users;
+
+namespace Safeguard.Storage.Data;
+
+/// <summary>Users in the <c>users</c> table; uniqueness of username and e-mail address is enforced by unique indexes.</summary>
+/// <param name="database">The database.</param>
+public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
+{
+    /// <inheritdoc />
+    public async Task<User?> FindBySubjectAsync(string subject, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        var entity = await context.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Subject == subject, cancellationToken).ConfigureAwait(false);
+        return entity is null ? null : ToUser(entity);
+    }
+
+    /// <inheritdoc />
+    public async Task<User?> FindByUsernameAsync(string username, CancellationToken cancellationToken)
+    {
+        var key = Usernames.Key(username);
+        using var context = database.CreateContext();
+        var entity = await context.Users.AsNoTracking().SingleOrDefaultAsync(u => u.UsernameKey == key, cancellationToken).ConfigureAwait(false);
+        return entity is null ? null : ToUser(entity);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<User>> GetAllAsync(CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        var entities = await context.Users.AsNoTracking().OrderBy(u => u.UsernameKey).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return entities.ConvertAll(ToUser);
+    }
+
+    /// <inheritdoc />
+    public async Task AddAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var entity = ToEntity(user);
+        using var context = database.CreateContext();
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            if (await context.Clients.AnyAsync(c => c.ClientId == entity.Subject, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"Subject '{entity.Subject}' is a registered client id; a user's subject never equals a client's.");
+            }
+
+            await ThrowIfTakenAsync(context, entity, cancellationToken).ConfigureAwait(false);
+            await EntityWrites.InsertAsync(context, entity, $"User '{entity.Username}' could not be added: its subject, username or e-mail address was taken meanwhile.", cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> UpdateAsync(User user, DateTimeOffset seenUpdatedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var entity = ToEntity(user);
+        var seenMs = seenUpdatedAt.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        await ThrowIfTakenAsync(context, entity, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await context.Users.Where(u => u.Subject == entity.Subject && u.UpdatedAt == seenMs)
+                .ExecuteUpdateAsync(
+                    set => set
+                        .SetProperty(u => u.Username, entity.Username)
+                        .SetProperty(u => u.UsernameKey, entity.UsernameKey)
+                        .SetProperty(u => u.Email, entity.Email)
+                        .SetProperty(u => u.EmailKey, entity.EmailKey)
+                        .SetProperty(u => u.Roles, entity.Roles)
+                        .SetProperty(u => u.Status, entity.Status)
+                        .SetProperty(u => u.PasswordHash, entity.PasswordHash)
+                        .SetProperty(u => u.PasswordChangedAt, entity.PasswordChangedAt)
+                        .SetProperty(u => u.FailedSignIns, entity.FailedSignIns)
+                        .SetProperty(u => u.UpdatedAt, entity.UpdatedAt),
+                    cancellationToken)
+                .ConfigureAwait(false) == 1;
+        }
+        catch (DbUpdateException ex)
+        {
+            throw new InvalidOperationException($"User '{entity.Username}' could not be changed: the username or e-mail address was taken meanwhile.", ex);
+        }
+    }
+
+    /// <summary>Says which of the subject, username and e-mail address another user has (a clear message rather than an index violation).</summary>
+    private static async Task ThrowIfTakenAsync(SafeguardDbContext context, UserEntity entity, CancellationToken cancellationToken)
+    {
+        var others = context.Users.AsNoTracking().Where(u => u.Subject != entity.Subject);
+        if (await others.AnyAsync(u => u.UsernameKey == entity.UsernameKey, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"The username '{entity.Username}' is taken (usernames are never reused).");
+        }
+
+        if (entity.EmailKey is not null && await others.AnyAsync(u => u.EmailKey == entity.EmailKey, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"The e-mail address '{entity.Email}' belongs to another user.");
+        }
+    }
+
+    private static User ToUser(UserEntity e) => new()
+    {
+        Subject = e.Subject,
+        Username = e.Username,
+        Email = e.Email,
+        Roles = e.Roles.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        Status = e.Status switch
+        {
+            "active" => UserStatus.Active,
+            "locked" => UserStatus.Locked,
+            _ => UserStatus.Disabled, // an unknown value fails closed
+        },
+        PasswordHash = e.PasswordHash,
+        PasswordChangedAt = e.PasswordChangedAt is { } changed ? DateTimeOffset.FromUnixTimeMilliseconds(changed) : null,
+        FailedSignIns = e.FailedSignIns,
+        CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
+        UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.UpdatedAt),
+    };
+
+    private static UserEntity ToEntity(User u) => new()
+    {
+        Subject = u.Subject,
+        Username = u.Username,
+        UsernameKey = Usernames.Key(u.Username),
+        Email = u.Email,
+        EmailKey = u.Email?.ToLower(CultureInfo.InvariantCulture),
+        Roles = string.Join(' ', u.Roles),
+        Status = u.Status switch
+        {
+            UserStatus.Active => "active",
+            UserStatus.Locked => "locked",
+            _ => "disabled",
+        },
+        PasswordHash = u.PasswordHash,
+        PasswordChangedAt = u.PasswordChangedAt?.ToUnixTimeMilliseconds(),
+        FailedSignIns = u.FailedSignIns,
+        CreatedAt = u.CreatedAt.ToUnixTimeMilliseconds(),
+        UpdatedAt = u.UpdatedAt.ToUnixTimeMilliseconds(),
+    };
+}

@@ -1,0 +1,128 @@
+using Npgsql;
+using Safeguard.Clients;
+using Safeguard.Hosting;
+using Safeguard.Storage.Data;
+using Safeguard.Users;
+
+namespace Safeguard.Server.Tests;
+
+/// <summary>The user store on SQLite and on a real PostgreSQL (as the application role a node serves with).</summary>
+public sealed class UserStoreTests : IAsyncLifetime
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("sg-users-");
+    private PostgresDatabase? _postgres;
+    private SafeguardDatabase? _sqlite;
+    private SafeguardDatabase? _pg;
+
+    public async Task InitializeAsync()
+    {
+        _postgres = await PostgresDatabase.CreateAsync();
+        _sqlite = SafeguardDatabase.Open(new DatabaseOptions(), SafeguardDataFolder.At(_folder.FullName));
+        await _sqlite.MigrateAsync(CancellationToken.None);
+        _pg = SafeguardDatabase.Open(new DatabaseOptions { Provider = DatabaseProvider.PostgreSql, ConnectionString = _postgres.ConnectionString }, SafeguardDataFolder.At(_folder.FullName));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task AUserIsFoundBySubjectAndByUsernameWithoutRegardToCase(string provider)
+    {
+        var store = new EfUserStore(Database(provider));
+        var user = NewUser("JSmith", "j.smith@clinic.example", ["clinician"]);
+
+        await store.AddAsync(user, CancellationToken.None);
+
+        var found = await store.FindBySubjectAsync(user.Subject, CancellationToken.None);
+        Assert.NotNull(found);
+        Assert.Equal(user with { Roles = found.Roles }, found);
+        Assert.Equal(user.Roles, found.Roles);
+        Assert.Equal(user.Subject, (await store.FindByUsernameAsync("jsmith", CancellationToken.None))?.Subject);
+        Assert.Null(await store.FindByUsernameAsync("jsmith2", CancellationToken.None));
+        Assert.Single(await store.GetAllAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task UsernamesAndEmails_AreUnique_AndATakenOneWritesNothing(string provider)
+    {
+        var store = new EfUserStore(Database(provider));
+        await store.AddAsync(NewUser("nlee", "n.lee@clinic.example", []), CancellationToken.None);
+
+        var name = await Assert.ThrowsAsync<InvalidOperationException>(() => store.AddAsync(NewUser("NLEE", null, []), CancellationToken.None));
+        var email = await Assert.ThrowsAsync<InvalidOperationException>(() => store.AddAsync(NewUser("other", "N.Lee@Clinic.Example", []), CancellationToken.None));
+
+        Assert.Contains("is taken", name.Message, StringComparison.Ordinal);
+        Assert.Contains("belongs to another user", email.Message, StringComparison.Ordinal);
+        Assert.Single(await store.GetAllAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ASubjectEqualToAClientId_IsRefused(string provider)
+    {
+        var database = Database(provider);
+        var subject = UserSubjects.New();
+        var now = TimeProvider.System.GetUtcNow();
+        // Registration refuses such ids; the store refuses them too, whatever reached the table.
+        await new EfClientStore(database).AddAsync(new Client { ClientId = subject, AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, GrantTypes = [GrantTypes.ClientCredentials], Enabled = true, CreatedAt = now, UpdatedAt = now }, CancellationToken.None);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => new EfUserStore(database).AddAsync(NewUser("clash", null, []) with { Subject = subject }, CancellationToken.None));
+
+        Assert.Contains("never equals a client's", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task OfTwoConcurrentChanges_ExactlyOneWins(string provider)
+    {
+        var store = new EfUserStore(Database(provider));
+        var user = NewUser("mchen", null, ["nurse"]);
+        await store.AddAsync(user, CancellationToken.None);
+        var later = user.UpdatedAt.AddSeconds(1);
+
+        var first = await store.UpdateAsync(user with { Status = UserStatus.Disabled, UpdatedAt = later }, user.UpdatedAt, CancellationToken.None);
+        var second = await store.UpdateAsync(user with { Roles = ["admin"], UpdatedAt = later.AddSeconds(1) }, user.UpdatedAt, CancellationToken.None);
+
+        Assert.True(first);
+        Assert.False(second);
+        var stored = await store.FindBySubjectAsync(user.Subject, CancellationToken.None);
+        Assert.Equal(UserStatus.Disabled, stored!.Status);
+        Assert.Equal(["nurse"], stored.Roles);
+    }
+
+    [Fact]
+    public async Task OnPostgres_TheApplicationRoleCannotDeleteAUser()
+    {
+        await new EfUserStore(_pg!).AddAsync(NewUser("kept", null, []), CancellationToken.None);
+
+        await using var connection = new NpgsqlConnection(_postgres!.ConnectionString);
+        await connection.OpenAsync();
+        await using var delete = new NpgsqlCommand("DELETE FROM users", connection);
+        var denied = await Assert.ThrowsAsync<PostgresException>(() => delete.ExecuteNonQueryAsync());
+
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _sqlite?.Dispose();
+        _pg?.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder.Delete(recursive: true);
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+
+    private SafeguardDatabase Database(string provider) => provider == "sqlite" ? _sqlite! : _pg!;
+
+    private static User NewUser(string username, string? email, string[] roles)
+    {
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        return new User { Subject = UserSubjects.New(), Username = username, Email = email, Roles = roles, CreatedAt = now, UpdatedAt = now, PasswordHash = null };
+    }
+}
