@@ -145,6 +145,38 @@ public sealed class UsersCommandTests : IDisposable
         Assert.Contains("No user 'nobody'", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TotpEnroll_PrintsTheUriSecretAndTenRecoveryCodesOnce_StoresTheSeedSealed_AndAResetRemovesThem()
+    {
+        await RunAsync(Password, "users", "add", "totp.user", "--password-stdin", "--data", _data.FullName);
+
+        var enrolled = await JsonAsync("users", "totp-enroll", "totp.user", "--json", "--data", _data.FullName);
+        var (again, _, againError) = await RunAsync(string.Empty, "users", "totp-enroll", "totp.user", "--data", _data.FullName);
+        var reset = await JsonAsync("users", "reset-mfa", "totp.user", "--json", "--data", _data.FullName);
+        var (afterReset, _, _) = await RunAsync(string.Empty, "users", "totp-enroll", "totp.user", "--json", "--data", _data.FullName);
+
+        var uri = enrolled.GetProperty("otpauth_uri").GetString()!;
+        var secret = enrolled.GetProperty("secret").GetString()!;
+        Assert.StartsWith("otpauth://totp/Safeguard:totp.user?", uri, StringComparison.Ordinal);
+        Assert.Contains("secret=" + secret, uri, StringComparison.Ordinal);
+        Assert.Equal(10, enrolled.GetProperty("recovery_codes").GetArrayLength());
+        Assert.Equal(1, again);
+        Assert.Contains("reset-mfa", againError, StringComparison.Ordinal);
+        Assert.Equal(11, reset.GetProperty("removed").GetInt32());
+        Assert.Equal(0, afterReset);
+
+        var seed = OtpNet.Base32Encoding.ToBytes(secret);
+        var database = await File.ReadAllBytesAsync(SafeguardDataFolder.At(_data.FullName).StateDatabase);
+        Assert.True(database.AsSpan().IndexOf(seed) < 0, "the TOTP seed is stored in clear");
+        var firstCode = enrolled.GetProperty("recovery_codes")[0].GetString()!.Replace("-", string.Empty, StringComparison.Ordinal);
+        Assert.True(database.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(firstCode)) < 0, "a recovery code is stored in clear");
+
+        var events = await ReadCliEventsAsync();
+        Assert.Equal(2, events.Count(e => e.Type == AuditEventType.MfaEnrolled && e.Outcome == AuditOutcome.Success));
+        Assert.Single(events, e => e.Type == AuditEventType.MfaRemoved && e.Changes.Any(c => c.Field == "authenticators" && c.Old == "11" && c.New == "0"));
+        Assert.DoesNotContain(events, e => JsonSerializer.Serialize(e).Contains(secret, StringComparison.Ordinal));
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -93,6 +93,51 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.Equal(["nurse"], stored.Roles);
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task AnAuthenticatorUse_IsSingle_EvenWhenTwoArriveAtOnce(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("totp.user", null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var store = new EfAuthenticatorStore(database);
+        var authenticator = new Authenticator { Id = "a-" + Guid.NewGuid().ToString("N")[..8], Subject = user.Subject, Kind = AuthenticatorKind.Totp, ProtectedSecret = [1, 2, 3], CreatedAt = user.CreatedAt };
+        await store.AddAsync([authenticator], CancellationToken.None);
+        var now = TimeProvider.System.GetUtcNow();
+
+        var uses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => store.TryUseAsync(authenticator.Id, 57_000_000, now, CancellationToken.None)));
+        var earlier = await store.TryUseAsync(authenticator.Id, 56_999_999, now, CancellationToken.None);
+        var later = await store.TryUseAsync(authenticator.Id, 57_000_001, now, CancellationToken.None);
+
+        Assert.Equal(1, uses.Count(u => u));
+        Assert.False(earlier);
+        Assert.True(later);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task FailuresAreCounted_ResetByAUse_AndAResetRemovesEveryFactor(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("mfa.user", null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var store = new EfAuthenticatorStore(database);
+        var ids = new[] { "f-" + Guid.NewGuid().ToString("N")[..8], "f-" + Guid.NewGuid().ToString("N")[..8] };
+        await store.AddAsync([.. ids.Select(id => new Authenticator { Id = id, Subject = user.Subject, Kind = AuthenticatorKind.RecoveryCode, SecretHash = new byte[32], CreatedAt = user.CreatedAt })], CancellationToken.None);
+
+        Assert.Equal(1, await store.RecordFailureAsync(ids, CancellationToken.None));
+        Assert.Equal(2, await store.RecordFailureAsync(ids, CancellationToken.None));
+        Assert.True(await store.TryUseAsync(ids[0], 1, TimeProvider.System.GetUtcNow(), CancellationToken.None));
+        var stored = await store.GetForUserAsync(user.Subject, CancellationToken.None);
+        Assert.Equal(0, stored.Single(a => a.Id == ids[0]).Failures);
+        Assert.Equal(2, stored.Single(a => a.Id == ids[1]).Failures);
+
+        Assert.Equal(2, await store.RemoveAllAsync(user.Subject, CancellationToken.None));
+        Assert.Empty(await store.GetForUserAsync(user.Subject, CancellationToken.None));
+    }
+
     [Fact]
     public async Task OnPostgres_TheApplicationRoleCannotDeleteAUser()
     {

@@ -10,7 +10,7 @@ internal static class UsersCommand
 {
     public static Command Create(CliContext context)
     {
-        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles.");
+        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles, totp-enroll, reset-mfa.");
         users.Subcommands.Add(UsersAddCommand.Create(context));
         users.Subcommands.Add(List(context));
         users.Subcommands.Add(OneUser(context, "show", "Show one user (never a password or its hash).", null, (_, _, _, _) => Task.FromResult<User?>(null)));
@@ -30,6 +30,8 @@ internal static class UsersCommand
 
             return Task.FromResult<User?>(newRoles.SequenceEqual(user.Roles, StringComparer.Ordinal) ? null : user with { Roles = newRoles, UpdatedAt = now });
         }));
+        users.Subcommands.Add(UsersMfaCommands.TotpEnroll(context));
+        users.Subcommands.Add(UsersMfaCommands.ResetMfa(context));
         return users;
     }
 
@@ -56,7 +58,38 @@ internal static class UsersCommand
     /// A command on one user, named by username or subject. <paramref name="change"/> returns the changed user, or
     /// null when there is nothing to change (the user is printed as is); a change is audited before it is written.
     /// </summary>
-    private static Command OneUser(CliContext context, string name, string description, Option<string[]>? extra, Func<CliHost, User, ParseResult, DateTimeOffset, Task<User?>> change)
+    private static Command OneUser(CliContext context, string name, string description, Option<string[]>? extra, Func<CliHost, User, ParseResult, DateTimeOffset, Task<User?>> change) =>
+        OneUserAction(context, name, description, extra, async (host, user, parse, json, cancellationToken) =>
+        {
+            User? changed;
+            try
+            {
+                changed = await change(host, user, parse, TimeProvider.System.GetUtcNow()).ConfigureAwait(false);
+            }
+            catch (ArgumentException ex)
+            {
+                await context.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                return ExitCodes.BadInput;
+            }
+
+            if (changed is not null)
+            {
+                var record = UserOutput.Changed(changed, AuditAction.Update, $"user {name}", Differences(user, changed));
+                if (!await host.ChangeAsync(record, () => host.Get<IUserStore>().UpdateAsync(changed, user.UpdatedAt, cancellationToken), cancellationToken).ConfigureAwait(false))
+                {
+                    await context.Error.WriteLineAsync($"User '{user.Username}' changed meanwhile; nothing was changed. Run the command again.").ConfigureAwait(false);
+                    return ExitCodes.Failed;
+                }
+
+                user = changed;
+            }
+
+            await UserOutput.WriteAsync(context.Output, user, json).ConfigureAwait(false);
+            return ExitCodes.Success;
+        });
+
+    /// <summary>A command on one user, named by username or subject: finds the user, then runs <paramref name="action"/> (with <c>--json</c>).</summary>
+    internal static Command OneUserAction(CliContext context, string name, string description, Option<string[]>? extra, Func<CliHost, User, ParseResult, bool, CancellationToken, Task<int>> action)
     {
         var data = CliContext.DataOption();
         var database = CliContext.DatabaseOption();
@@ -76,7 +109,8 @@ internal static class UsersCommand
         {
             var given = parse.GetValue(id)!;
             var bySubject = UserSubjects.IsWellFormed(given);
-            if (!bySubject && !Usernames.TryNormalize(given, out _, out _))
+            string? username = null;
+            if (!bySubject && !Usernames.TryNormalize(given, out username, out _))
             {
                 await context.Error.WriteLineAsync($"'{given}' is neither a username nor a user subject.").ConfigureAwait(false);
                 return ExitCodes.BadInput;
@@ -88,38 +122,14 @@ internal static class UsersCommand
                 var store = host.Get<IUserStore>();
                 var user = bySubject
                     ? await store.FindBySubjectAsync(given, cancellationToken).ConfigureAwait(false)
-                    : await store.FindByUsernameAsync(given.Trim().Normalize(System.Text.NormalizationForm.FormKC), cancellationToken).ConfigureAwait(false);
+                    : await store.FindByUsernameAsync(username!, cancellationToken).ConfigureAwait(false);
                 if (user is null)
                 {
                     await context.Error.WriteLineAsync($"No user '{given}' exists.").ConfigureAwait(false);
                     return ExitCodes.Failed;
                 }
 
-                User? changed;
-                try
-                {
-                    changed = await change(host, user, parse, TimeProvider.System.GetUtcNow()).ConfigureAwait(false);
-                }
-                catch (ArgumentException ex)
-                {
-                    await context.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-                    return ExitCodes.BadInput;
-                }
-
-                if (changed is not null)
-                {
-                    var record = UserOutput.Changed(changed, AuditAction.Update, $"user {name}", Differences(user, changed));
-                    if (!await host.ChangeAsync(record, () => store.UpdateAsync(changed, user.UpdatedAt, cancellationToken), cancellationToken).ConfigureAwait(false))
-                    {
-                        await context.Error.WriteLineAsync($"User '{user.Username}' changed meanwhile; nothing was changed. Run the command again.").ConfigureAwait(false);
-                        return ExitCodes.Failed;
-                    }
-
-                    user = changed;
-                }
-
-                await UserOutput.WriteAsync(context.Output, user, parse.GetValue(json)).ConfigureAwait(false);
-                return ExitCodes.Success;
+                return await action(host, user, parse, parse.GetValue(json), cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
         });
         return command;

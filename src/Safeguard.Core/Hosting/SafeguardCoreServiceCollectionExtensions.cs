@@ -26,9 +26,10 @@ public static class SafeguardCoreServiceCollectionExtensions
     /// <item><c>Safeguard:Dpop</c>: <see cref="DpopProofValidator"/> with nonces keyed from the KEK.</item>
     /// <item><see cref="ClientAssertionValidator"/>.</item>
     /// <item><c>Safeguard:Passwords</c>: <see cref="PasswordPolicy"/> (NIST SP 800-63B rules and the blocklist) and <see cref="PasswordHasher"/> (Argon2id).</item>
+    /// <item><c>Safeguard:Mfa</c>: <see cref="TotpAuthenticators"/> (seeds sealed under the KEK) and <see cref="RecoveryCodes"/>.</item>
     /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copies (<see cref="CheckpointDestinations"/>).</item>
     /// </list>
-    /// The stores these need (<see cref="ISigningKeyStore"/>, <see cref="IReplayCache"/>, <see cref="IAuditStore"/>, ...)
+    /// The stores these need (<see cref="ISigningKeyStore"/>, <see cref="IReplayCache"/>, <see cref="IAuthenticatorStore"/>, <see cref="IAuditStore"/>, ...)
     /// come from <c>AddSafeguardStorage</c>. <see cref="TimeProvider"/> is <see cref="TimeProvider.System"/> unless one
     /// was registered first. Calling this twice is harmless.
     /// </summary>
@@ -69,6 +70,9 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.AddSafeguardOptions<PasswordOptions, PasswordOptionsValidator>(section.GetSection("Passwords"));
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<PasswordPolicy>();
+        services.AddSafeguardOptions<MfaOptions, MfaOptionsValidator>(section.GetSection("Mfa"));
+        services.TryAddSingleton<TotpAuthenticators>();
+        services.TryAddSingleton<RecoveryCodes>();
 
         services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));

@@ -149,3 +149,39 @@ public sealed class UserEntity
     /// <summary>Unix ms; the concurrency token of updates.</summary>
     public long UpdatedAt { get; set; }
 }
+
+/// <summary>A row of <c>authenticators</c>: a user's second factor. Seeds only sealed, recovery codes only hashed.</summary>
+public sealed class AuthenticatorEntity
+{
+    /// <summary>Primary key: a random id.</summary>
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>The user's subject.</summary>
+    public string Subject { get; set; } = string.Empty;
+
+    /// <summary><c>totp</c> or <c>recovery_code</c>.</summary>
+    public string Kind { get; set; } = string.Empty;
+
+    /// <summary>A name the user recognises.</summary>
+    public string Name { get; set; } = string.Empty;
+
+#pragma warning disable CA1819 // An entity maps a column.
+    /// <summary>AES-256-GCM sealed TOTP seed.</summary>
+    public byte[]? ProtectedSecret { get; set; }
+
+    /// <summary>SHA-256 of a recovery code.</summary>
+    public byte[]? SecretHash { get; set; }
+#pragma warning restore CA1819
+
+    /// <summary>Last TOTP step accepted, or 1 once a recovery code is spent.</summary>
+    public long Counter { get; set; }
+
+    /// <summary>Consecutive failed attempts.</summary>
+    public int Failures { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long? LastUsedAt { get; set; }
+}

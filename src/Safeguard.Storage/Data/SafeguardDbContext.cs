@@ -31,6 +31,9 @@ public abstract class SafeguardDbContext : DbContext
     /// <summary>People who sign in.</summary>
     public DbSet<UserEntity> Users => Set<UserEntity>();
 
+    /// <summary>Users' second factors.</summary>
+    public DbSet<AuthenticatorEntity> Authenticators => Set<AuthenticatorEntity>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -110,6 +113,24 @@ public abstract class SafeguardDbContext : DbContext
             user.Property(u => u.UpdatedAt).HasColumnName("updated_at");
             user.HasIndex(u => u.UsernameKey).IsUnique().HasDatabaseName("ux_users_username_key");
             user.HasIndex(u => u.EmailKey).IsUnique().HasDatabaseName("ux_users_email_key");
+        });
+
+        modelBuilder.Entity<AuthenticatorEntity>(authenticator =>
+        {
+            authenticator.ToTable("authenticators");
+            authenticator.HasKey(a => a.Id);
+            authenticator.Property(a => a.Id).HasColumnName("id").HasMaxLength(32);
+            authenticator.Property(a => a.Subject).HasColumnName("subject").HasMaxLength(64);
+            authenticator.Property(a => a.Kind).HasColumnName("kind").HasMaxLength(16);
+            authenticator.Property(a => a.Name).HasColumnName("name").HasMaxLength(64);
+            authenticator.Property(a => a.ProtectedSecret).HasColumnName("protected_secret");
+            authenticator.Property(a => a.SecretHash).HasColumnName("secret_hash");
+            authenticator.Property(a => a.Counter).HasColumnName("counter");
+            authenticator.Property(a => a.Failures).HasColumnName("failures");
+            authenticator.Property(a => a.CreatedAt).HasColumnName("created_at");
+            authenticator.Property(a => a.LastUsedAt).HasColumnName("last_used_at");
+            authenticator.HasIndex(a => a.Subject).HasDatabaseName("ix_authenticators_subject");
+            authenticator.HasOne<UserEntity>().WithMany().HasForeignKey(a => a.Subject).OnDelete(DeleteBehavior.Restrict);
         });
     }
 }

@@ -19,7 +19,7 @@ public static class SafeguardStorageServiceCollectionExtensions
     /// <summary>
     /// Adds the stores behind Safeguard's core interfaces, on the database <c>Safeguard:Database</c> names (bound once,
     /// validated on start): <see cref="IStateStore"/> and <see cref="ILeaderLock"/> (the database itself),
-    /// <see cref="IClientStore"/>, <see cref="IUserStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>,
+    /// <see cref="IClientStore"/>, <see cref="IUserStore"/>, <see cref="IAuthenticatorStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>,
     /// <see cref="IReplayCache"/> and <see cref="IAuditStore"/> (the append-only trail). Hosts depend on those
     /// interfaces, never on the EF Core classes. Needs <c>AddSafeguardCore</c> (the data folder). Calling this twice
     /// is harmless.
@@ -37,6 +37,7 @@ public static class SafeguardStorageServiceCollectionExtensions
         services.TryAddSingleton<ILeaderLock>(sp => sp.GetRequiredService<SafeguardDatabase>());
         services.TryAddSingleton<IClientStore, EfClientStore>();
         services.TryAddSingleton<IUserStore, EfUserStore>();
+        services.TryAddSingleton<IAuthenticatorStore, EfAuthenticatorStore>();
         services.TryAddSingleton<ISigningKeyStore, EfSigningKeyStore>();
         services.TryAddSingleton<IRevocationStore, EfRevocationStore>();
         services.TryAddSingleton<IReplayCache, EfReplayCache>();

@@ -16,6 +16,63 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Counter")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("counter");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<int>("Failures")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failures");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<long?>("LastUsedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<byte[]>("ProtectedSecret")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("protected_secret");
+
+                    b.Property<byte[]>("SecretHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("secret_hash");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Subject")
+                        .HasDatabaseName("ix_authenticators_subject");
+
+                    b.ToTable("authenticators", (string)null);
+                });
+
             modelBuilder.Entity("Safeguard.Storage.Data.ClientEntity", b =>
                 {
                     b.Property<string>("ClientId")
@@ -268,6 +325,15 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasDatabaseName("ux_users_username_key");
 
                     b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.HasOne("Safeguard.Storage.Data.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Subject")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
                 });
 #pragma warning restore 612, 618
         }
