@@ -183,6 +183,39 @@ public static class SafeguardErrorCodes
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 
+    /// <summary>Sign-in refused: no user has that username (the user sees the same answer as for a wrong password).</summary>
+    public const string SignInUnknownUser = "SG3401";
+
+    /// <summary>Sign-in refused: the password is wrong.</summary>
+    public const string SignInWrongPassword = "SG3402";
+
+    /// <summary>Sign-in refused: the user is disabled (the user sees the generic answer).</summary>
+    public const string SignInUserDisabled = "SG3403";
+
+    /// <summary>Sign-in refused: the user is locked after too many failed sign-ins; an administrator unlocks it.</summary>
+    public const string SignInUserLocked = "SG3404";
+
+    /// <summary>Sign-in refused without checking the password: the account's back-off after repeated failures is in force, or the source has failed too often.</summary>
+    public const string SignInThrottled = "SG3405";
+
+    /// <summary>Sign-in refused: every password-hashing slot stayed busy (the user is asked to try again shortly).</summary>
+    public const string SignInBusy = "SG3406";
+
+    /// <summary>Sign-in refused: the user has no password yet (enrolment pending).</summary>
+    public const string SignInNoPassword = "SG3407";
+
+    /// <summary>A second-factor code was wrong or malformed.</summary>
+    public const string MfaInvalid = "SG3411";
+
+    /// <summary>A second-factor code was right but already used (TOTP step or recovery code spent).</summary>
+    public const string MfaReplayed = "SG3412";
+
+    /// <summary>The second factor reached 100 consecutive failures and is refused until reset.</summary>
+    public const string MfaDisabled = "SG3413";
+
+    /// <summary>The user has no second factor of the kind presented.</summary>
+    public const string MfaNotEnrolled = "SG3414";
+
     /// <summary>The audit queue is full: the event was not accepted (a PHI request is then refused, 503).</summary>
     public const string AuditQueueFull = "SG9001";
 

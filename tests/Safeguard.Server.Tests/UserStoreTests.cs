@@ -138,6 +138,45 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.Empty(await store.GetForUserAsync(user.Subject, CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ConcurrentSignInFailuresAllCount_AndTheLimitLocksTheUser(string provider)
+    {
+        var store = new EfUserStore(Database(provider));
+        var user = NewUser("many.failures", null, []);
+        await store.AddAsync(user, CancellationToken.None);
+        var at = TimeProvider.System.GetUtcNow();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => store.RecordSignInFailureAsync(user.Subject, at, 10, CancellationToken.None)));
+
+        Assert.Equal(Enumerable.Range(1, 10), results.Select(r => r.FailedSignIns).Order());
+        var stored = await store.FindBySubjectAsync(user.Subject, CancellationToken.None);
+        Assert.Equal(10, stored!.FailedSignIns);
+        Assert.Equal(UserStatus.Locked, stored.Status);
+        Assert.Equal(at.ToUnixTimeMilliseconds(), stored.LastFailedSignInAt?.ToUnixTimeMilliseconds());
+
+        await store.ResetSignInFailuresAsync(user.Subject, CancellationToken.None);
+        stored = await store.FindBySubjectAsync(user.Subject, CancellationToken.None);
+        Assert.Equal(0, stored!.FailedSignIns);
+        Assert.Null(stored.LastFailedSignInAt);
+        Assert.Equal(UserStatus.Locked, stored.Status); // only an administrator unlocks
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ARehash_NeverUndoesAPasswordChange(string provider)
+    {
+        var store = new EfUserStore(Database(provider));
+        var user = NewUser("rehash", null, []) with { PasswordHash = "$argon2id$old" };
+        await store.AddAsync(user, CancellationToken.None);
+
+        Assert.True(await store.RehashPasswordAsync(user.Subject, "$argon2id$old", "$argon2id$stronger", CancellationToken.None));
+        Assert.False(await store.RehashPasswordAsync(user.Subject, "$argon2id$old", "$argon2id$other", CancellationToken.None));
+        Assert.Equal("$argon2id$stronger", (await store.FindBySubjectAsync(user.Subject, CancellationToken.None))!.PasswordHash);
+    }
+
     [Fact]
     public async Task OnPostgres_TheApplicationRoleCannotDeleteAUser()
     {

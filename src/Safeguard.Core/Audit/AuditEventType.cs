@@ -86,6 +86,9 @@ public enum AuditEventType
 
     /// <summary>A request broke the transport policy (sent over plain http, so any credential in it went in clear) and was not processed.</summary>
     TransportRefused,
+
+    /// <summary>Log-in monitoring (164.308(a)(5)(ii)(C)): a burst of failed sign-ins across accounts; the count and reason say how many and over what window.</summary>
+    LoginAlert,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -161,6 +164,7 @@ public static class AuditEventTypes
         AuditEventType.ConfigurationChanged => "configuration.changed",
         AuditEventType.TokenIntrospected => "token.introspected",
         AuditEventType.TransportRefused => "transport.refused",
+        AuditEventType.LoginAlert => "login.alert",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

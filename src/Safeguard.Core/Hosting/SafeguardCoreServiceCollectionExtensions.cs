@@ -26,6 +26,7 @@ public static class SafeguardCoreServiceCollectionExtensions
     /// <item><c>Safeguard:Dpop</c>: <see cref="DpopProofValidator"/> with nonces keyed from the KEK.</item>
     /// <item><see cref="ClientAssertionValidator"/>.</item>
     /// <item><c>Safeguard:Passwords</c>: <see cref="PasswordPolicy"/> (NIST SP 800-63B rules and the blocklist) and <see cref="PasswordHasher"/> (Argon2id).</item>
+    /// <item><c>Safeguard:SignIn</c>: <see cref="PasswordSignIn"/> (uniform refusals, back-off, lockout) and its <see cref="SignInMonitor"/>.</item>
     /// <item><c>Safeguard:Mfa</c>: <see cref="TotpAuthenticators"/> (seeds sealed under the KEK) and <see cref="RecoveryCodes"/>.</item>
     /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copies (<see cref="CheckpointDestinations"/>).</item>
     /// </list>
@@ -70,6 +71,9 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.AddSafeguardOptions<PasswordOptions, PasswordOptionsValidator>(section.GetSection("Passwords"));
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<PasswordPolicy>();
+        services.AddSafeguardOptions<SignInOptions, SignInOptionsValidator>(section.GetSection("SignIn"));
+        services.TryAddSingleton<SignInMonitor>();
+        services.TryAddSingleton<PasswordSignIn>();
         services.AddSafeguardOptions<MfaOptions, MfaOptionsValidator>(section.GetSection("Mfa"));
         services.TryAddSingleton<TotpAuthenticators>();
         services.TryAddSingleton<RecoveryCodes>();

@@ -40,4 +40,29 @@ public interface IUserStore
     /// <returns>True if replaced; false if the user changed meanwhile or does not exist.</returns>
     /// <exception cref="InvalidOperationException">The new username or e-mail address is taken.</exception>
     Task<bool> UpdateAsync(User user, DateTimeOffset seenUpdatedAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts a failed sign-in in one statement (concurrent failures on several nodes all count): the failure count
+    /// rises by one, the time is recorded, and at <paramref name="lockAfter"/> failures an active user becomes locked.
+    /// </summary>
+    /// <param name="subject">The user.</param>
+    /// <param name="at">When.</param>
+    /// <param name="lockAfter">The failure count at which the user is locked.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The count and status after this failure.</returns>
+    Task<(int FailedSignIns, UserStatus Status)> RecordSignInFailureAsync(string subject, DateTimeOffset at, int lockAfter, CancellationToken cancellationToken);
+
+    /// <summary>Clears the failure count after a successful sign-in (a no-op when there is none).</summary>
+    /// <param name="subject">The user.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when the change is durable.</returns>
+    Task ResetSignInFailuresAsync(string subject, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the password hash only if it is still <paramref name="previousHash"/> (a rehash at a higher cost must not undo a password change).</summary>
+    /// <param name="subject">The user.</param>
+    /// <param name="previousHash">The hash the caller verified against.</param>
+    /// <param name="newHash">The new hash of the same password.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if replaced.</returns>
+    Task<bool> RehashPasswordAsync(string subject, string previousHash, string newHash, CancellationToken cancellationToken);
 }

@@ -24,6 +24,7 @@ public sealed class PasswordHasher : IDisposable
     private readonly PasswordOptions _options;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _slots;
+    private long _derivations;
 
     /// <summary>Creates the hasher.</summary>
     /// <param name="options">The options (validated here too).</param>
@@ -36,6 +37,9 @@ public sealed class PasswordHasher : IDisposable
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _slots = new SemaphoreSlim(_options.MaxConcurrentHashes, _options.MaxConcurrentHashes);
     }
+
+    /// <summary>How many Argon2id derivations this hasher has run (every sign-in path must cost exactly one).</summary>
+    internal long Derivations => Interlocked.Read(ref _derivations);
 
     /// <summary>The cost new hashes are made with.</summary>
     public Argon2idCost Cost => _options.Cost;
@@ -112,6 +116,7 @@ public sealed class PasswordHasher : IDisposable
         {
             // Argon2id is CPU- and memory-bound for tens of milliseconds: keep it off the caller's thread.
             await Task.Run(work, CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Increment(ref _derivations);
         }
         finally
         {

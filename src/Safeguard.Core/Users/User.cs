@@ -31,6 +31,9 @@ public sealed record User
     /// <summary>Consecutive failed sign-ins since the last success or unlock.</summary>
     public int FailedSignIns { get; init; }
 
+    /// <summary>When the last failed sign-in happened (the back-off runs from it).</summary>
+    public DateTimeOffset? LastFailedSignInAt { get; init; }
+
     /// <summary>When the user was created.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 

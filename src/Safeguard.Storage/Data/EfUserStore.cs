@@ -75,6 +75,7 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
                         .SetProperty(u => u.PasswordHash, entity.PasswordHash)
                         .SetProperty(u => u.PasswordChangedAt, entity.PasswordChangedAt)
                         .SetProperty(u => u.FailedSignIns, entity.FailedSignIns)
+                        .SetProperty(u => u.LastFailedSignInAt, entity.LastFailedSignInAt)
                         .SetProperty(u => u.UpdatedAt, entity.UpdatedAt),
                     cancellationToken)
                 .ConfigureAwait(false) == 1;
@@ -83,6 +84,48 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
         {
             throw new InvalidOperationException($"User '{entity.Username}' could not be changed: the username or e-mail address was taken meanwhile.", ex);
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<(int FailedSignIns, UserStatus Status)> RecordSignInFailureAsync(string subject, DateTimeOffset at, int lockAfter, CancellationToken cancellationToken)
+    {
+        var atMs = at.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        // The update holds the row until commit, so the count read back in the same transaction is this failure's.
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            await context.Users.Where(u => u.Subject == subject)
+                .ExecuteUpdateAsync(
+                    set => set
+                        .SetProperty(u => u.FailedSignIns, u => u.FailedSignIns + 1)
+                        .SetProperty(u => u.LastFailedSignInAt, atMs)
+                        .SetProperty(u => u.Status, u => u.Status == "active" && u.FailedSignIns + 1 >= lockAfter ? "locked" : u.Status),
+                    cancellationToken)
+                .ConfigureAwait(false);
+            var after = await context.Users.AsNoTracking().Where(u => u.Subject == subject)
+                .Select(u => new { u.FailedSignIns, u.Status }).SingleOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return after is null ? (0, UserStatus.Disabled) : (after.FailedSignIns, ToUser(new UserEntity { Status = after.Status }).Status);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task ResetSignInFailuresAsync(string subject, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        await context.Users.Where(u => u.Subject == subject && (u.FailedSignIns != 0 || u.LastFailedSignInAt != null))
+            .ExecuteUpdateAsync(set => set.SetProperty(u => u.FailedSignIns, 0).SetProperty(u => u.LastFailedSignInAt, (long?)null), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RehashPasswordAsync(string subject, string previousHash, string newHash, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        return await context.Users.Where(u => u.Subject == subject && u.PasswordHash == previousHash)
+            .ExecuteUpdateAsync(set => set.SetProperty(u => u.PasswordHash, newHash), cancellationToken)
+            .ConfigureAwait(false) == 1;
     }
 
     /// <summary>Says which of the subject, username and e-mail address another user has (a clear message rather than an index violation).</summary>
@@ -115,6 +158,7 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
         PasswordHash = e.PasswordHash,
         PasswordChangedAt = e.PasswordChangedAt is { } changed ? DateTimeOffset.FromUnixTimeMilliseconds(changed) : null,
         FailedSignIns = e.FailedSignIns,
+        LastFailedSignInAt = e.LastFailedSignInAt is { } failed ? DateTimeOffset.FromUnixTimeMilliseconds(failed) : null,
         CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
         UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.UpdatedAt),
     };
@@ -136,6 +180,7 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
         PasswordHash = u.PasswordHash,
         PasswordChangedAt = u.PasswordChangedAt?.ToUnixTimeMilliseconds(),
         FailedSignIns = u.FailedSignIns,
+        LastFailedSignInAt = u.LastFailedSignInAt?.ToUnixTimeMilliseconds(),
         CreatedAt = u.CreatedAt.ToUnixTimeMilliseconds(),
         UpdatedAt = u.UpdatedAt.ToUnixTimeMilliseconds(),
     };

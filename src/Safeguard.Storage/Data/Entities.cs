@@ -143,6 +143,9 @@ public sealed class UserEntity
     /// <summary>Consecutive failed sign-ins.</summary>
     public int FailedSignIns { get; set; }
 
+    /// <summary>Unix ms of the last failed sign-in.</summary>
+    public long? LastFailedSignInAt { get; set; }
+
     /// <summary>Unix ms.</summary>
     public long CreatedAt { get; set; }
 

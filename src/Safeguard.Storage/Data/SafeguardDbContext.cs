@@ -109,6 +109,7 @@ public abstract class SafeguardDbContext : DbContext
             user.Property(u => u.PasswordHash).HasColumnName("password_hash").HasMaxLength(160);
             user.Property(u => u.PasswordChangedAt).HasColumnName("password_changed_at");
             user.Property(u => u.FailedSignIns).HasColumnName("failed_sign_ins");
+            user.Property(u => u.LastFailedSignInAt).HasColumnName("last_failed_sign_in_at");
             user.Property(u => u.CreatedAt).HasColumnName("created_at");
             user.Property(u => u.UpdatedAt).HasColumnName("updated_at");
             user.HasIndex(u => u.UsernameKey).IsUnique().HasDatabaseName("ux_users_username_key");

@@ -282,6 +282,10 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("failed_sign_ins");
 
+                    b.Property<long?>("LastFailedSignInAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_failed_sign_in_at");
+
                     b.Property<long?>("PasswordChangedAt")
                         .HasColumnType("bigint")
                         .HasColumnName("password_changed_at");

@@ -277,6 +277,10 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("failed_sign_ins");
 
+                    b.Property<long?>("LastFailedSignInAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_failed_sign_in_at");
+
                     b.Property<long?>("PasswordChangedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("password_changed_at");
