@@ -2,7 +2,7 @@ namespace Safeguard;
 
 /// <summary>
 /// The one catalogue of operational log event ids (<c>[LoggerMessage(EventId = ...)]</c>), grouped like the error
-/// codes: 1xxx tokens and keys, 2xxx issuance, 3xxx clients, 8xxx the server host, 9xxx audit. An id is never
+/// codes: 1xxx tokens and keys, 2xxx issuance, 3xxx clients, 4xxx sign-in, 8xxx the server host, 9xxx audit. An id is never
 /// reused for another message. Operational logs never carry tokens, secrets or PHI.
 /// </summary>
 public static class LogEvents
@@ -48,6 +48,9 @@ public static class LogEvents
 
     /// <summary>The server is ready.</summary>
     public const int ServerReady = 8001;
+
+    /// <summary>Log-in monitoring: a burst of failed sign-ins across accounts (also a <c>login.alert</c> audit event).</summary>
+    public const int LoginAlert = 4001;
 
     /// <summary>A request was answered 503 because the audit trail could not record it.</summary>
     public const int AuditUnavailableRefusal = 8002;

@@ -180,6 +180,33 @@ public static class SafeguardErrorCodes
     /// <summary>The source address, or the node as a whole, is over its rate limit: 429 with Retry-After, before the request is read.</summary>
     public const string RateLimited = "SG3209";
 
+    /// <summary>An authorization request names an unknown or disabled client, one not registered for the code flow, or a redirect URI that is not one of its own: shown on an error page, never redirected.</summary>
+    public const string AuthorizationRequestInvalid = "SG3210";
+
+    /// <summary>An authorization request asks for a response type other than <c>code</c>.</summary>
+    public const string ResponseTypeUnsupported = "SG3211";
+
+    /// <summary>An authorization request has no PKCE challenge, or one that is not S256.</summary>
+    public const string PkceRequired = "SG3212";
+
+    /// <summary>An authorization code is unknown, expired, for another client or redirect URI.</summary>
+    public const string AuthorizationCodeInvalid = "SG3213";
+
+    /// <summary>An authorization code was presented a second time: the tokens issued for it are revoked.</summary>
+    public const string AuthorizationCodeReplayed = "SG3214";
+
+    /// <summary>The PKCE code verifier does not match the code's challenge.</summary>
+    public const string PkceVerifierInvalid = "SG3215";
+
+    /// <summary>The session behind a code ended, or its user can no longer sign in, before the code was redeemed.</summary>
+    public const string SessionNotActive = "SG3216";
+
+    /// <summary>An authorization request uses <c>request</c> or <c>request_uri</c>, which this server does not accept yet.</summary>
+    public const string RequestObjectUnsupported = "SG3217";
+
+    /// <summary><c>prompt=none</c> and no live session (OIDC <c>login_required</c>).</summary>
+    public const string LoginRequired = "SG3218";
+
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 

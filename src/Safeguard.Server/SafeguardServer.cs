@@ -71,7 +71,13 @@ public static class SafeguardServer
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         SafeguardDataFolder.RestrictNewFiles();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        // The application is this assembly whatever process hosts it (the CLI, a test runner): the sign-in pages are found in it.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = typeof(SafeguardServer).Assembly.GetName().Name,
+        });
         builder.Configuration.AddSafeguardSources(args);
         configure?.Invoke(builder);
         builder.Services.AddSafeguardServer(builder.Configuration);

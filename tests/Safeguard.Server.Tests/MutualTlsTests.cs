@@ -62,7 +62,7 @@ public sealed class MutualTlsTests : IAsyncLifetime
         var discovery = await _server.CreateClient().GetDiscoveryDocumentAsync(_server.ListenAddress);
 
         Assert.False(discovery.IsError, discovery.Error);
-        Assert.Equal(["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "client_secret_basic"], discovery.TokenEndpointAuthenticationMethodsSupported);
+        Assert.Equal(["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth", "client_secret_basic", "none"], discovery.TokenEndpointAuthenticationMethodsSupported);
         Assert.True(discovery.TryGetBoolean("tls_client_certificate_bound_access_tokens"));
     }
 

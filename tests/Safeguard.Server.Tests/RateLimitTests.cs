@@ -3,7 +3,7 @@ using System.Text.Json;
 using Safeguard.Audit;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Diagnostics;
-using Safeguard.Server.Hosting;
+using Safeguard.Server.OAuth;
 
 namespace Safeguard.Server.Tests;
 
@@ -105,7 +105,7 @@ public sealed class RateLimitTests
     [InlineData("10.1.2.3", "10.1.2.3")]
     public void ASourceIsAnIPv4AddressOrAnIPv6Slash64(string address, string source)
     {
-        Assert.Equal(source, ServerRateLimits.SourceOf(IPAddress.Parse(address)));
+        Assert.Equal(source, SourceAddress.Of(IPAddress.Parse(address)));
     }
 
     [Theory]

@@ -191,6 +191,55 @@ internal sealed class RunningServer : IAsyncDisposable
         return secret;
     }
 
+    /// <summary>Registers a client of the authorization-code grant (public when <paramref name="secret"/> is false).</summary>
+    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var value = secret ? ClientSecrets.Generate() : null;
+        await Services.GetRequiredService<IClientStore>().AddAsync(new Client
+        {
+            ClientId = clientId,
+            AuthenticationMethod = secret ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.None,
+            GrantTypes = [GrantTypes.AuthorizationCode],
+            AllowedScopes = scopes ?? ["patient.read"],
+            AllowedResources = ["https://api.example.org"],
+            RedirectUris = [redirectUri],
+            SecretHash = value is null ? null : ClientSecrets.Hash(value),
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, CancellationToken.None);
+        await Services.GetRequiredService<ClientRegistry>().RefreshAsync(CancellationToken.None);
+        return value;
+    }
+
+    /// <summary>Adds a user with a password and, unless told otherwise, a TOTP authenticator (returned, to compute codes).</summary>
+    public async Task<(Safeguard.Users.User User, Safeguard.Users.Authenticator? Totp)> AddUserAsync(string username, string password, bool totp = true, string[]? roles = null)
+    {
+        var now = Time.GetUtcNow();
+        var user = new Safeguard.Users.User
+        {
+            Subject = Safeguard.Users.UserSubjects.New(),
+            Username = username,
+            Roles = roles ?? ["clinician"],
+            PasswordHash = await Services.GetRequiredService<Safeguard.Users.PasswordHasher>().HashAsync(password, CancellationToken.None),
+            PasswordChangedAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await Services.GetRequiredService<Safeguard.Users.IUserStore>().AddAsync(user, CancellationToken.None);
+        if (!totp)
+        {
+            return (user, null);
+        }
+
+        var enrollment = Services.GetRequiredService<Safeguard.Users.TotpAuthenticators>().Create(user);
+        await Services.GetRequiredService<Safeguard.Users.IAuthenticatorStore>().AddAsync([enrollment.Authenticator], CancellationToken.None);
+        return (user, enrollment.Authenticator);
+    }
+
+    /// <summary>The TOTP code an authenticator app shows now, by the server's clock.</summary>
+    public string TotpCode(Safeguard.Users.Authenticator totp) => Services.GetRequiredService<Safeguard.Users.TotpAuthenticators>().ComputeCode(totp, Time.GetUtcNow());
+
     /// <summary>Every audit event this node committed, in order.</summary>
     public async Task<IReadOnlyList<AuditEvent>> AuditEventsAsync()
     {

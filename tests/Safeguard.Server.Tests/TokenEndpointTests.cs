@@ -41,7 +41,7 @@ public sealed class TokenEndpointTests(SqliteServerFixture fixture) : IClassFixt
         Assert.Equal(Server.Issuer + "/introspect", discovery.IntrospectionEndpoint);
         Assert.Contains("client_credentials", discovery.GrantTypesSupported);
         // No client CA is configured here, so tls_client_auth (PKI) is not offered; MutualTlsTests checks the other case.
-        Assert.Equal(["private_key_jwt", "self_signed_tls_client_auth", "client_secret_basic"], discovery.TokenEndpointAuthenticationMethodsSupported);
+        Assert.Equal(["private_key_jwt", "self_signed_tls_client_auth", "client_secret_basic", "none"], discovery.TokenEndpointAuthenticationMethodsSupported);
         Assert.Contains("ES256", discovery.TryGetStringArray("dpop_signing_alg_values_supported"));
         Assert.NotEmpty(discovery.KeySet!.Keys);
 

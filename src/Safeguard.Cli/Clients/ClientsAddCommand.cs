@@ -32,8 +32,14 @@ internal static class ClientsAddCommand
             Description = "For a resource server: a resource (repeatable) whose tokens this client may introspect.",
             AllowMultipleArgumentsPerToken = true,
         };
+        var redirectUris = new Option<string[]>("--redirect-uri")
+        {
+            Description = "For the authorization_code grant: a redirect URI (repeatable), matched exactly; https, or http on 127.0.0.1 / [::1] for a native app.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var isPublic = new Option<bool>("--public") { Description = "A public client (a native or browser app without a secret; auth none): authorization_code with PKCE only." };
         var command = new Command("add", "Register a client and print it (with its secret, once, for client_secret_basic).");
-        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, introspect })
+        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, introspect, redirectUris, isPublic })
         {
             command.Options.Add(option);
         }
@@ -41,10 +47,15 @@ internal static class ClientsAddCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var problems = new List<string>();
+            if (parse.GetValue(isPublic) && parse.GetResult(auth) is { Implicit: false })
+            {
+                problems.Add("--public and --auth: a public client has no authentication method; give one or the other.");
+            }
+
             var registration = new ClientRegistration
             {
                 ClientId = parse.GetValue(id)!,
-                AuthenticationMethod = parse.GetValue(auth)!,
+                AuthenticationMethod = parse.GetValue(isPublic) ? ClientAuthenticationMethods.None : parse.GetValue(auth)!,
                 GrantTypes = Words(parse.GetValue(grants)) is { Length: > 0 } named ? named : [GrantTypes.ClientCredentials],
                 Scopes = Words(parse.GetValue(scopes)),
                 Resources = Words(parse.GetValue(resources)),
@@ -53,6 +64,7 @@ internal static class ClientsAddCommand
                 CertificateSubject = parse.GetValue(subject),
                 RequireDpop = parse.GetValue(requireDpop),
                 IntrospectionResources = Words(parse.GetValue(introspect)),
+                RedirectUris = Words(parse.GetValue(redirectUris)),
             };
             var validation = ClientRegistrationValidator.Validate(registration);
             problems.AddRange(validation.Errors);

@@ -44,6 +44,12 @@ public sealed record Client
     public bool RequireDpop { get; init; }
 
     /// <summary>
+    /// For the authorization-code grant: the redirect URIs, each matched exactly (RFC 9700 section 4.1.3): https, or
+    /// http on a loopback address for native apps (RFC 8252 section 7.3), never with a fragment.
+    /// </summary>
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+
+    /// <summary>
     /// The resources this client serves and may introspect tokens for (a resource server's own audiences). Empty:
     /// the client may not call the introspection endpoint. Deliberately separate
     /// from <see cref="AllowedResources"/>, the APIs the client may call: calling an API does not entitle a client to
@@ -76,8 +82,14 @@ public static class ClientAuthenticationMethods
     /// <summary>RFC 6749 section 2.3.1: HTTP Basic with a server-generated high-entropy secret.</summary>
     public const string ClientSecretBasic = "client_secret_basic";
 
-    /// <summary>All of them, strongest first (the order discovery advertises).</summary>
-    public static IReadOnlyList<string> All { get; } = [PrivateKeyJwt, TlsClientAuth, SelfSignedTlsClientAuth, ClientSecretBasic];
+    /// <summary>
+    /// RFC 7591 section 2: a public client (a native or browser app that cannot keep a secret). Only for the
+    /// authorization-code grant, where PKCE binds the code to the app instance that asked for it.
+    /// </summary>
+    public const string None = "none";
+
+    /// <summary>The confidential methods, strongest first (the order discovery advertises), then <see cref="None"/>.</summary>
+    public static IReadOnlyList<string> All { get; } = [PrivateKeyJwt, TlsClientAuth, SelfSignedTlsClientAuth, ClientSecretBasic, None];
 }
 
 /// <summary>The grant types this server implements.</summary>
@@ -85,4 +97,7 @@ public static class GrantTypes
 {
     /// <summary>RFC 6749 section 4.4.</summary>
     public const string ClientCredentials = "client_credentials";
+
+    /// <summary>RFC 6749 section 4.1, with PKCE S256 always (RFC 9700).</summary>
+    public const string AuthorizationCode = "authorization_code";
 }

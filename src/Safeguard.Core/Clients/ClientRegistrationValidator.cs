@@ -36,6 +36,9 @@ public sealed record ClientRegistration
 
     /// <summary>Resources whose tokens the client may introspect (a resource server's own).</summary>
     public IReadOnlyList<string> IntrospectionResources { get; init; } = [];
+
+    /// <summary>For the authorization-code grant: the exact redirect URIs.</summary>
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
 }
 
 /// <summary>The outcome of <see cref="ClientRegistrationValidator.Validate"/>: every problem, or the normalized values to store.</summary>
@@ -81,6 +84,7 @@ public sealed record ClientRegistrationResult
             CertificateSubject = CertificateSubject,
             RequireDpop = Registration.RequireDpop,
             IntrospectionResources = Registration.IntrospectionResources,
+            RedirectUris = Registration.RedirectUris,
             Enabled = true,
             CreatedAt = now,
             UpdatedAt = now,
@@ -131,6 +135,7 @@ public static class ClientRegistrationValidator
             Scopes = Distinct(registration.Scopes),
             Resources = Distinct(registration.Resources),
             IntrospectionResources = Distinct(registration.IntrospectionResources),
+            RedirectUris = Distinct(registration.RedirectUris),
         };
 
         if (!ClientIds.IsWellFormed(registration.ClientId))
@@ -142,9 +147,29 @@ public static class ClientRegistrationValidator
             errors.Add($"client id '{registration.ClientId}' starts with '{ClientIds.UserSubjectPrefix}', which is reserved for user subjects (a client's sub must never equal a user's).");
         }
 
-        if (normalized.GrantTypes.Count == 0 || normalized.GrantTypes.Any(g => g != Clients.GrantTypes.ClientCredentials))
+        if (normalized.GrantTypes.Count == 0 || normalized.GrantTypes.Any(g => g is not (Clients.GrantTypes.ClientCredentials or Clients.GrantTypes.AuthorizationCode)))
         {
-            errors.Add($"grant types: only {Clients.GrantTypes.ClientCredentials} is supported.");
+            errors.Add($"grant types: use {Clients.GrantTypes.ClientCredentials} or {Clients.GrantTypes.AuthorizationCode} (implicit and password grants are not offered).");
+        }
+
+        var codeFlow = normalized.GrantTypes.Contains(Clients.GrantTypes.AuthorizationCode, StringComparer.Ordinal);
+        if (codeFlow && normalized.RedirectUris.Count == 0)
+        {
+            errors.Add("redirect uri: the authorization_code grant needs at least one redirect URI (matched exactly).");
+        }
+        else if (!codeFlow && normalized.RedirectUris.Count > 0)
+        {
+            errors.Add("redirect uri: only clients of the authorization_code grant have redirect URIs.");
+        }
+
+        foreach (var uri in normalized.RedirectUris.Where(u => !IsRedirectUri(u)))
+        {
+            errors.Add($"redirect uri '{uri}': use an absolute https URI, or http on 127.0.0.1 or [::1] for a native app (RFC 8252), without a fragment or user info, at most {MaxRedirectUriLength} characters.");
+        }
+
+        if (registration.AuthenticationMethod == ClientAuthenticationMethods.None && (!codeFlow || normalized.GrantTypes.Count != 1))
+        {
+            errors.Add("a public client (auth none) may use only the authorization_code grant: it cannot keep a secret, and PKCE protects its codes.");
         }
 
         if (normalized.Scopes.Any(s => !IsScopeToken(s)))
@@ -171,6 +196,7 @@ public static class ClientRegistrationValidator
         switch (registration.AuthenticationMethod)
         {
             case ClientAuthenticationMethods.ClientSecretBasic:
+            case ClientAuthenticationMethods.None:
                 break;
             case ClientAuthenticationMethods.PrivateKeyJwt:
                 CheckJwks(registration.Jwks, errors);
@@ -187,6 +213,27 @@ public static class ClientRegistrationValidator
         }
 
         return new ClientRegistrationResult { Errors = errors, Registration = normalized, CertificateThumbprint = thumbprint, CertificateSubject = subject };
+    }
+
+    /// <summary>The longest redirect URI registered.</summary>
+    public const int MaxRedirectUriLength = 2048;
+
+    /// <summary>
+    /// Whether <paramref name="value"/> may be registered as a redirect URI: absolute, https (or http on a loopback
+    /// IP literal, RFC 8252 section 7.3), no fragment (RFC 6749 section 3.1.2), no user info, no wildcard.
+    /// </summary>
+    /// <param name="value">The proposed URI.</param>
+    /// <returns>True if acceptable.</returns>
+    public static bool IsRedirectUri(string value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > MaxRedirectUriLength || value.Contains('#', StringComparison.Ordinal) || value.Contains('*', StringComparison.Ordinal)
+            || value.Any(c => c <= ' ' || c >= 0x7f) || !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.UserInfo.Length > 0)
+        {
+            return false;
+        }
+
+        return uri.Scheme == Uri.UriSchemeHttps
+            || (uri.Scheme == Uri.UriSchemeHttp && uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 && System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(uri.Host.Trim('[', ']'))));
     }
 
     private static string[] Distinct(IReadOnlyList<string> values) => [.. values.Where(v => v.Length > 0).Distinct(StringComparer.Ordinal)];

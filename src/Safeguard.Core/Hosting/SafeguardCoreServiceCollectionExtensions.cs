@@ -7,6 +7,7 @@ using Safeguard.Clients;
 using Safeguard.Dpop;
 using Safeguard.Hosting;
 using Safeguard.Keys;
+using Safeguard.Sessions;
 using Safeguard.Tokens;
 using Safeguard.Users;
 
@@ -27,6 +28,7 @@ public static class SafeguardCoreServiceCollectionExtensions
     /// <item><see cref="ClientAssertionValidator"/>.</item>
     /// <item><c>Safeguard:Passwords</c>: <see cref="PasswordPolicy"/> (NIST SP 800-63B rules and the blocklist) and <see cref="PasswordHasher"/> (Argon2id).</item>
     /// <item><c>Safeguard:SignIn</c>: <see cref="PasswordSignIn"/> (uniform refusals, back-off, lockout) and its <see cref="SignInMonitor"/>.</item>
+    /// <item><c>Safeguard:Sessions</c>: <see cref="SessionManager"/> (idle and absolute limits).</item>
     /// <item><c>Safeguard:Mfa</c>: <see cref="TotpAuthenticators"/> (seeds sealed under the KEK) and <see cref="RecoveryCodes"/>.</item>
     /// <item><c>Safeguard:Audit</c>: <see cref="AuditWriter"/>, its <see cref="AuditSigningKeys"/> and the checkpoint copies (<see cref="CheckpointDestinations"/>).</item>
     /// </list>
@@ -59,6 +61,7 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.AddSafeguardOptions<AccessTokenValidationOptions, AccessTokenValidationOptionsValidator>(section.GetSection("Validation"), validateOnStart: false);
         services.TryAddSingleton<AccessTokenIssuer>();
         services.TryAddSingleton<AccessTokenValidator>();
+        services.TryAddSingleton<IdTokenIssuer>();
 
         services.AddSafeguardOptions<DpopOptions, DpopOptionsValidator>(section.GetSection("Dpop"));
         services.TryAddSingleton(sp => new DpopNonces(
@@ -75,6 +78,8 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.TryAddSingleton<SignInMonitor>();
         services.TryAddSingleton<PasswordSignIn>();
         services.AddSafeguardOptions<MfaOptions, MfaOptionsValidator>(section.GetSection("Mfa"));
+        services.AddSafeguardOptions<SessionOptions, SessionOptionsValidator>(section.GetSection("Sessions"));
+        services.TryAddSingleton<SessionManager>();
         services.TryAddSingleton<TotpAuthenticators>();
         services.TryAddSingleton<RecoveryCodes>();
 

@@ -31,6 +31,13 @@ public sealed record SignInOptions
 
     /// <summary>The window of the alert; at most one alert is raised per window. Default 5 minutes.</summary>
     public TimeSpan AlertWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Whether a sign-in must use a second factor (NIST SP 800-63B AAL2, what reaching PHI needs). Default true: a
+    /// user without one cannot finish signing in until an administrator enrols one. False allows password-only
+    /// sign-ins at AAL1 (their tokens say so in <c>acr</c>).
+    /// </summary>
+    public bool RequireMfa { get; set; } = true;
 }
 
 /// <summary>Checks <see cref="SignInOptions"/>.</summary>

@@ -62,6 +62,22 @@ internal sealed partial class ServerAudit(AuditWriter writer, RefusalAggregator 
         }
     }
 
+    /// <summary>Appends and waits until the event is durable; false when the trail cannot take it (the caller answers 503 and releases nothing).</summary>
+    public async Task<bool> RecordAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await writer.AppendAsync(auditEvent, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AuditUnavailableException ex)
+        {
+            metrics.AuditUnavailable();
+            LogAuditUnavailable(logger, ex.ErrorCode, auditEvent.ClientId);
+            return false;
+        }
+    }
+
     /// <summary>Audits a refusal with its reason, then answers with the RFC 6749 error (or 503 when even the refusal cannot be recorded).</summary>
     public async Task RefuseAsync(
         HttpContext context, AuditEventType type, AuditAction action, int status, string error, string description, string code, string? clientId)

@@ -281,6 +281,15 @@ internal sealed class ClientAuthenticator(
         var thumbprint = certificate is null ? null : Base64Url.EncodeToString(SHA256.HashData(certificate.RawData));
         var fromTrustedCa = certificate is not null && authorities.Validates(certificate, now);
         var method = client?.AuthenticationMethod;
+        if (client is not null && method == ClientAuthenticationMethods.None && certificate is null)
+        {
+            // A public client (RFC 6749 section 2.1) names itself and proves nothing; only the code grant, where
+            // PKCE binds the code to this instance of the app, accepts it (the grant handler checks).
+            return Task.FromResult(client.Enabled
+                ? ClientAuthenticationResult.Success(client, ClientAuthenticationMethods.None, null)
+                : ClientAuthenticationResult.Fail(SafeguardErrorCodes.ClientDisabled, OAuthResponses.InvalidClient, Failed, claimed, basic: false));
+        }
+
         if (client is null || method is not (ClientAuthenticationMethods.TlsClientAuth or ClientAuthenticationMethods.SelfSignedTlsClientAuth))
         {
             return Task.FromResult(ClientAuthenticationResult.Fail(client is null ? SafeguardErrorCodes.ClientUnknown : SafeguardErrorCodes.ClientAuthenticationMethodNotAllowed,

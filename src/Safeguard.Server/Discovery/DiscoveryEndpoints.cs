@@ -3,10 +3,12 @@ using Microsoft.Extensions.Options;
 using Safeguard.Clients;
 using Safeguard.Dpop;
 using Safeguard.Keys;
+using Safeguard.Server.Authorize;
 using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.OAuth;
 using Safeguard.Server.Token;
+using Safeguard.Sessions;
 
 namespace Safeguard.Server.Discovery;
 
@@ -55,12 +57,32 @@ internal sealed class DiscoveryEndpoints(
             writer.WriteString("revocation_endpoint", endpoints.RevocationEndpoint);
             writer.WriteString("introspection_endpoint", endpoints.IntrospectionEndpoint);
             WriteArray(writer, "grant_types_supported", grants.Select(g => g.GrantType));
-            // RFC 8414 requires the member; the code flow (and with it "code", S256 and the iss response
-            // parameter) is advertised once the server implements it, not before.
-            WriteArray(writer, "response_types_supported", []);
+            var codeFlow = grants.Any(g => g.GrantType == GrantTypes.AuthorizationCode);
+            if (codeFlow)
+            {
+                writer.WriteString("authorization_endpoint", endpoints.Issuer + AuthorizeEndpoint.Path);
+            }
+
+            // Exactly what is built: the code flow with PKCE S256 and the iss response parameter (RFC 9207); no
+            // implicit or hybrid response types, no password grant.
+            WriteArray(writer, "response_types_supported", codeFlow ? ["code"] : []);
+            if (codeFlow)
+            {
+                WriteArray(writer, "response_modes_supported", ["query"]);
+                WriteArray(writer, "code_challenge_methods_supported", ["S256"]);
+                writer.WriteBoolean("authorization_response_iss_parameter_supported", true);
+                WriteArray(writer, "subject_types_supported", ["public"]);
+                WriteArray(writer, "id_token_signing_alg_values_supported", [ring.Options.Algorithm]);
+                WriteArray(writer, "prompt_values_supported", ["none", "login", "consent"]);
+                WriteArray(writer, "acr_values_supported", [AuthenticationContext.Aal2, AuthenticationContext.Aal1]);
+                WriteArray(writer, "claims_supported", ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"]);
+                writer.WriteBoolean("request_parameter_supported", false);
+                writer.WriteBoolean("request_uri_parameter_supported", false);
+            }
             // Only the methods this configuration can honour: mutual TLS needs client certificates, and PKI mode a CA.
             var methods = ClientAuthenticationMethods.All.Where(m => m switch
             {
+                ClientAuthenticationMethods.None => codeFlow,
                 ClientAuthenticationMethods.TlsClientAuth => _server.Tls.AllowClientCertificates && authorities.Configured,
                 ClientAuthenticationMethods.SelfSignedTlsClientAuth => _server.Tls.AllowClientCertificates,
                 _ => true,
@@ -69,10 +91,10 @@ internal sealed class DiscoveryEndpoints(
             WriteArray(writer, "token_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
             WriteArray(writer, "revocation_endpoint_auth_methods_supported", methods);
             WriteArray(writer, "revocation_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
-            WriteArray(writer, "introspection_endpoint_auth_methods_supported", methods);
+            WriteArray(writer, "introspection_endpoint_auth_methods_supported", methods.Where(m => m != ClientAuthenticationMethods.None));
             WriteArray(writer, "introspection_endpoint_auth_signing_alg_values_supported", SigningAlgorithms.All);
             WriteArray(writer, "dpop_signing_alg_values_supported", dpop.Algorithms);
-            WriteArray(writer, "scopes_supported", []);
+            WriteArray(writer, "scopes_supported", codeFlow ? ["openid"] : []);
             writer.WriteBoolean("tls_client_certificate_bound_access_tokens", _server.Tls.AllowClientCertificates);
             writer.WriteEndObject();
         }

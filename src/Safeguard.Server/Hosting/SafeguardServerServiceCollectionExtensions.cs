@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Safeguard.Hosting;
 using Safeguard.Server.Audit;
+using Safeguard.Server.Authorize;
 using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Diagnostics;
@@ -10,6 +11,7 @@ using Safeguard.Server.Hosting;
 using Safeguard.Server.Introspection;
 using Safeguard.Server.OAuth;
 using Safeguard.Server.Revocation;
+using Safeguard.Server.SignIn;
 using Safeguard.Server.Token;
 using Safeguard.Tokens;
 
@@ -78,6 +80,23 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<IAccessTokenRevocationList>(sp => sp.GetRequiredService<RevocationService>().List);
 
         services.AddSingleton<ITokenGrantHandler, ClientCredentialsGrant>();
+        services.AddSingleton<ITokenGrantHandler, AuthorizationCodeGrant>();
+        services.AddSingleton<AuthorizationResponder>();
+        services.AddSingleton<AuthorizeEndpoint>();
+        services.AddSingleton<SignInCookies>();
+        services.AddSingleton<SignInFlow>();
+
+        // The sign-in pages: server-rendered, no script, anti-forgery on every form (a __Host- cookie).
+        services.AddRazorPages(pages => pages.RootDirectory = "/SignIn/Pages");
+        services.AddAntiforgery(antiforgery =>
+        {
+            antiforgery.Cookie.Name = "__Host-safeguard-af";
+            antiforgery.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            antiforgery.Cookie.SameSite = SameSiteMode.Strict;
+            antiforgery.Cookie.Path = "/";
+            antiforgery.FormFieldName = "__af";
+            antiforgery.SuppressXFrameOptionsHeader = true;
+        });
         services.AddSingleton<TokenEndpoint>();
         services.AddSingleton<RevocationEndpoint>();
         services.AddSingleton<IntrospectionEndpoint>();

@@ -12,12 +12,14 @@ using Microsoft.Extensions.Options;
 using Safeguard.Audit;
 using Safeguard.Hosting;
 using Safeguard.Server.Audit;
+using Safeguard.Server.Authorize;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Diagnostics;
 using Safeguard.Server.Discovery;
 using Safeguard.Server.Introspection;
 using Safeguard.Server.OAuth;
 using Safeguard.Server.Revocation;
+using Safeguard.Server.SignIn;
 using Safeguard.Server.Token;
 
 namespace Safeguard.Server.Hosting;
@@ -103,6 +105,9 @@ internal static class ServerPipeline
         app.MapPost(ServerEndpoints.TokenPath, context => Resolve<TokenEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.RevocationPath, context => Resolve<RevocationEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.IntrospectionPath, context => Resolve<IntrospectionEndpoint>(context).HandleAsync(context));
+        app.MapGet(AuthorizeEndpoint.Path, context => Resolve<AuthorizeEndpoint>(context).HandleAsync(context));
+        app.MapGet(PageAssets.StylesheetPath, PageAssets.WriteStylesheetAsync);
+        app.MapRazorPages();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = HealthResponses.WriteAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");

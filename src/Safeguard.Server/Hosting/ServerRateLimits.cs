@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -32,30 +31,6 @@ internal static class ServerRateLimits
         return services;
     }
 
-    /// <summary>The partition of a source address: the address itself for IPv4, its /64 for IPv6.</summary>
-    internal static string SourceOf(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "unknown";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes).ToString() + "/64";
-    }
-
     private static PartitionedRateLimiter<HttpContext> Create(RateLimitOptions rates)
     {
         var limiters = new List<PartitionedRateLimiter<HttpContext>>(2);
@@ -63,7 +38,7 @@ internal static class ServerRateLimits
         {
             limiters.Add(PartitionedRateLimiter.Create<HttpContext, string>(context => Exempt(context)
                 ? RateLimitPartition.GetNoLimiter(string.Empty)
-                : RateLimitPartition.GetTokenBucketLimiter(SourceOf(context.Connection.RemoteIpAddress), _ => Bucket(rates.PerAddressPerSecond, rates.PerAddressBurst))));
+                : RateLimitPartition.GetTokenBucketLimiter(SourceAddress.Of(context.Connection.RemoteIpAddress), _ => Bucket(rates.PerAddressPerSecond, rates.PerAddressBurst))));
         }
 
         if (rates.GlobalPerSecond > 0)

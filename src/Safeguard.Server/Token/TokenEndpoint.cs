@@ -1,4 +1,5 @@
 using Safeguard.Audit;
+using Safeguard.Clients;
 using Safeguard.Dpop;
 using Safeguard.Server.Audit;
 using Safeguard.Server.ClientAuthentication;
@@ -100,7 +101,8 @@ internal sealed class TokenEndpoint
             return;
         }
 
-        if (!client.GrantTypes.Contains(grantType, StringComparer.Ordinal))
+        if (!client.GrantTypes.Contains(grantType, StringComparer.Ordinal)
+            || (authentication.Client.Method == ClientAuthenticationMethods.None && grantType != Clients.GrantTypes.AuthorizationCode))
         {
             await RefuseAsync(context, 400, OAuthResponses.UnauthorizedClient, $"The client may not use {grantType}.", SafeguardErrorCodes.GrantTypeNotAllowed, client.ClientId).ConfigureAwait(false);
             return;

@@ -41,6 +41,9 @@ public sealed class ClientEntity
     /// <summary>Space-separated resources the client may introspect tokens for.</summary>
     public string IntrospectionResources { get; set; } = string.Empty;
 
+    /// <summary>Space-separated exact redirect URIs (authorization-code clients).</summary>
+    public string RedirectUris { get; set; } = string.Empty;
+
     /// <summary>Whether the client may authenticate.</summary>
     public bool Enabled { get; set; }
 
@@ -187,4 +190,81 @@ public sealed class AuthenticatorEntity
 
     /// <summary>Unix ms.</summary>
     public long? LastUsedAt { get; set; }
+}
+
+/// <summary>A row of <c>sessions</c>: only the hash of the cookie secret is stored.</summary>
+public sealed class SessionEntity
+{
+    /// <summary>Primary key: the <c>sid</c>.</summary>
+    public string Id { get; set; } = string.Empty;
+
+#pragma warning disable CA1819 // An entity maps a column.
+    /// <summary>SHA-256 of the cookie secret.</summary>
+    public byte[] SecretHash { get; set; } = [];
+#pragma warning restore CA1819
+
+    /// <summary>The user.</summary>
+    public string Subject { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long AuthenticatedAt { get; set; }
+
+    /// <summary>Space-separated <c>amr</c>.</summary>
+    public string Amr { get; set; } = string.Empty;
+
+    /// <summary>The <c>acr</c>.</summary>
+    public string? Acr { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long LastSeenAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long? EndedAt { get; set; }
+
+    /// <summary>Why it ended.</summary>
+    public string? EndReason { get; set; }
+
+    /// <summary>Where it started.</summary>
+    public string? SourceIp { get; set; }
+
+    /// <summary>The user agent.</summary>
+    public string? UserAgent { get; set; }
+}
+
+/// <summary>A row of <c>authorization_requests</c>: a pending request as JSON, until a code is issued or it expires.</summary>
+public sealed class AuthorizationRequestEntity
+{
+    /// <summary>Primary key: the random id.</summary>
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>The request, as JSON.</summary>
+    public string Payload { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+}
+
+/// <summary>A row of <c>authorization_codes</c>: keyed by the code's hash, never the code.</summary>
+public sealed class AuthorizationCodeEntity
+{
+    /// <summary>Primary key: SHA-256 of the code, base64url.</summary>
+    public string CodeHash { get; set; } = string.Empty;
+
+    /// <summary>The code's grant, as JSON.</summary>
+    public string Payload { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+
+    /// <summary>Unix ms, once redeemed.</summary>
+    public long? RedeemedAt { get; set; }
+
+    /// <summary>Space-separated ids of the tokens issued for it.</summary>
+    public string IssuedTokenIds { get; set; } = string.Empty;
 }

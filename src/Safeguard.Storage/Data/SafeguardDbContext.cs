@@ -34,6 +34,15 @@ public abstract class SafeguardDbContext : DbContext
     /// <summary>Users' second factors.</summary>
     public DbSet<AuthenticatorEntity> Authenticators => Set<AuthenticatorEntity>();
 
+    /// <summary>Sign-in sessions.</summary>
+    public DbSet<SessionEntity> Sessions => Set<SessionEntity>();
+
+    /// <summary>Pending authorization requests.</summary>
+    public DbSet<AuthorizationRequestEntity> AuthorizationRequests => Set<AuthorizationRequestEntity>();
+
+    /// <summary>Authorization codes (hashed).</summary>
+    public DbSet<AuthorizationCodeEntity> AuthorizationCodes => Set<AuthorizationCodeEntity>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -53,6 +62,7 @@ public abstract class SafeguardDbContext : DbContext
             client.Property(c => c.CertificateSubject).HasColumnName("certificate_subject").HasMaxLength(1024);
             client.Property(c => c.RequireDpop).HasColumnName("require_dpop");
             client.Property(c => c.IntrospectionResources).HasColumnName("introspection_resources").HasMaxLength(4096);
+            client.Property(c => c.RedirectUris).HasColumnName("redirect_uris").HasMaxLength(20500).HasDefaultValue(string.Empty);
             client.Property(c => c.Enabled).HasColumnName("enabled");
             client.Property(c => c.CreatedAt).HasColumnName("created_at");
             client.Property(c => c.UpdatedAt).HasColumnName("updated_at");
@@ -132,6 +142,50 @@ public abstract class SafeguardDbContext : DbContext
             authenticator.Property(a => a.LastUsedAt).HasColumnName("last_used_at");
             authenticator.HasIndex(a => a.Subject).HasDatabaseName("ix_authenticators_subject");
             authenticator.HasOne<UserEntity>().WithMany().HasForeignKey(a => a.Subject).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<SessionEntity>(session =>
+        {
+            session.ToTable("sessions");
+            session.HasKey(x => x.Id);
+            session.Property(x => x.Id).HasColumnName("id").HasMaxLength(32);
+            session.Property(x => x.SecretHash).HasColumnName("secret_hash");
+            session.Property(x => x.Subject).HasColumnName("subject").HasMaxLength(64);
+            session.Property(x => x.AuthenticatedAt).HasColumnName("authenticated_at");
+            session.Property(x => x.Amr).HasColumnName("amr").HasMaxLength(256);
+            session.Property(x => x.Acr).HasColumnName("acr").HasMaxLength(256);
+            session.Property(x => x.CreatedAt).HasColumnName("created_at");
+            session.Property(x => x.LastSeenAt).HasColumnName("last_seen_at");
+            session.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            session.Property(x => x.EndedAt).HasColumnName("ended_at");
+            session.Property(x => x.EndReason).HasColumnName("end_reason").HasMaxLength(32);
+            session.Property(x => x.SourceIp).HasColumnName("source_ip").HasMaxLength(64);
+            session.Property(x => x.UserAgent).HasColumnName("user_agent").HasMaxLength(512);
+            session.HasIndex(x => x.SecretHash).IsUnique().HasDatabaseName("ux_sessions_secret_hash");
+            session.HasIndex(x => x.Subject).HasDatabaseName("ix_sessions_subject");
+            session.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.Subject).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<AuthorizationRequestEntity>(request =>
+        {
+            request.ToTable("authorization_requests");
+            request.HasKey(x => x.Id);
+            request.Property(x => x.Id).HasColumnName("id").HasMaxLength(32);
+            request.Property(x => x.Payload).HasColumnName("payload").HasMaxLength(16384);
+            request.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            request.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_authorization_requests_expires_at");
+        });
+
+        modelBuilder.Entity<AuthorizationCodeEntity>(code =>
+        {
+            code.ToTable("authorization_codes");
+            code.HasKey(x => x.CodeHash);
+            code.Property(x => x.CodeHash).HasColumnName("code_hash").HasMaxLength(64);
+            code.Property(x => x.Payload).HasColumnName("payload").HasMaxLength(16384);
+            code.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            code.Property(x => x.RedeemedAt).HasColumnName("redeemed_at");
+            code.Property(x => x.IssuedTokenIds).HasColumnName("issued_token_ids").HasMaxLength(1024);
+            code.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_authorization_codes_expires_at");
         });
     }
 }

@@ -78,6 +78,66 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     b.ToTable("authenticators", (string)null);
                 });
 
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthorizationCodeEntity", b =>
+                {
+                    b.Property<string>("CodeHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code_hash");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("IssuedTokenIds")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("issued_token_ids");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("character varying(16384)")
+                        .HasColumnName("payload");
+
+                    b.Property<long?>("RedeemedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("redeemed_at");
+
+                    b.HasKey("CodeHash");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_authorization_codes_expires_at");
+
+                    b.ToTable("authorization_codes", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthorizationRequestEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("id");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("character varying(16384)")
+                        .HasColumnName("payload");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_authorization_requests_expires_at");
+
+                    b.ToTable("authorization_requests", (string)null);
+                });
+
             modelBuilder.Entity("Safeguard.Storage.Data.ClientEntity", b =>
                 {
                     b.Property<string>("ClientId")
@@ -136,6 +196,14 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     b.Property<string>("Jwks")
                         .HasColumnType("text")
                         .HasColumnName("jwks");
+
+                    b.Property<string>("RedirectUris")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20500)
+                        .HasColumnType("character varying(20500)")
+                        .HasDefaultValue("")
+                        .HasColumnName("redirect_uris");
 
                     b.Property<bool>("RequireDpop")
                         .HasColumnType("boolean")
@@ -211,6 +279,82 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasDatabaseName("ix_revoked_tokens_revoked_at");
 
                     b.ToTable("revoked_tokens", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.SessionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Acr")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("acr");
+
+                    b.Property<string>("Amr")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("amr");
+
+                    b.Property<long>("AuthenticatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("authenticated_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EndReason")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("end_reason");
+
+                    b.Property<long?>("EndedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
+                    b.Property<long>("LastSeenAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_seen_at");
+
+                    b.Property<byte[]>("SecretHash")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("secret_hash");
+
+                    b.Property<string>("SourceIp")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source_ip");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("subject");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("user_agent");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SecretHash")
+                        .IsUnique()
+                        .HasDatabaseName("ux_sessions_secret_hash");
+
+                    b.HasIndex("Subject")
+                        .HasDatabaseName("ix_sessions_subject");
+
+                    b.ToTable("sessions", (string)null);
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.SigningKeyEntity", b =>
@@ -337,6 +481,15 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.HasOne("Safeguard.Storage.Data.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Subject")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.SessionEntity", b =>
                 {
                     b.HasOne("Safeguard.Storage.Data.UserEntity", null)
                         .WithMany()

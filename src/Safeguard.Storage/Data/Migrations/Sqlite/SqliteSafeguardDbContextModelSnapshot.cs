@@ -73,6 +73,66 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                     b.ToTable("authenticators", (string)null);
                 });
 
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthorizationCodeEntity", b =>
+                {
+                    b.Property<string>("CodeHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code_hash");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("IssuedTokenIds")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("issued_token_ids");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<long?>("RedeemedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("redeemed_at");
+
+                    b.HasKey("CodeHash");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_authorization_codes_expires_at");
+
+                    b.ToTable("authorization_codes", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.AuthorizationRequestEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(16384)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_authorization_requests_expires_at");
+
+                    b.ToTable("authorization_requests", (string)null);
+                });
+
             modelBuilder.Entity("Safeguard.Storage.Data.ClientEntity", b =>
                 {
                     b.Property<string>("ClientId")
@@ -131,6 +191,14 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                     b.Property<string>("Jwks")
                         .HasColumnType("TEXT")
                         .HasColumnName("jwks");
+
+                    b.Property<string>("RedirectUris")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20500)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("")
+                        .HasColumnName("redirect_uris");
 
                     b.Property<bool>("RequireDpop")
                         .HasColumnType("INTEGER")
@@ -206,6 +274,82 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_revoked_tokens_revoked_at");
 
                     b.ToTable("revoked_tokens", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.SessionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Acr")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("acr");
+
+                    b.Property<string>("Amr")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("amr");
+
+                    b.Property<long>("AuthenticatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("authenticated_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EndReason")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("end_reason");
+
+                    b.Property<long?>("EndedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<long>("LastSeenAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_seen_at");
+
+                    b.Property<byte[]>("SecretHash")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("secret_hash");
+
+                    b.Property<string>("SourceIp")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_ip");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_agent");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SecretHash")
+                        .IsUnique()
+                        .HasDatabaseName("ux_sessions_secret_hash");
+
+                    b.HasIndex("Subject")
+                        .HasDatabaseName("ix_sessions_subject");
+
+                    b.ToTable("sessions", (string)null);
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.SigningKeyEntity", b =>
@@ -332,6 +476,15 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.HasOne("Safeguard.Storage.Data.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Subject")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.SessionEntity", b =>
                 {
                     b.HasOne("Safeguard.Storage.Data.UserEntity", null)
                         .WithMany()

@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Safeguard.Audit;
+using Safeguard.Server.Authorize;
+using Safeguard.Sessions;
+using Safeguard.Users;
+
+namespace Safeguard.Server.SignIn.Pages;
+
+/// <summary>The second step: a TOTP code (six digits) or a recovery code. A right, unused code finishes the sign-in at AAL2.</summary>
+internal sealed class MfaModel(TotpAuthenticators totp, RecoveryCodes recovery, SignInFlow flow, SignInCookies cookies) : PageModel
+{
+    [BindProperty]
+    public string? Code { get; set; }
+
+    public string? Message { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        var pending = cookies.ReadPending(Request);
+        if (pending is null)
+        {
+            return Restart();
+        }
+
+        var request = await flow.FindRequestAsync(pending.RequestId, HttpContext.RequestAborted).ConfigureAwait(false);
+        PageSecurity.Apply(Response, PageSecurity.OriginOf(request?.RedirectUri));
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        var cancellationToken = HttpContext.RequestAborted;
+        var pending = cookies.ReadPending(Request);
+        if (pending is null)
+        {
+            return Restart();
+        }
+
+        var request = await flow.FindRequestAsync(pending.RequestId, cancellationToken).ConfigureAwait(false);
+        PageSecurity.Apply(Response, PageSecurity.OriginOf(request?.RedirectUri));
+        var code = (Code ?? string.Empty).Trim();
+        Code = null;
+        var isTotp = code.Replace(" ", string.Empty, StringComparison.Ordinal) is { Length: 6 } digits && digits.All(char.IsAsciiDigit);
+        var result = isTotp
+            ? await totp.VerifyAsync(pending.Subject, code, cancellationToken).ConfigureAwait(false)
+            : await recovery.VerifyAsync(pending.Subject, code, cancellationToken).ConfigureAwait(false);
+        var method = isTotp ? "authenticator app" : "recovery code";
+        if (!result.Succeeded)
+        {
+            var reason = result.Outcome switch
+            {
+                MfaOutcome.Replayed => SafeguardErrorCodes.MfaReplayed,
+                MfaOutcome.Disabled => SafeguardErrorCodes.MfaDisabled,
+                MfaOutcome.NotEnrolled => SafeguardErrorCodes.MfaNotEnrolled,
+                _ => SafeguardErrorCodes.MfaInvalid,
+            };
+            await flow.RecordAsync(HttpContext, AuditEventType.MfaFailed, AuditOutcome.Denied, pending.Subject, request?.ClientId,
+                $"{reason} {method} refused ({result.Failures} consecutive failures)").ConfigureAwait(false);
+            Message = result.Outcome == MfaOutcome.Disabled
+                ? "This second factor is locked after too many wrong codes. Contact your administrator."
+                : "That code did not work. Enter the code your authenticator app shows now (each code works once), or an unused recovery code.";
+            return Page();
+        }
+
+        string[] amr = isTotp
+            ? [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor]
+            : [AuthenticationContext.Password, AuthenticationContext.MultiFactor];
+        if (!await flow.RecordAsync(HttpContext, AuditEventType.MfaSucceeded, AuditOutcome.Success, pending.Subject, request?.ClientId, $"{method} verified",
+                b => b.Event = b.Event with { Amr = amr, Acr = AuthenticationContext.Aal2 }).ConfigureAwait(false)
+            || !await flow.CompleteAsync(HttpContext, pending.Subject, amr, AuthenticationContext.Aal2, request).ConfigureAwait(false))
+        {
+            Response.StatusCode = 503;
+            Message = "Signing in is unavailable for a moment. Try again shortly.";
+            return Page();
+        }
+
+        return new EmptyResult();
+    }
+
+    private static RedirectResult Restart() => new("/signin");
+}

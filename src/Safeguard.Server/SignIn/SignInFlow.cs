@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Options;
+using Safeguard.Audit;
+using Safeguard.Authorization;
+using Safeguard.Server.Audit;
+using Safeguard.Server.Authorize;
+using Safeguard.Server.OAuth;
+using Safeguard.Sessions;
+using Safeguard.Users;
+
+namespace Safeguard.Server.SignIn;
+
+/// <summary>
+/// What the sign-in pages share: the pending authorization request a sign-in is for, the audit events of each step,
+/// and finishing: a new session (its cookie set, the pending sign-in cleared, <c>session.started</c> durable), then
+/// back to the client with a code, or to the account page.
+/// </summary>
+internal sealed class SignInFlow(
+    IAuthorizationStore requests, SessionManager sessions, AuthorizationResponder responder, ServerAudit audit,
+    IOptions<SignInOptions> options, TimeProvider time)
+{
+    public const string GenericFailure =
+        "The username or password is not right, or this account cannot sign in now. Check them and try again; after several tries, wait a minute before the next. If it keeps happening, contact your administrator.";
+
+    public bool RequireMfa => options.Value.RequireMfa;
+
+    /// <summary>The live pending request <paramref name="id"/> names, or null.</summary>
+    public async Task<AuthorizationRequest?> FindRequestAsync(string? id, CancellationToken cancellationToken)
+    {
+        if (id is not { Length: > 0 and <= 64 })
+        {
+            return null;
+        }
+
+        var request = await requests.FindRequestAsync(id, cancellationToken).ConfigureAwait(false);
+        return request is not null && time.GetUtcNow() < request.ExpiresAt ? request : null;
+    }
+
+    /// <summary>The source key a sign-in is throttled by (IPv4 address, IPv6 /64).</summary>
+    public static string SourceOf(HttpContext context) => SourceAddress.Of(context.Connection.RemoteIpAddress);
+
+    /// <summary>Records an event of the sign-in; false when the trail cannot take it (the page then says try later).</summary>
+    public Task<bool> RecordAsync(HttpContext context, AuditEventType type, AuditOutcome outcome, string? subject, string? clientId, string reason, Action<AuditEventBuilder>? extra = null)
+    {
+        var auditEvent = audit.Create(context, type, outcome, clientId, reason, context.Response.StatusCode) with
+        {
+            Subject = subject,
+            Action = AuditAction.Execute,
+            ResourceType = "user",
+            ResourceId = subject,
+        };
+        var builder = new AuditEventBuilder(auditEvent);
+        extra?.Invoke(builder);
+        return audit.RecordAsync(builder.Event, context.RequestAborted);
+    }
+
+    /// <summary>Finishes: starts the session and continues. False when the trail cannot record it (nothing started).</summary>
+    public async Task<bool> CompleteAsync(HttpContext context, string subject, IReadOnlyList<string> amr, string acr, AuthorizationRequest? request)
+    {
+        var userAgent = context.Request.Headers.UserAgent.ToString();
+        var (session, secret) = await sessions.StartAsync(subject, amr, acr, context.Connection.RemoteIpAddress?.ToString(), userAgent, context.RequestAborted).ConfigureAwait(false);
+        if (!await audit.RecordAsync(SessionEvents.Started(audit, context, session, request?.ClientId), context.RequestAborted).ConfigureAwait(false))
+        {
+            await sessions.EndAsync(session.Id, "audit unavailable", CancellationToken.None).ConfigureAwait(false);
+            return false;
+        }
+
+        SignInCookies.SetSession(context.Response, secret);
+        SignInCookies.ClearPending(context.Response);
+        if (request is not null)
+        {
+            await responder.CompleteAsync(context, request, session).ConfigureAwait(false);
+        }
+        else
+        {
+            context.Response.StatusCode = StatusCodes.Status303SeeOther;
+            context.Response.Headers.Location = "/";
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Adds details to an audit event (records are immutable).</summary>
+internal sealed class AuditEventBuilder(AuditEvent auditEvent)
+{
+    public AuditEvent Event { get; set; } = auditEvent;
+}
