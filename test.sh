@@ -8,13 +8,15 @@ cd "$(dirname "$0")"
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- Machine prerequisites -------------------------------------------------------------------------------
-# Debian packages the tests use: PostgreSQL (the audit store's second provider), ICU. Chromium comes with the login pages.
+# Debian packages the tests use: PostgreSQL (the audit store's second provider), ICU, Chromium (the sign-in pages).
 need_packages=()
 command -v openssl >/dev/null 2>&1 || need_packages+=(openssl)
 # ICU: passwords and usernames are NFKC-normalised, which .NET takes from ICU (the products are not invariant-mode).
 ldconfig -p 2>/dev/null | grep 'libicuuc\.so' >/dev/null || need_packages+=(libicu72)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_packages+=(postgresql)
+# The sign-in pages are tested in a real browser: Debian's Chromium, driven by Playwright (no browser download).
+[ -x /usr/bin/chromium ] || need_packages+=(chromium)
 if [ "${#need_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_packages[*]}"
@@ -46,6 +48,7 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+export SAFEGUARD_TEST_CHROMIUM=/usr/bin/chromium
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
