@@ -207,6 +207,15 @@ public static class SafeguardErrorCodes
     /// <summary><c>prompt=none</c> and no live session (OIDC <c>login_required</c>).</summary>
     public const string LoginRequired = "SG3218";
 
+    /// <summary>A refresh token is unknown, expired, revoked or another client's.</summary>
+    public const string RefreshTokenInvalid = "SG3219";
+
+    /// <summary>A refresh token was used a second time: its whole family is revoked.</summary>
+    public const string RefreshTokenReused = "SG3220";
+
+    /// <summary>A DPoP-bound refresh token came without a proof of its key.</summary>
+    public const string RefreshTokenDpopMismatch = "SG3221";
+
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 

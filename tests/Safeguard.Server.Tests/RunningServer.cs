@@ -192,7 +192,7 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>Registers a client of the authorization-code grant (public when <paramref name="secret"/> is false).</summary>
-    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null)
+    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null, bool refresh = false)
     {
         var now = TimeProvider.System.GetUtcNow();
         var value = secret ? ClientSecrets.Generate() : null;
@@ -200,7 +200,7 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             ClientId = clientId,
             AuthenticationMethod = secret ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.None,
-            GrantTypes = [GrantTypes.AuthorizationCode],
+            GrantTypes = refresh ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken] : [GrantTypes.AuthorizationCode],
             AllowedScopes = scopes ?? ["patient.read"],
             AllowedResources = ["https://api.example.org"],
             RedirectUris = [redirectUri],

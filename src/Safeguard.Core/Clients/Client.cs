@@ -100,4 +100,7 @@ public static class GrantTypes
 
     /// <summary>RFC 6749 section 4.1, with PKCE S256 always (RFC 9700).</summary>
     public const string AuthorizationCode = "authorization_code";
+
+    /// <summary>RFC 6749 section 6, rotated on every use; only with <see cref="AuthorizationCode"/>.</summary>
+    public const string RefreshToken = "refresh_token";
 }

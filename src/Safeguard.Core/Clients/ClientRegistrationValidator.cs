@@ -147,12 +147,16 @@ public static class ClientRegistrationValidator
             errors.Add($"client id '{registration.ClientId}' starts with '{ClientIds.UserSubjectPrefix}', which is reserved for user subjects (a client's sub must never equal a user's).");
         }
 
-        if (normalized.GrantTypes.Count == 0 || normalized.GrantTypes.Any(g => g is not (Clients.GrantTypes.ClientCredentials or Clients.GrantTypes.AuthorizationCode)))
+        if (normalized.GrantTypes.Count == 0 || normalized.GrantTypes.Any(g => g is not (Clients.GrantTypes.ClientCredentials or Clients.GrantTypes.AuthorizationCode or Clients.GrantTypes.RefreshToken)))
         {
-            errors.Add($"grant types: use {Clients.GrantTypes.ClientCredentials} or {Clients.GrantTypes.AuthorizationCode} (implicit and password grants are not offered).");
+            errors.Add($"grant types: use {Clients.GrantTypes.ClientCredentials}, {Clients.GrantTypes.AuthorizationCode} or {Clients.GrantTypes.RefreshToken} (implicit and password grants are not offered).");
         }
 
         var codeFlow = normalized.GrantTypes.Contains(Clients.GrantTypes.AuthorizationCode, StringComparer.Ordinal);
+        if (normalized.GrantTypes.Contains(Clients.GrantTypes.RefreshToken, StringComparer.Ordinal) && !codeFlow)
+        {
+            errors.Add($"grant types: {Clients.GrantTypes.RefreshToken} comes only with {Clients.GrantTypes.AuthorizationCode} (a person's sign-in is what it refreshes).");
+        }
         if (codeFlow && normalized.RedirectUris.Count == 0)
         {
             errors.Add("redirect uri: the authorization_code grant needs at least one redirect URI (matched exactly).");
@@ -167,9 +171,9 @@ public static class ClientRegistrationValidator
             errors.Add($"redirect uri '{uri}': use an absolute https URI, or http on 127.0.0.1 or [::1] for a native app (RFC 8252), without a fragment or user info, at most {MaxRedirectUriLength} characters.");
         }
 
-        if (registration.AuthenticationMethod == ClientAuthenticationMethods.None && (!codeFlow || normalized.GrantTypes.Count != 1))
+        if (registration.AuthenticationMethod == ClientAuthenticationMethods.None && (!codeFlow || normalized.GrantTypes.Contains(Clients.GrantTypes.ClientCredentials, StringComparer.Ordinal)))
         {
-            errors.Add("a public client (auth none) may use only the authorization_code grant: it cannot keep a secret, and PKCE protects its codes.");
+            errors.Add("a public client (auth none) may use only the authorization_code grant (and refresh_token): it cannot keep a secret, and PKCE protects its codes.");
         }
 
         if (normalized.Scopes.Any(s => !IsScopeToken(s)))

@@ -186,23 +186,32 @@ public sealed partial class SafeguardDataFolder
         EnsureCreated();
         if (!File.Exists(NodeIdFile))
         {
-            var temporary = $"{NodeIdFile}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temporary, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)) + "\n");
             try
             {
-                File.Move(temporary, NodeIdFile, overwrite: false);
+                // O_EXCL: of processes starting together, exactly one creates the file; the others read theirs.
+                using var created = new FileStream(NodeIdFile, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+                created.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)) + "\n"));
+                created.Flush(flushToDisk: true);
             }
             catch (IOException) when (File.Exists(NodeIdFile))
             {
                 // Another process created it first: use theirs.
             }
-            finally
-            {
-                File.Delete(temporary);
-            }
         }
 
-        var id = File.ReadAllText(NodeIdFile).Trim();
+        // The creator writes 13 bytes right after creating the file; a reader that comes in between waits for them.
+        var id = string.Empty;
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            id = File.ReadAllText(NodeIdFile).Trim();
+            if (id.Length != 0)
+            {
+                break;
+            }
+
+            Thread.Sleep(10);
+        }
+
         return id.Length == 12 && id.All(char.IsAsciiHexDigitLower)
             ? id
             : throw new InvalidOperationException($"'{NodeIdFile}' does not hold a node id (12 lowercase hex digits). Restore it from a backup, or delete it to start a new audit chain for this folder.");

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Safeguard.Authorization;
 
 namespace Safeguard.Sessions;
 
@@ -15,13 +16,15 @@ public sealed class SessionManager
     private static readonly byte[] Label = "safeguard-session-v1\0"u8.ToArray();
 
     private readonly ISessionStore _store;
+    private readonly IRefreshTokenStore _refreshTokens;
     private readonly SessionOptions _options;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the manager.</summary>
-    public SessionManager(ISessionStore store, IOptions<SessionOptions> options, TimeProvider time)
+    public SessionManager(ISessionStore store, IRefreshTokenStore refreshTokens, IOptions<SessionOptions> options, TimeProvider time)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
+        _refreshTokens = refreshTokens ?? throw new ArgumentNullException(nameof(refreshTokens));
         _options = OptionsGuard.Validated(new SessionOptionsValidator(), options);
         _time = time ?? throw new ArgumentNullException(nameof(time));
     }
@@ -76,10 +79,9 @@ public sealed class SessionManager
         }
 
         var now = _time.GetUtcNow();
-        var reason = now >= session.ExpiresAt ? "absolute" : now - session.LastSeenAt >= _options.IdleTimeout ? "idle" : null;
-        if (reason is not null)
+        if (LimitReached(session, now) is { } reason)
         {
-            var ended = await _store.EndAsync(session.Id, reason, now, cancellationToken).ConfigureAwait(false);
+            var ended = await EndAsync(session.Id, reason, cancellationToken).ConfigureAwait(false);
             return new SessionCheck(null, ended ? session with { EndedAt = now, EndReason = reason } : null);
         }
 
@@ -91,10 +93,25 @@ public sealed class SessionManager
         return new SessionCheck(session, null);
     }
 
-    /// <summary>Ends a session (logout, or an administrator).</summary>
+    /// <summary>Which limit a session has reached at <paramref name="now"/>: <c>absolute</c>, <c>idle</c>, or null for none.</summary>
+    public string? LimitReached(UserSession session, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return now >= session.ExpiresAt ? "absolute" : now - session.LastSeenAt >= _options.IdleTimeout ? "idle" : null;
+    }
+
+    /// <summary>Records activity on a live session (a refresh, an authorization).</summary>
+    public Task<bool> TouchAsync(string sessionId, CancellationToken cancellationToken) => _store.TouchAsync(sessionId, _time.GetUtcNow(), cancellationToken);
+
+    /// <summary>Ends a session (logout, a limit, an administrator); every refresh token bound to it is revoked with it.</summary>
     /// <returns>True if this call ended it.</returns>
-    public Task<bool> EndAsync(string sessionId, string reason, CancellationToken cancellationToken) =>
-        _store.EndAsync(sessionId, reason, _time.GetUtcNow(), cancellationToken);
+    public async Task<bool> EndAsync(string sessionId, string reason, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var ended = await _store.EndAsync(sessionId, reason, now, cancellationToken).ConfigureAwait(false);
+        await _refreshTokens.RevokeSessionAsync(sessionId, now, cancellationToken).ConfigureAwait(false);
+        return ended;
+    }
 
     private static byte[] Hash(string secret)
     {

@@ -311,7 +311,17 @@ internal sealed class ServerOptionsSetup : IPostConfigureOptions<ServerOptions>
 
         if (ServerOptionsValidator.TryParseEndpoint(options.ManagementListen, Uri.UriSchemeHttps, out var management) && management.Port == 0)
         {
-            options.ManagementListen = new UriBuilder(options.ManagementListen!) { Port = FreePort(management.Address ?? IPAddress.Loopback) }.Uri.GetLeftPart(UriPartial.Authority);
+            // Each probe socket is closed before the next is bound, so the system may offer the same port twice: never
+            // give the management endpoint the public one.
+            var listenPort = ServerOptionsValidator.TryParseEndpoint(options.Listen, Uri.UriSchemeHttps, out var listen) ? listen.Port : -1;
+            int port;
+            do
+            {
+                port = FreePort(management.Address ?? IPAddress.Loopback);
+            }
+            while (port == listenPort);
+
+            options.ManagementListen = new UriBuilder(options.ManagementListen!) { Port = port }.Uri.GetLeftPart(UriPartial.Authority);
         }
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Safeguard.Authorization;
 using Safeguard.Dpop;
 using Safeguard.Keys;
 using Safeguard.Server.Audit;
@@ -104,7 +105,7 @@ internal sealed partial class KeyMaintenanceService(
 /// <summary>Pulls changed clients and new revocations, and prunes the replay cache and expired revocations once a minute.</summary>
 internal sealed partial class SyncService(
     ClientRegistry clients, RevocationService revocations, IReplayCache replay, IRevocationStore revocationStore, RefusalAggregator refusals,
-    IOptions<ServerOptions> options, TimeProvider clock, ILogger<SyncService> logger) : PeriodicService(clock)
+    IAuthorizationStore authorizations, IRefreshTokenStore refreshTokens, IOptions<ServerOptions> options, TimeProvider clock, ILogger<SyncService> logger) : PeriodicService(clock)
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
     private readonly TimeProvider _clock = clock;
@@ -124,6 +125,12 @@ internal sealed partial class SyncService(
             _nextPrune = now + PruneEvery;
             await replay.PruneAsync(now, cancellationToken).ConfigureAwait(false);
             await revocationStore.PruneAsync(now - TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+
+            // Codes are kept 15 minutes past their 60 s (longer than any access token they gave lives), so a late replay
+            // still revokes; refresh tokens a day past their end, so a late one is still recognised and its session
+            // closed with the right reason.
+            await authorizations.PurgeExpiredAsync(now - TimeSpan.FromMinutes(15), cancellationToken).ConfigureAwait(false);
+            await refreshTokens.PurgeExpiredAsync(now - TimeSpan.FromDays(1), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -81,6 +81,8 @@ public static class SafeguardServerServiceCollectionExtensions
 
         services.AddSingleton<ITokenGrantHandler, ClientCredentialsGrant>();
         services.AddSingleton<ITokenGrantHandler, AuthorizationCodeGrant>();
+        services.AddSingleton<ITokenGrantHandler, RefreshTokenGrant>();
+        services.AddSingleton<UserTokens>();
         services.AddSingleton<AuthorizationResponder>();
         services.AddSingleton<AuthorizeEndpoint>();
         services.AddSingleton<SignInCookies>();

@@ -1,4 +1,5 @@
 using Safeguard.Audit;
+using Safeguard.Authorization;
 using Safeguard.Server.Audit;
 using Safeguard.Server.OAuth;
 using Safeguard.Tokens;
@@ -15,7 +16,9 @@ internal sealed class RevocationEndpoint(
     AuthenticatedRequestReader requests,
     AccessTokenValidator validator,
     RevocationService revocations,
-    ServerAudit audit)
+    IRefreshTokenStore refreshTokens,
+    ServerAudit audit,
+    TimeProvider time)
 {
     /// <summary>Handles one request.</summary>
     public async Task HandleAsync(HttpContext context)
@@ -29,6 +32,12 @@ internal sealed class RevocationEndpoint(
         if (form["token"] is not { } token)
         {
             await audit.RefuseAsync(context, AuditEventType.TokenRevoked, AuditAction.Delete, 400, OAuthResponses.InvalidRequest, "token is required.", SafeguardErrorCodes.RequestMalformed, caller.Client.ClientId).ConfigureAwait(false);
+            return;
+        }
+
+        if (!token.Contains('.', StringComparison.Ordinal))
+        {
+            await RevokeRefreshTokenAsync(context, caller.Client.ClientId, token).ConfigureAwait(false);
             return;
         }
 
@@ -74,6 +83,37 @@ internal sealed class RevocationEndpoint(
             {
                 return;
             }
+        }
+
+        context.Response.StatusCode = 200;
+        OAuthResponses.NoStore(context.Response);
+    }
+
+    /// <summary>
+    /// A refresh token (not a JWT): revoking it revokes its whole family, the grant it came from (RFC 7009 section 2.1).
+    /// Another client's token, or an unknown one, is answered the same and recorded as not revoked.
+    /// </summary>
+    private async Task RevokeRefreshTokenAsync(HttpContext context, string clientId, string token)
+    {
+        var found = token.Length <= 256 ? await refreshTokens.FindAsync(RefreshTokens.Hash(token), context.RequestAborted).ConfigureAwait(false) : null;
+        var own = found is not null && found.ClientId == clientId;
+        var record = audit.Create(context, AuditEventType.TokenRevoked, own ? AuditOutcome.Success : AuditOutcome.Denied, clientId,
+            own ? "refresh token revoked by its client with its family (RFC 7009)" : "unknown refresh token or another client's; not revoked", 200) with
+        {
+            Subject = own ? found!.Subject : null,
+            SessionId = own ? found!.SessionId : null,
+            Action = AuditAction.Delete,
+            ResourceType = "refresh_token",
+            ResourceId = own ? found!.FamilyId : null,
+        };
+        if (!await audit.RecordOrRefuseAsync(context, record).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (own)
+        {
+            await refreshTokens.RevokeFamilyAsync(found!.FamilyId, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
         }
 
         context.Response.StatusCode = 200;

@@ -3,11 +3,9 @@ using Safeguard.Authorization;
 using Safeguard.Clients;
 using Safeguard.Server.Audit;
 using Safeguard.Server.Authorize;
-using Safeguard.Server.Diagnostics;
 using Safeguard.Server.OAuth;
 using Safeguard.Server.Revocation;
 using Safeguard.Sessions;
-using Safeguard.Tokens;
 using Safeguard.Users;
 
 namespace Safeguard.Server.Token;
@@ -21,8 +19,8 @@ namespace Safeguard.Server.Token;
 /// <c>openid</c> an ID token comes too. Tokens are released only once their issuance is durable.
 /// </summary>
 internal sealed class AuthorizationCodeGrant(
-    IAuthorizationStore codes, SessionManager sessions, ISessionStore sessionStore, IUserStore users, AccessTokenIssuer issuer, IdTokenIssuer idTokens,
-    RevocationService revocation, ServerAudit audit, ServerMetrics metrics, TimeProvider time) : ITokenGrantHandler
+    IAuthorizationStore codes, SessionManager sessions, ISessionStore sessionStore, IUserStore users, UserTokens tokens,
+    RevocationService revocation, ServerAudit audit, TimeProvider time) : ITokenGrantHandler
 {
     public string GrantType => GrantTypes.AuthorizationCode;
 
@@ -69,87 +67,19 @@ internal sealed class AuthorizationCodeGrant(
 
         var session = await sessionStore.FindAsync(code.SessionId, cancellationToken).ConfigureAwait(false);
         var user = await users.FindBySubjectAsync(code.Subject, cancellationToken).ConfigureAwait(false);
-        var sessionLive = session is { EndedAt: null } && now < session.ExpiresAt && now - session.LastSeenAt < sessions.Options.IdleTimeout;
+        var sessionLive = session is { EndedAt: null } && sessions.LimitReached(session, now) is null;
         if (!sessionLive || user is not { Status: UserStatus.Active })
         {
             await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The sign-in behind this code is no longer valid.", SafeguardErrorCodes.SessionNotActive).ConfigureAwait(false);
             return;
         }
 
-        var scopes = code.Scopes;
-        var certificate = request.Client.CertificateThumbprint;
-        var issued = issuer.Issue(new AccessTokenRequest
+        var grant = new UserGrant(code.Subject, code.SessionId, code.Scopes, code.Resources, code.AuthenticatedAt, code.Acr, code.Amr, user.Roles, code.Nonce);
+        var tokenId = await tokens.IssueAsync(request, GrantType, grant, RefreshTokens.NewFamily(), session!.ExpiresAt, request.DpopThumbprint).ConfigureAwait(false);
+        if (tokenId is not null)
         {
-            Subject = code.Subject,
-            ClientId = client.ClientId,
-            Audiences = code.Resources,
-            Scopes = scopes,
-            SessionId = code.SessionId,
-            AuthenticationTime = code.AuthenticatedAt,
-            AuthenticationContextClass = code.Acr,
-            AuthenticationMethods = code.Amr,
-            Roles = user.Roles,
-            ConfirmationJwkThumbprint = request.DpopThumbprint,
-            ConfirmationCertificateThumbprint = certificate,
-        });
-        var idToken = issued.Succeeded && scopes.Contains("openid", StringComparer.Ordinal)
-            ? idTokens.Issue(new IdTokenRequest
-            {
-                Subject = code.Subject,
-                ClientId = client.ClientId,
-                SessionId = code.SessionId,
-                AuthenticatedAt = code.AuthenticatedAt,
-                Nonce = code.Nonce,
-                Acr = code.Acr,
-                Amr = code.Amr,
-                AccessToken = issued.Token,
-            })
-            : null;
-        if (!issued.Succeeded || (scopes.Contains("openid", StringComparer.Ordinal) && idToken is null))
-        {
-            await request.RefuseAsync(audit, 503, OAuthResponses.TemporarilyUnavailable, "No token can be issued now.", issued.ErrorCode ?? SafeguardErrorCodes.IssuanceNoSigningKey).ConfigureAwait(false);
-            return;
+            await codes.RecordIssuedTokenAsync(codeHash, tokenId, cancellationToken).ConfigureAwait(false);
         }
-
-        var auditEvent = audit.Create(context, AuditEventType.TokenIssued, AuditOutcome.Success, client.ClientId, $"grant={GrantType} auth={request.Client.Method}", 200) with
-        {
-            Subject = code.Subject,
-            SessionId = code.SessionId,
-            TokenId = issued.TokenId,
-            Acr = code.Acr,
-            Amr = code.Amr,
-            ConfirmationThumbprint = request.DpopThumbprint ?? certificate,
-            Action = AuditAction.Create,
-            ResourceType = "access_token",
-            ResourceId = string.Join(' ', code.Resources),
-        };
-        if (!await audit.RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        await codes.RecordIssuedTokenAsync(codeHash, issued.TokenId!, cancellationToken).ConfigureAwait(false);
-        metrics.TokenIssued(GrantType);
-        var response = context.Response;
-        response.StatusCode = 200;
-        OAuthResponses.NoStore(response);
-        response.ContentType = "application/json";
-        var expiresIn = (long)Math.Max(0, (issued.ExpiresAt - auditEvent.Time).TotalSeconds);
-        await OAuthResponses.WriteJsonAsync(response, writer =>
-        {
-            writer.WriteString("access_token", issued.Token);
-            writer.WriteString("token_type", request.DpopThumbprint is null ? "Bearer" : "DPoP");
-            writer.WriteNumber("expires_in", expiresIn);
-            if (scopes.Count > 0)
-            {
-                writer.WriteString("scope", string.Join(' ', scopes));
-            }
-
-            if (idToken is not null)
-            {
-                writer.WriteString("id_token", idToken);
-            }
-        }).ConfigureAwait(false);
     }
 
     /// <summary>A replayed code (RFC 9700 section 4.5): every access token issued for it is revoked, then the request is refused.</summary>

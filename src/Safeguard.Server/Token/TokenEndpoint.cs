@@ -102,7 +102,7 @@ internal sealed class TokenEndpoint
         }
 
         if (!client.GrantTypes.Contains(grantType, StringComparer.Ordinal)
-            || (authentication.Client.Method == ClientAuthenticationMethods.None && grantType != Clients.GrantTypes.AuthorizationCode))
+            || (authentication.Client.Method == ClientAuthenticationMethods.None && grantType is not (Clients.GrantTypes.AuthorizationCode or Clients.GrantTypes.RefreshToken)))
         {
             await RefuseAsync(context, 400, OAuthResponses.UnauthorizedClient, $"The client may not use {grantType}.", SafeguardErrorCodes.GrantTypeNotAllowed, client.ClientId).ConfigureAwait(false);
             return;

@@ -95,4 +95,5 @@ public sealed class EfAuthorizationStore(SafeguardDatabase database) : IAuthoriz
 
 [JsonSerializable(typeof(AuthorizationRequest))]
 [JsonSerializable(typeof(AuthorizationCode))]
+[JsonSerializable(typeof(RefreshToken))]
 internal sealed partial class AuthorizationJsonContext : JsonSerializerContext;

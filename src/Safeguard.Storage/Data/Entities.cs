@@ -268,3 +268,28 @@ public sealed class AuthorizationCodeEntity
     /// <summary>Space-separated ids of the tokens issued for it.</summary>
     public string IssuedTokenIds { get; set; } = string.Empty;
 }
+
+/// <summary>A row of <c>refresh_tokens</c>: keyed by the token's hash, never the token.</summary>
+public sealed class RefreshTokenEntity
+{
+    /// <summary>Primary key: SHA-256 of the token, base64url.</summary>
+    public string TokenHash { get; set; } = string.Empty;
+
+    /// <summary>The family.</summary>
+    public string FamilyId { get; set; } = string.Empty;
+
+    /// <summary>The session.</summary>
+    public string SessionId { get; set; } = string.Empty;
+
+    /// <summary>The grant, as JSON.</summary>
+    public string Payload { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+
+    /// <summary>Unix ms, once used.</summary>
+    public long? UsedAt { get; set; }
+
+    /// <summary>Unix ms, once revoked.</summary>
+    public long? RevokedAt { get; set; }
+}

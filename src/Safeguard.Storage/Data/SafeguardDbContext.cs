@@ -43,6 +43,9 @@ public abstract class SafeguardDbContext : DbContext
     /// <summary>Authorization codes (hashed).</summary>
     public DbSet<AuthorizationCodeEntity> AuthorizationCodes => Set<AuthorizationCodeEntity>();
 
+    /// <summary>Refresh tokens (hashed).</summary>
+    public DbSet<RefreshTokenEntity> RefreshTokens => Set<RefreshTokenEntity>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -186,6 +189,22 @@ public abstract class SafeguardDbContext : DbContext
             code.Property(x => x.RedeemedAt).HasColumnName("redeemed_at");
             code.Property(x => x.IssuedTokenIds).HasColumnName("issued_token_ids").HasMaxLength(1024);
             code.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_authorization_codes_expires_at");
+        });
+
+        modelBuilder.Entity<RefreshTokenEntity>(token =>
+        {
+            token.ToTable("refresh_tokens");
+            token.HasKey(x => x.TokenHash);
+            token.Property(x => x.TokenHash).HasColumnName("token_hash").HasMaxLength(64);
+            token.Property(x => x.FamilyId).HasColumnName("family_id").HasMaxLength(32);
+            token.Property(x => x.SessionId).HasColumnName("session_id").HasMaxLength(32);
+            token.Property(x => x.Payload).HasColumnName("payload").HasMaxLength(16384);
+            token.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            token.Property(x => x.UsedAt).HasColumnName("used_at");
+            token.Property(x => x.RevokedAt).HasColumnName("revoked_at");
+            token.HasIndex(x => x.FamilyId).HasDatabaseName("ix_refresh_tokens_family_id");
+            token.HasIndex(x => x.SessionId).HasDatabaseName("ix_refresh_tokens_session_id");
+            token.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_refresh_tokens_expires_at");
         });
     }
 }

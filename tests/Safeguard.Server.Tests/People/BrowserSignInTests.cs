@@ -108,6 +108,7 @@ public sealed class BrowserSignInTests : IAsyncLifetime
         await page.GetByLabel("Code").FillAsync(_server.TotpCode(totp!));
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await callback.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await page.WaitForURLAsync("https://app.example.org/**");
 
         await page.GotoAsync(_server.ListenAddress + "/");
         Assert.Contains("nurse.ali", await page.Locator("#signed-in-user").InnerTextAsync(), StringComparison.Ordinal);
@@ -132,6 +133,7 @@ public sealed class BrowserSignInTests : IAsyncLifetime
         await page.GetByLabel("Code").FillAsync(_server.TotpCode(totp!));
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await callback.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await page.WaitForURLAsync("https://app.example.org/**");
 
         await page.GotoAsync(_server.ListenAddress + "/");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();

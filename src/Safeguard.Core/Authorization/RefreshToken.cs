@@ -1,0 +1,81 @@
+namespace Safeguard.Authorization;
+
+/// <summary>
+/// A refresh token (RFC 6749 section 6, OAuth 2.1 section 4.3): 256 random bits, stored only as its SHA-256,
+/// rotated on every use, one family per sign-in grant, bound to the session (it dies with it) and, for a client that
+/// used DPoP, to the DPoP key. A token used twice betrays a copy: the whole family is revoked (RFC 9700 section 4.14.2).
+/// </summary>
+public sealed record RefreshToken
+{
+    /// <summary>SHA-256 of the token, base64url: the key.</summary>
+    public required string TokenHash { get; init; }
+
+    /// <summary>The family: every token rotated from one code exchange.</summary>
+    public required string FamilyId { get; init; }
+
+    /// <summary>The client.</summary>
+    public required string ClientId { get; init; }
+
+    /// <summary>The user.</summary>
+    public required string Subject { get; init; }
+
+    /// <summary>The session it is bound to.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>The scopes granted.</summary>
+    public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    /// <summary>The resources granted.</summary>
+    public IReadOnlyList<string> Resources { get; init; } = [];
+
+    /// <summary>When the user authenticated.</summary>
+    public required DateTimeOffset AuthenticatedAt { get; init; }
+
+    /// <summary>The <c>acr</c>.</summary>
+    public string? Acr { get; init; }
+
+    /// <summary>The <c>amr</c>.</summary>
+    public IReadOnlyList<string> Amr { get; init; } = [];
+
+    /// <summary>The DPoP key thumbprint it is bound to, or null.</summary>
+    public string? DpopJkt { get; init; }
+
+    /// <summary>When it was issued.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When it expires at the latest (the session's absolute end).</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>When it was used (rotated), if it was.</summary>
+    public DateTimeOffset? UsedAt { get; init; }
+
+    /// <summary>When it was revoked, if it was.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
+}
+
+/// <summary>Where refresh tokens are kept (shared by every node).</summary>
+public interface IRefreshTokenStore
+{
+    /// <summary>Stores a new token.</summary>
+    Task AddAsync(RefreshToken token, CancellationToken cancellationToken);
+
+    /// <summary>A token by hash, or null.</summary>
+    Task<RefreshToken?> FindAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Uses a token in one statement: the first call on an unused, unrevoked token marks it used and gets
+    /// <c>FirstUse</c> true; any later call gets the token with <c>FirstUse</c> false. Null if no such token.
+    /// </summary>
+    Task<(RefreshToken Token, bool FirstUse)?> UseAsync(string tokenHash, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Revokes every token of a family.</summary>
+    /// <returns>How many were revoked now.</returns>
+    Task<int> RevokeFamilyAsync(string familyId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Revokes every token bound to a session (the session ended).</summary>
+    /// <returns>How many were revoked now.</returns>
+    Task<int> RevokeSessionAsync(string sessionId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Deletes tokens that expired before <paramref name="before"/>.</summary>
+    Task<int> PurgeExpiredAsync(DateTimeOffset before, CancellationToken cancellationToken);
+}
