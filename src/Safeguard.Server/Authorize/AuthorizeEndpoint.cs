@@ -101,6 +101,11 @@ internal sealed class AuthorizeEndpoint(
             return ("unsupported_response_type", "Only response_type=code is supported.", SafeguardErrorCodes.ResponseTypeUnsupported);
         }
 
+        if (query["response_mode"].ToString() is { Length: > 0 } mode && mode != "query")
+        {
+            return (OAuthResponses.InvalidRequest, "Only response_mode=query is supported.", SafeguardErrorCodes.RequestMalformed);
+        }
+
         var challenge = query["code_challenge"].ToString();
         if (query["code_challenge_method"].ToString() != "S256" || !Pkce.IsChallenge(challenge))
         {
