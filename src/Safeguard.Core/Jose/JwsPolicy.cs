@@ -156,6 +156,19 @@ public static class JwsPolicies
         RequireKeyId = true,
     };
 
+    /// <summary>
+    /// OIDC ID tokens shown back to the server as <c>id_token_hint</c> (RP-initiated logout): <c>JWT</c>, one of the
+    /// server's own signing keys by <c>kid</c>, at most 8 KB.
+    /// </summary>
+    public static JwsPolicy IdTokenHint { get; } = new()
+    {
+        Use = "ID token hint",
+        Types = ["JWT"],
+        Algorithms = SigningAlgorithms.All,
+        MaxLength = 8192,
+        RequireKeyId = true,
+    };
+
     /// <summary>Every policy, for the attack table that runs against each use.</summary>
-    public static IReadOnlyList<JwsPolicy> All { get; } = [AccessToken, DpopProof, ClientAssertion, AuditCheckpoint, AuditArchiveManifest];
+    public static IReadOnlyList<JwsPolicy> All { get; } = [AccessToken, DpopProof, ClientAssertion, AuditCheckpoint, AuditArchiveManifest, IdTokenHint];
 }

@@ -61,6 +61,7 @@ internal sealed class DiscoveryEndpoints(
             if (codeFlow)
             {
                 writer.WriteString("authorization_endpoint", endpoints.Issuer + AuthorizeEndpoint.Path);
+                writer.WriteString("end_session_endpoint", endpoints.Issuer + "/logout");
             }
 
             // Exactly what is built: the code flow with PKCE S256 and the iss response parameter (RFC 9207); no

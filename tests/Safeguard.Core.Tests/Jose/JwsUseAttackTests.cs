@@ -12,6 +12,7 @@ using Safeguard.Clients;
 using Safeguard.Dpop;
 using Safeguard.Jose;
 using Safeguard.Keys;
+using Safeguard.Tokens;
 
 namespace Safeguard.Tests.Jose;
 
@@ -23,7 +24,7 @@ namespace Safeguard.Tests.Jose;
 /// </summary>
 public sealed class JwsUseAttackTests
 {
-    private static readonly string[] Uses = ["access token", "DPoP proof", "client assertion", "audit checkpoint", "audit archive manifest"];
+    private static readonly string[] Uses = ["access token", "DPoP proof", "client assertion", "audit checkpoint", "audit archive manifest", "ID token hint"];
 
     private static readonly Dictionary<string, Func<Harness, string?>> Attacks = new(StringComparer.Ordinal)
     {
@@ -129,6 +130,7 @@ public sealed class JwsUseAttackTests
             "DPoP proof" => new DpopHarness(),
             "client assertion" => new ClientAssertionHarness(),
             "audit checkpoint" => new AuditHarness(JwsPolicies.AuditCheckpoint, manifest: false),
+            "ID token hint" => new IdTokenHintHarness(),
             _ => new AuditHarness(JwsPolicies.AuditArchiveManifest, manifest: true),
         };
 
@@ -286,6 +288,32 @@ public sealed class JwsUseAttackTests
         public override Task<bool> AcceptsAsync(string jws) => Task.FromResult(_fixture.Validator.Validate(jws).IsValid);
 
         public override string Payload(string extra = "") => _fixture.Payload()[..^1] + extra + "}";
+
+        public override void Dispose()
+        {
+            _fixture.Dispose();
+            base.Dispose();
+        }
+    }
+
+    private sealed class IdTokenHintHarness : Harness
+    {
+        private readonly TokenFixture _fixture = new();
+        private readonly IdTokenHintReader _reader;
+
+        public IdTokenHintHarness()
+            : base(JwsPolicies.IdTokenHint, "at+jwt")
+        {
+            Key.ImportParameters(_fixture.ActivePrivateKey().ExportParameters(includePrivateParameters: true));
+            _reader = new IdTokenHintReader(_fixture.Ring, Options.Create(_fixture.TokenOptions));
+        }
+
+        protected override string? KeyId => _fixture.ActiveKey.KeyId;
+
+        public override Task<bool> AcceptsAsync(string jws) => Task.FromResult(_reader.Read(jws) is not null);
+
+        public override string Payload(string extra = "") =>
+            $"{{\"iss\":\"{TokenFixture.Issuer}\",\"sub\":\"usr_abc\",\"aud\":\"chart-app\",\"sid\":\"s-1\",\"iat\":{_fixture.Now},\"exp\":{_fixture.Now + 300}{extra}}}";
 
         public override void Dispose()
         {

@@ -281,6 +281,56 @@ public sealed class CodeFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RpInitiatedLogout_WithTheSessionsIdTokenHint_EndsItAtOnce_AndReturnsToTheClientWithState()
+    {
+        var (_, totp) = await _server.AddUserAsync("rp.logout", Password);
+        var (verifier, challenge) = FormBrowser.Pkce();
+        using var browser = new FormBrowser(_server);
+        var back = await browser.SignInThroughAsync(AuthorizeUrl(challenge, scope: "openid patient.read"), "rp.logout", Password, () => _server.TotpCode(totp!));
+        var tokens = await RedeemAsync(FormBrowser.QueryOf(back.Headers.Location!)["code"], verifier);
+        var idToken = tokens.Json.GetProperty("id_token").GetString()!;
+
+        var logout = await browser.GetAsync($"/logout?id_token_hint={idToken}&post_logout_redirect_uri={Uri.EscapeDataString(RedirectUri)}&state=bye");
+        var next = await browser.GetAsync(AuthorizeUrl(challenge));
+
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        Assert.Equal(RedirectUri + "?state=bye", logout.Headers.Location!.OriginalString);
+        Assert.StartsWith("/signin?request=", next.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.Contains(await _server.AuditEventsAsync(), e => e.Type == AuditEventType.SessionEnded && e.Reason!.Contains("RP-initiated", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RpInitiatedLogout_WithoutAHint_AsksThePersonToConfirm_AndRefusesAnUnregisteredReturnAddress()
+    {
+        var (_, totp) = await _server.AddUserAsync("confirm.logout", Password);
+        var (_, challenge) = FormBrowser.Pkce();
+        using var browser = new FormBrowser(_server);
+        await browser.SignInThroughAsync(AuthorizeUrl(challenge), "confirm.logout", Password, () => _server.TotpCode(totp!));
+
+        var foreign = await browser.GetAsync($"/logout?client_id=chart-app&post_logout_redirect_uri={Uri.EscapeDataString("https://attacker.example/")}");
+        Assert.Null(foreign.Headers.Location);
+        Assert.Contains("not registered", browser.LastPage, StringComparison.Ordinal);
+        var forged = await browser.GetAsync("/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.");
+        Assert.Contains("not valid", browser.LastPage, StringComparison.Ordinal);
+
+        var ask = await browser.GetAsync("/logout?client_id=chart-app");
+        Assert.Equal(HttpStatusCode.OK, ask.StatusCode);
+        Assert.Contains("Sign out?", browser.LastPage, StringComparison.Ordinal);
+        var stillSignedIn = await browser.GetAsync(AuthorizeUrl(challenge));
+        Assert.StartsWith(RedirectUri, stillSignedIn.Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+        await browser.GetAsync("/logout?client_id=chart-app");
+        var confirmed = await browser.PostAsync("/logout", ("client_id", "chart-app"));
+        var confirmedPage = browser.LastPage;
+        var next = await browser.GetAsync(AuthorizeUrl(challenge));
+
+        Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+        Assert.Contains("Signed out", confirmedPage, StringComparison.Ordinal);
+        Assert.StartsWith("/signin?request=", next.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        _ = forged;
+    }
+
+    [Fact]
     public async Task APostWithoutTheAntiforgeryToken_IsRefused()
     {
         using var browser = new FormBrowser(_server);
@@ -353,6 +403,7 @@ public sealed class CodeFlowTests : IAsyncLifetime
         var root = document.RootElement;
 
         Assert.Equal(_server.Issuer + "/authorize", root.GetProperty("authorization_endpoint").GetString());
+        Assert.Equal(_server.Issuer + "/logout", root.GetProperty("end_session_endpoint").GetString());
         Assert.Equal(["code"], Strings(root, "response_types_supported"));
         Assert.Equal(["S256"], Strings(root, "code_challenge_methods_supported"));
         Assert.True(root.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());
