@@ -3,8 +3,12 @@
 # ES256, TLS, SQLite, audit on and durable (every token's audit event is committed before the response). The rate
 # limiter is on, with limits far above what one load generator on loopback sends.
 # Side by side in the same run, the same wrk settings against GET /healthz give the TLS + Kestrel baseline.
+# Then, on the same server in the same run, refresh-token grants (rotation, the new token's row, the session touched,
+# durable audit), each with a token used once (seeded by bench/load/seed_refresh.py), against the same wrk settings.
 # Prints name=value lines: token_cc (tokens/s), token_cc_p50_ms, token_cc_p99_ms, token_cc_cpu_us (server CPU per
-# token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz, token_cc_unaudited (tokens answered without a committed audit event; must be 0).
+# token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz,
+# token_refresh (grants/s), token_refresh_p99_ms, token_refresh_cpu_us, token_refresh_vs_cc, token_cc_unaudited
+# (tokens answered without a committed audit event; must be 0).
 #   bench/load/token_cc.sh [duration_seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +38,17 @@ trap cleanup EXIT
 secret=$("$bin/safeguard" clients add --data "$data" --id bench --scope bench.read --resource https://api.bench.example --json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_BASIC=$(printf 'bench:%s' "$secret" | base64 -w0)
+web_secret=$("$bin/safeguard" clients add --data "$data" --id bench-web --grant authorization_code --grant refresh_token \
+  --redirect-uri https://app.bench.example/cb --scope bench.read --resource https://api.bench.example --json \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+export SAFEGUARD_BENCH_WEB_BASIC=$(printf 'bench-web:%s' "$web_secret" | base64 -w0)
+export SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-tokens.txt" SAFEGUARD_BENCH_THREADS=2
+refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-60000}
+log "seeding $refresh_tokens refresh tokens"
+python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
+# Two wrk runs must never present the same token (a second use revokes its family): the warm-up gets the first 40 %.
+head -n $((refresh_tokens * 2 / 5)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
+tail -n +$((refresh_tokens * 2 / 5 + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure.txt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 url="https://127.0.0.1:$(free_port)"
@@ -57,6 +72,7 @@ warm_requests=$(awk '/requests in/ {print $1}' <<<"$warm")
 wrk -t2 -c"$connections" -d3s "$url/healthz" >/dev/null
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 
 log "baseline: GET /healthz, $connections connections, ${duration}s"
@@ -78,10 +94,29 @@ if grep -q "Non-2xx" <<<"$result"; then
 fi
 
 requests=$(awk '/requests in/ {print $1}' <<<"$result")
+
+# Refresh grants: a warm-up for the refresh path's JIT, then the measured window; every token is used once.
+refresh_warm=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-warm.txt" wrk -t2 -c"$connections" -d10s -s bench/load/token_refresh.lua "$url/token")
+grep -q "Non-2xx" <<<"$refresh_warm" && { echo "refresh warm-up requests failed:" >&2; echo "$refresh_warm" >&2; exit 1; }
+refresh_warm_requests=$(awk '/requests in/ {print $1}' <<<"$refresh_warm")
+log "token endpoint: refresh_token, $connections connections, ${duration}s"
+refresh_before=$(cpu_ticks); refresh_sys_before=$(sys_ticks)
+refresh=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-measure.txt" wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/load/token_refresh.lua "$url/token")
+refresh_after=$(cpu_ticks); refresh_sys_after=$(sys_ticks)
+log "refresh: $((refresh_after - refresh_before)) ticks of CPU, $((refresh_sys_after - refresh_sys_before)) of them in the kernel"
+echo "$refresh" >&2
+if grep -q "Non-2xx" <<<"$refresh"; then
+  echo "some refresh requests failed (too few seeded tokens? set SAFEGUARD_BENCH_REFRESH_COUNT):" >&2
+  grep "Non-2xx" <<<"$refresh" >&2
+  exit 1
+fi
+refresh_requests=$(awk '/requests in/ {print $1}' <<<"$refresh")
+refresh_rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$refresh")
 rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$result")
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
 p50=$(awk '$1=="50%" {print $2}' <<<"$result" | to_ms)
 p99=$(awk '$1=="99%" {print $2}' <<<"$result" | to_ms)
+refresh_p99=$(awk '$1=="99%" {print $2}' <<<"$refresh" | to_ms)
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
 # Every token has its committed audit event: stop the server cleanly, then count token.issued events in the trail.
@@ -90,7 +125,8 @@ audited=$("$bin/safeguard" audit search --data "$data" --type token.issued 2>/de
 "$bin/safeguard" audit verify --data "$data" >&2
 
 awk -v rps="$rps" -v h="$health_rps" -v ticks="$((after - before))" -v hz="$hz" -v n="$requests" -v p50="$p50" -v p99="$p99" \
-    -v rss="$rss_kb" -v audited="$audited" -v warm="$warm_requests" -v hticks="$((health_after - health_before))" -v hn="$health_requests" 'BEGIN {
+    -v rss="$rss_kb" -v audited="$audited" -v warm="$warm_requests" -v hticks="$((health_after - health_before))" -v hn="$health_requests" \
+    -v rrps="$refresh_rps" -v rticks="$((refresh_after - refresh_before))" -v rn="$refresh_requests" -v rp99="$refresh_p99" -v rwarm="$refresh_warm_requests" 'BEGIN {
   printf "token_cc=%.0f\n", rps
   printf "token_cc_p50_ms=%.2f\n", p50
   printf "token_cc_p99_ms=%.2f\n", p99
@@ -99,8 +135,12 @@ awk -v rps="$rps" -v h="$health_rps" -v ticks="$((after - before))" -v hz="$hz" 
   printf "healthz_rps=%.0f\n", h
   printf "healthz_cpu_us=%.1f\n", (hticks / hz) * 1e6 / hn
   printf "token_cc_vs_healthz=%.3f\n", rps / h
+  printf "token_refresh=%.0f\n", rrps
+  printf "token_refresh_p99_ms=%.2f\n", rp99
+  printf "token_refresh_cpu_us=%.1f\n", (rticks / hz) * 1e6 / rn
+  printf "token_refresh_vs_cc=%.3f\n", rrps / rps
   # Tokens answered (warm-up + measured) without a committed token.issued event: must be 0. (wrk may cut requests
   # in flight at the end, so the trail can hold a few more events than responses counted.)
-  missing = warm + n - audited
+  missing = warm + n + rwarm + rn - audited
   printf "token_cc_unaudited=%d\n", (missing > 0 ? missing : 0)
 }'

@@ -286,9 +286,14 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
         }
     }
 
-    /// <summary>Every SQLite connection: WAL, full fsync on commit, and a busy timeout.</summary>
+    /// <summary>
+    /// Every SQLite connection: WAL, full fsync on commit, and a busy timeout, set once per physical connection (a
+    /// pooled connection keeps its settings; running the pragmas on every logical open cost more than the query).
+    /// </summary>
     private sealed class SqlitePragmas : DbConnectionInterceptor
     {
+        private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _configured = [];
+
         public static SqlitePragmas Instance { get; } = new();
 
         public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
@@ -299,11 +304,24 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
             return Task.CompletedTask;
         }
 
-        private static void Apply(DbConnection connection)
+        private void Apply(DbConnection connection)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
-            command.ExecuteNonQuery();
+            var handle = (connection as SqliteConnection)?.Handle;
+            if (handle is not null && _configured.TryGetValue(handle, out _))
+            {
+                return;
+            }
+
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+                command.ExecuteNonQuery();
+            }
+
+            if (handle is not null)
+            {
+                _configured.AddOrUpdate(handle, handle);
+            }
         }
     }
 }
