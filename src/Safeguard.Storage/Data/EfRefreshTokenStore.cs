@@ -12,16 +12,21 @@ public sealed class EfRefreshTokenStore(SafeguardDatabase database) : IRefreshTo
     public async Task AddAsync(RefreshToken token, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(token);
-        using var context = database.CreateContext();
-        context.RefreshTokens.Add(new RefreshTokenEntity
+
+        // Plain SQL: this runs on every refresh (see SafeguardDatabase.OpenConnectionAsync).
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
         {
-            TokenHash = token.TokenHash,
-            FamilyId = token.FamilyId,
-            SessionId = token.SessionId,
-            Payload = JsonSerializer.Serialize(token with { UsedAt = null, RevokedAt = null }, AuthorizationJsonContext.Default.RefreshToken),
-            ExpiresAt = token.ExpiresAt.ToUnixTimeMilliseconds(),
-        });
-        await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            using var insert = SafeguardDatabase.Command(
+                connection,
+                "INSERT INTO refresh_tokens (token_hash, family_id, session_id, payload, expires_at, used_at, revoked_at) VALUES (@hash, @family, @session, @payload, @expires, NULL, NULL)",
+                ("hash", token.TokenHash),
+                ("family", token.FamilyId),
+                ("session", token.SessionId),
+                ("payload", JsonSerializer.Serialize(token with { UsedAt = null, RevokedAt = null }, AuthorizationJsonContext.Default.RefreshToken)),
+                ("expires", token.ExpiresAt.ToUnixTimeMilliseconds()));
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -35,12 +40,34 @@ public sealed class EfRefreshTokenStore(SafeguardDatabase database) : IRefreshTo
     /// <inheritdoc />
     public async Task<(RefreshToken Token, bool FirstUse)?> UseAsync(string tokenHash, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        var atMs = at.ToUnixTimeMilliseconds();
-        using var context = database.CreateContext();
-        var first = await context.RefreshTokens.Where(t => t.TokenHash == tokenHash && t.UsedAt == null && t.RevokedAt == null)
-            .ExecuteUpdateAsync(set => set.SetProperty(t => t.UsedAt, atMs), cancellationToken).ConfigureAwait(false) == 1;
-        var entity = await context.RefreshTokens.AsNoTracking().SingleOrDefaultAsync(t => t.TokenHash == tokenHash, cancellationToken).ConfigureAwait(false);
-        return entity is null ? null : (ToToken(entity), first);
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var use = SafeguardDatabase.Command(
+                connection,
+                "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL",
+                ("at", at.ToUnixTimeMilliseconds()),
+                ("hash", tokenHash));
+            var first = await use.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+            using var read = SafeguardDatabase.Command(connection, "SELECT payload, used_at, revoked_at FROM refresh_tokens WHERE token_hash = @hash", ("hash", tokenHash));
+            var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                var entity = new RefreshTokenEntity
+                {
+                    TokenHash = tokenHash,
+                    Payload = reader.GetString(0),
+                    UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                    RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                };
+                return (ToToken(entity), first);
+            }
+        }
     }
 
     /// <inheritdoc />

@@ -27,18 +27,55 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
     /// <inheritdoc />
     public async Task<UserSession?> FindAsync(string id, CancellationToken cancellationToken)
     {
-        using var context = database.CreateContext();
-        var entity = await context.Sessions.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
-        return entity is null ? null : ToSession(entity);
+        // Plain SQL: this runs on every refresh (see SafeguardDatabase.OpenConnectionAsync).
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var read = SafeguardDatabase.Command(
+                connection,
+                "SELECT id, secret_hash, subject, authenticated_at, amr, acr, created_at, last_seen_at, expires_at, ended_at, end_reason, source_ip, user_agent FROM sessions WHERE id = @id",
+                ("id", id));
+            var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return ToSession(new SessionEntity
+                {
+                    Id = reader.GetString(0),
+                    SecretHash = (byte[])reader.GetValue(1),
+                    Subject = reader.GetString(2),
+                    AuthenticatedAt = reader.GetInt64(3),
+                    Amr = reader.GetString(4),
+                    Acr = reader.IsDBNull(5) ? null : reader.GetString(5),
+                    CreatedAt = reader.GetInt64(6),
+                    LastSeenAt = reader.GetInt64(7),
+                    ExpiresAt = reader.GetInt64(8),
+                    EndedAt = reader.IsDBNull(9) ? null : reader.GetInt64(9),
+                    EndReason = reader.IsDBNull(10) ? null : reader.GetString(10),
+                    SourceIp = reader.IsDBNull(11) ? null : reader.GetString(11),
+                    UserAgent = reader.IsDBNull(12) ? null : reader.GetString(12),
+                });
+            }
+        }
     }
 
     /// <inheritdoc />
     public async Task<bool> TouchAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        var atMs = at.ToUnixTimeMilliseconds();
-        using var context = database.CreateContext();
-        return await context.Sessions.Where(s => s.Id == id && s.EndedAt == null && s.LastSeenAt < atMs)
-            .ExecuteUpdateAsync(set => set.SetProperty(s => s.LastSeenAt, atMs), cancellationToken).ConfigureAwait(false) == 1;
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var touch = SafeguardDatabase.Command(
+                connection,
+                "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at",
+                ("at", at.ToUnixTimeMilliseconds()),
+                ("id", id));
+            return await touch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+        }
     }
 
     /// <inheritdoc />

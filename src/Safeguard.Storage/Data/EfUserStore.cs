@@ -11,9 +11,38 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
     /// <inheritdoc />
     public async Task<User?> FindBySubjectAsync(string subject, CancellationToken cancellationToken)
     {
-        using var context = database.CreateContext();
-        var entity = await context.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Subject == subject, cancellationToken).ConfigureAwait(false);
-        return entity is null ? null : ToUser(entity);
+        // Plain SQL: this runs on every refresh and code exchange (see SafeguardDatabase.OpenConnectionAsync).
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var read = SafeguardDatabase.Command(
+                connection,
+                "SELECT subject, username, email, roles, status, password_hash, password_changed_at, failed_sign_ins, last_failed_sign_in_at, created_at, updated_at FROM users WHERE subject = @subject",
+                ("subject", subject));
+            var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return ToUser(new UserEntity
+                {
+                    Subject = reader.GetString(0),
+                    Username = reader.GetString(1),
+                    Email = reader.IsDBNull(2) ? null : reader.GetString(2),
+                    Roles = reader.GetString(3),
+                    Status = reader.GetString(4),
+                    PasswordHash = reader.IsDBNull(5) ? null : reader.GetString(5),
+                    PasswordChangedAt = reader.IsDBNull(6) ? null : reader.GetInt64(6),
+                    FailedSignIns = reader.GetInt32(7),
+                    LastFailedSignInAt = reader.IsDBNull(8) ? null : reader.GetInt64(8),
+                    CreatedAt = reader.GetInt64(9),
+                    UpdatedAt = reader.GetInt64(10),
+                });
+            }
+        }
     }
 
     /// <inheritdoc />
