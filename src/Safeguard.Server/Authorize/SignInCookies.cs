@@ -19,14 +19,13 @@ internal sealed class SignInCookies(IKeyProtector protector, TimeProvider time)
     private static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(5);
     private static readonly byte[] PendingContext = "safeguard pending sign-in v1"u8.ToArray();
 
-    public static CookieOptions Options(DateTimeOffset? expires = null) => new()
+    public static CookieOptions Options() => new()
     {
         Secure = true,
         HttpOnly = true,
         SameSite = SameSiteMode.Lax,
         Path = "/",
         IsEssential = true,
-        Expires = expires,
     };
 
     public static void SetSession(HttpResponse response, string secret) => response.Cookies.Append(Session, secret, Options());

@@ -39,7 +39,7 @@ internal sealed class SignInFlow(
     public static string SourceOf(HttpContext context) => SourceAddress.Of(context.Connection.RemoteIpAddress);
 
     /// <summary>Records an event of the sign-in; false when the trail cannot take it (the page then says try later).</summary>
-    public Task<bool> RecordAsync(HttpContext context, AuditEventType type, AuditOutcome outcome, string? subject, string? clientId, string reason, Action<AuditEventBuilder>? extra = null)
+    public Task<bool> RecordAsync(HttpContext context, AuditEventType type, AuditOutcome outcome, string? subject, string? clientId, string reason, Func<AuditEvent, AuditEvent>? change = null)
     {
         var auditEvent = audit.Create(context, type, outcome, clientId, reason, context.Response.StatusCode) with
         {
@@ -48,9 +48,7 @@ internal sealed class SignInFlow(
             ResourceType = "user",
             ResourceId = subject,
         };
-        var builder = new AuditEventBuilder(auditEvent);
-        extra?.Invoke(builder);
-        return audit.RecordAsync(builder.Event, context.RequestAborted);
+        return audit.RecordAsync(change is null ? auditEvent : change(auditEvent), context.RequestAborted);
     }
 
     /// <summary>Finishes: starts the session and continues. False when the trail cannot record it (nothing started).</summary>
@@ -78,10 +76,4 @@ internal sealed class SignInFlow(
 
         return true;
     }
-}
-
-/// <summary>Adds details to an audit event (records are immutable).</summary>
-internal sealed class AuditEventBuilder(AuditEvent auditEvent)
-{
-    public AuditEvent Event { get; set; } = auditEvent;
 }

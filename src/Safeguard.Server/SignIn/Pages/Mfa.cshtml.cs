@@ -67,7 +67,7 @@ internal sealed class MfaModel(TotpAuthenticators totp, RecoveryCodes recovery, 
             ? [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor]
             : [AuthenticationContext.Password, AuthenticationContext.MultiFactor];
         if (!await flow.RecordAsync(HttpContext, AuditEventType.MfaSucceeded, AuditOutcome.Success, pending.Subject, request?.ClientId, $"{method} verified",
-                b => b.Event = b.Event with { Amr = amr, Acr = AuthenticationContext.Aal2 }).ConfigureAwait(false)
+                e => e with { Amr = amr, Acr = AuthenticationContext.Aal2 }).ConfigureAwait(false)
             || !await flow.CompleteAsync(HttpContext, pending.Subject, amr, AuthenticationContext.Aal2, request).ConfigureAwait(false))
         {
             Response.StatusCode = 503;

@@ -11,7 +11,8 @@ namespace Safeguard.Server.SignIn.Pages;
 /// The password step. Every refusal shows one message (the reason goes to the audit trail); a user with a second
 /// factor goes on to it; one without finishes only where MFA is not required.
 /// </summary>
-internal sealed partial class SignInModel(PasswordSignIn passwords, IAuthenticatorStore authenticators, SignInFlow flow, SignInCookies cookies, ILogger<SignInModel> logger) : PageModel
+internal sealed partial class SignInModel(
+    PasswordSignIn passwords, IAuthenticatorStore authenticators, SignInFlow flow, SignInCookies cookies, TimeProvider time, ILogger<SignInModel> logger) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "request")]
     public string? RequestId { get; set; }
@@ -50,7 +51,7 @@ internal sealed partial class SignInModel(PasswordSignIn passwords, IAuthenticat
             LogAlert(logger, alert.Failures, alert.Accounts, (int)alert.Window.TotalMinutes);
             await flow.RecordAsync(HttpContext, AuditEventType.LoginAlert, AuditOutcome.Denied, null, null,
                 $"log-in monitoring: {alert.Failures} failed sign-ins across {alert.Accounts} usernames within {alert.Window.TotalMinutes} minutes",
-                b => b.Event = b.Event with { Count = alert.Failures, ResourceType = "sign_in", ResourceId = null }).ConfigureAwait(false);
+                e => e with { Count = alert.Failures, ResourceType = "sign_in", ResourceId = null }).ConfigureAwait(false);
         }
 
         if (!result.Succeeded)
@@ -94,8 +95,8 @@ internal sealed partial class SignInModel(PasswordSignIn passwords, IAuthenticat
             return new EmptyResult();
         }
 
-        cookies.SetPending(Response, new PendingSignIn(user.Subject, HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), request?.Id));
-        return new RedirectResult("/signin/mfa", permanent: false, preserveMethod: false) { };
+        cookies.SetPending(Response, new PendingSignIn(user.Subject, time.GetUtcNow(), request?.Id));
+        return new RedirectResult("/signin/mfa");
     }
 
     [LoggerMessage(EventId = LogEvents.LoginAlert, Level = LogLevel.Warning, Message = "Log-in monitoring: {Failures} failed sign-ins across {Accounts} usernames within {Minutes} minutes on this node.")]
