@@ -62,6 +62,7 @@ internal sealed class DiscoveryEndpoints(
             {
                 writer.WriteString("authorization_endpoint", endpoints.Issuer + AuthorizeEndpoint.Path);
                 writer.WriteString("end_session_endpoint", endpoints.Issuer + "/logout");
+                writer.WriteString("userinfo_endpoint", endpoints.Issuer + "/userinfo");
             }
 
             // Exactly what is built: the code flow with PKCE S256 and the iss response parameter (RFC 9207); no
@@ -76,7 +77,7 @@ internal sealed class DiscoveryEndpoints(
                 WriteArray(writer, "id_token_signing_alg_values_supported", [ring.Options.Algorithm]);
                 WriteArray(writer, "prompt_values_supported", ["none", "login", "consent"]);
                 WriteArray(writer, "acr_values_supported", [AuthenticationContext.Aal2, AuthenticationContext.Aal1]);
-                WriteArray(writer, "claims_supported", ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"]);
+                WriteArray(writer, "claims_supported", ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "preferred_username", "email"]);
                 writer.WriteBoolean("request_parameter_supported", false);
                 writer.WriteBoolean("request_uri_parameter_supported", false);
             }

@@ -85,6 +85,7 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<UserTokens>();
         services.AddSingleton<AuthorizationResponder>();
         services.AddSingleton<AuthorizeEndpoint>();
+        services.AddSingleton<Safeguard.Server.UserInfo.UserInfoEndpoint>();
         services.AddSingleton<SignInCookies>();
         services.AddSingleton<SignInFlow>();
 

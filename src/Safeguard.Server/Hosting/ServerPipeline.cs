@@ -21,6 +21,7 @@ using Safeguard.Server.OAuth;
 using Safeguard.Server.Revocation;
 using Safeguard.Server.SignIn;
 using Safeguard.Server.Token;
+using Safeguard.Server.UserInfo;
 
 namespace Safeguard.Server.Hosting;
 
@@ -106,6 +107,7 @@ internal static class ServerPipeline
         app.MapPost(ServerEndpoints.RevocationPath, context => Resolve<RevocationEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.IntrospectionPath, context => Resolve<IntrospectionEndpoint>(context).HandleAsync(context));
         app.MapGet(AuthorizeEndpoint.Path, context => Resolve<AuthorizeEndpoint>(context).HandleAsync(context));
+        app.MapMethods(UserInfoEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], context => Resolve<UserInfoEndpoint>(context).HandleAsync(context));
         app.MapGet(PageAssets.StylesheetPath, PageAssets.WriteStylesheetAsync);
         app.MapRazorPages();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });

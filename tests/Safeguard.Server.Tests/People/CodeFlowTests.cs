@@ -331,6 +331,54 @@ public sealed class CodeFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UserInfo_AnswersForALiveSessionsToken_WithOpenId_AndNothingAfterSignOut()
+    {
+        var profileSecret = (await _server.AddCodeFlowClientAsync("profile-app", "https://profile.example.org/cb", scopes: ["profile", "patient.read"]))!;
+        var (user, totp) = await _server.AddUserAsync("info.user", Password);
+        var (verifier, challenge) = FormBrowser.Pkce();
+        using var browser = new FormBrowser(_server);
+        var back = await browser.SignInThroughAsync(AuthorizeUrl(challenge, scope: "openid profile", clientId: "profile-app", redirectUri: "https://profile.example.org/cb"), "info.user", Password, () => _server.TotpCode(totp!));
+        var tokens = await RedeemAsync(FormBrowser.QueryOf(back.Headers.Location!)["code"], verifier, clientId: "profile-app", secret: profileSecret, redirectUri: "https://profile.example.org/cb");
+        var accessToken = tokens.Json.GetProperty("access_token").GetString()!;
+        var withoutOpenId = await RedeemAsync(FormBrowser.QueryOf((await browser.GetAsync(AuthorizeUrl(challenge, scope: "patient.read"))).Headers.Location!)["code"], verifier);
+
+        var info = await UserInfoAsync(accessToken);
+        var noToken = await UserInfoAsync(null);
+        var notOpenId = await UserInfoAsync(withoutOpenId.Json.GetProperty("access_token").GetString());
+        await browser.GetAsync("/");
+        await browser.PostAsync("/signout");
+        var afterSignOut = await UserInfoAsync(accessToken);
+
+        Assert.Equal(HttpStatusCode.OK, info.Status);
+        using (var json = JsonDocument.Parse(info.Body))
+        {
+            Assert.Equal(user.Subject, json.RootElement.GetProperty("sub").GetString());
+            Assert.Equal("info.user", json.RootElement.GetProperty("preferred_username").GetString());
+            Assert.False(json.RootElement.TryGetProperty("email", out _));
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, noToken.Status);
+        Assert.StartsWith("Bearer", noToken.Challenge, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, notOpenId.Status);
+        Assert.Contains("insufficient_scope", notOpenId.Challenge, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterSignOut.Status);
+        Assert.Contains("invalid_token", afterSignOut.Challenge, StringComparison.Ordinal);
+    }
+
+    private async Task<(HttpStatusCode Status, string Body, string Challenge)> UserInfoAsync(string? accessToken)
+    {
+        using var http = _server.CreateClient();
+        using var message = new HttpRequestMessage(HttpMethod.Get, "/userinfo");
+        if (accessToken is not null)
+        {
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        }
+
+        var response = await http.SendAsync(message);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers.WwwAuthenticate.ToString());
+    }
+
+    [Fact]
     public async Task APostWithoutTheAntiforgeryToken_IsRefused()
     {
         using var browser = new FormBrowser(_server);
@@ -404,6 +452,7 @@ public sealed class CodeFlowTests : IAsyncLifetime
 
         Assert.Equal(_server.Issuer + "/authorize", root.GetProperty("authorization_endpoint").GetString());
         Assert.Equal(_server.Issuer + "/logout", root.GetProperty("end_session_endpoint").GetString());
+        Assert.Equal(_server.Issuer + "/userinfo", root.GetProperty("userinfo_endpoint").GetString());
         Assert.Equal(["code"], Strings(root, "response_types_supported"));
         Assert.Equal(["S256"], Strings(root, "code_challenge_methods_supported"));
         Assert.True(root.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());

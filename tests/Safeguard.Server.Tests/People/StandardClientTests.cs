@@ -31,7 +31,7 @@ public sealed class StandardClientTests : IAsyncLifetime
             RedirectUri = NativeRedirect,
             Browser = new PagesBrowser(_server, "native.user", Password, () => _server.TotpCode(totp!)),
             BackchannelHandler = PinnedHandler(),
-            LoadProfile = false, // /userinfo is not offered yet; the ID token carries what the client needs
+            LoadProfile = true, // OidcClient calls /userinfo and checks its sub against the ID token
             Policy = { RequireAccessTokenHash = true, RequireIdentityTokenSignature = true },
             IdentityTokenValidator = new JwksIdentityTokenValidator(_server),
         });

@@ -54,7 +54,7 @@ public sealed class WebAppClientTests : IAsyncLifetime
                 options.Scope.Add("openid");
                 options.Scope.Add("patient.read");
                 options.MapInboundClaims = false;
-                options.GetClaimsFromUserInfoEndpoint = false;
+                options.GetClaimsFromUserInfoEndpoint = true; // the handler calls /userinfo with the access token, as by default
                 options.SaveTokens = true;
                 options.ClaimActions.Remove("acr"); // the handler drops acr by default; an app that checks MFA keeps it
                 options.BackchannelHttpHandler = new BasicSecretHandler(_server, () => _secret!);
