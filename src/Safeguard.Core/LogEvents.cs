@@ -49,6 +49,9 @@ public static class LogEvents
     /// <summary>The server is ready.</summary>
     public const int ServerReady = 8001;
 
+    /// <summary>No user can sign in yet: an enrolment link for the first administrator was printed to standard output.</summary>
+    public const int FirstAdministratorLink = 4002;
+
     /// <summary>Log-in monitoring: a burst of failed sign-ins across accounts (also a <c>login.alert</c> audit event).</summary>
     public const int LoginAlert = 4001;
 

@@ -183,6 +183,35 @@ public sealed class UsersCommandTests : IDisposable
         _data.Delete(recursive: true);
     }
 
+    [Fact]
+    public async Task Add_WithoutAPassword_PrintsAOneTimeEnrolmentLink_OnTheConfiguredIssuer_AndEnrolLinkReplacesIt()
+    {
+        var added = await JsonAsync("users", "add", "nwu", "--json", "--data", _data.FullName, "--Safeguard:Issuer=https://auth.clinic.example");
+        var link = added.GetProperty("enrolment_link").GetString()!;
+        Assert.Matches(@"^https://auth\.clinic\.example/enrol\?code=[A-Za-z0-9_-]{43}$", link);
+        Assert.True(added.GetProperty("enrolment_link_expires_at").GetDateTimeOffset() > TimeProvider.System.GetUtcNow().AddHours(23));
+        Assert.False(added.GetProperty("password_set").GetBoolean());
+
+        var (exit, text, error) = await RunAsync(string.Empty, "users", "enrol-link", "nwu", "--data", _data.FullName, "--Safeguard:Issuer=https://auth.clinic.example");
+        Assert.True(exit == 0, error);
+        Assert.Contains("works once", text, StringComparison.Ordinal);
+        var second = System.Text.RegularExpressions.Regex.Match(text, @"https://\S+/enrol\?code=\S+").Value;
+        Assert.NotEqual(link, second);
+
+        // Only hashes are stored, one live link per user, and each issue is audited without the code.
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + SafeguardDataFolder.At(_data.FullName).StateDatabase);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM enrolment_links";
+        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
+        var events = await ReadCliEventsAsync();
+        Assert.Equal(2, events.Count(e => e.Reason == "enrolment link issued"));
+        Assert.DoesNotContain(events, e => e.Reason!.Contains(second[(second.IndexOf('=', StringComparison.Ordinal) + 1)..], StringComparison.Ordinal));
+
+        var withPassword = await RunAsync(Password + "\n", "users", "add", "jsmith", "--password-stdin", "--json", "--data", _data.FullName);
+        Assert.DoesNotContain("enrolment_link", withPassword.Output, StringComparison.Ordinal);
+    }
+
     private async Task<List<AuditEvent>> ReadCliEventsAsync()
     {
         var folder = SafeguardDataFolder.At(_data.FullName);

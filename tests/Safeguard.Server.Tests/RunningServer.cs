@@ -27,10 +27,12 @@ internal sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly bool _ownsData;
+    private readonly StringWriter _console;
 
-    private RunningServer(WebApplication app, string dataPath, bool ownsData, FakeTimeProvider time)
+    private RunningServer(WebApplication app, string dataPath, bool ownsData, FakeTimeProvider time, StringWriter console)
     {
         _app = app;
+        _console = console;
         DataPath = dataPath;
         _ownsData = ownsData;
         Time = time;
@@ -39,6 +41,9 @@ internal sealed class RunningServer : IAsyncDisposable
         ManagementAddress = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.ManagementListen?.TrimEnd('/');
         ServerCertificate = X509CertificateLoader.LoadCertificateFromFile(SafeguardDataFolder.At(dataPath).TlsCertificate);
     }
+
+    /// <summary>What the server printed to standard output (the first administrator's enrolment link).</summary>
+    public string ConsoleOutput => _console.ToString(); // written at start-up, before StartAsync returns
 
     /// <summary>The server's clock.</summary>
     public FakeTimeProvider Time { get; }
@@ -90,10 +95,12 @@ internal sealed class RunningServer : IAsyncDisposable
         args.AddRange(extra);
         var level = Environment.GetEnvironmentVariable("SAFEGUARD_TEST_LOG") is { Length: > 0 } ? LogLevel.Information : LogLevel.Warning;
         var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var console = new StringWriter();
         var app = SafeguardServer.Build([.. args], builder =>
         {
             builder.Logging.SetMinimumLevel(level);
             builder.Services.AddSingleton<TimeProvider>(time);
+            builder.Services.AddSingleton(new ServerConsole(TextWriter.Synchronized(console)));
             configure?.Invoke(builder.Services);
         });
         try
@@ -111,7 +118,7 @@ internal sealed class RunningServer : IAsyncDisposable
             throw;
         }
 
-        return new RunningServer(app, dataPath, ownsData, time);
+        return new RunningServer(app, dataPath, ownsData, time, console);
     }
 
     /// <summary>Moves the clock to the next tick of the client and revocation sync and waits until that round has run.</summary>

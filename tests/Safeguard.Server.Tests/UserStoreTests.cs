@@ -190,6 +190,72 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task EnrolmentLinks_AreSpentOnce_AndANewOneReplacesTheUnspent(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("enrol-" + provider, null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var store = new EfEnrolmentLinkStore(database);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var first = new EnrolmentLink { Hash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), Subject = user.Subject, CreatedAt = now, ExpiresAt = now.AddHours(1) };
+        var second = first with { Hash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) };
+
+        await store.AddAsync(first, CancellationToken.None);
+        var found = await store.FindAsync(first.Hash, CancellationToken.None);
+        Assert.NotNull(found);
+        Assert.Equal(first, found with { Hash = first.Hash });
+        await store.AddAsync(second, CancellationToken.None);
+        Assert.Null(await store.FindAsync(first.Hash, CancellationToken.None));
+
+        Assert.False(await store.TryUseAsync(second.Hash, now.AddHours(1), CancellationToken.None)); // expired by then
+        var uses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => store.TryUseAsync(second.Hash, now.AddMinutes(1), CancellationToken.None)));
+        Assert.Single(uses, used => used);
+        Assert.Equal(now.AddMinutes(1), (await store.FindAsync(second.Hash, CancellationToken.None))!.UsedAt);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task Passkeys_AreFoundByCredentialId_AndTheirCounterOnlyRises(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("passkey-" + provider, null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var store = new EfAuthenticatorStore(database);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var passkey = new Authenticator
+        {
+            Id = "pk" + Guid.NewGuid().ToString("N")[..20],
+            Subject = user.Subject,
+            Kind = AuthenticatorKind.Passkey,
+            Name = "Passkey",
+            CredentialId = System.Security.Cryptography.RandomNumberGenerator.GetBytes(16),
+            PublicKey = [0xA5, 0x01, 0x02],
+            Aaguid = Guid.NewGuid(),
+            BackupEligible = true,
+            Transports = "internal hybrid",
+            Counter = 5,
+            CreatedAt = now,
+        };
+        await store.AddAsync([passkey], CancellationToken.None);
+        await Assert.ThrowsAnyAsync<Exception>(() => store.AddAsync([passkey with { Id = "pk" + Guid.NewGuid().ToString("N")[..20] }], CancellationToken.None)); // credential ids are unique
+
+        var found = await store.FindByCredentialIdAsync(passkey.CredentialId, CancellationToken.None);
+        Assert.NotNull(found);
+        Assert.Equal(passkey.Aaguid, found.Aaguid);
+        Assert.Equal(AuthenticatorKind.Passkey, found.Kind);
+        Assert.Equal(passkey.PublicKey, found.PublicKey);
+        Assert.Equal("internal hybrid", found.Transports);
+        Assert.False(await store.TryUsePasskeyAsync(passkey.Id, 5, backedUp: true, now, CancellationToken.None));
+        Assert.True(await store.TryUsePasskeyAsync(passkey.Id, 6, backedUp: true, now, CancellationToken.None));
+        Assert.True((await store.FindByCredentialIdAsync(passkey.CredentialId, CancellationToken.None))!.BackedUp);
+        Assert.True(await store.RemoveAsync(user.Subject, passkey.Id, CancellationToken.None));
+        Assert.Null(await store.FindByCredentialIdAsync(passkey.CredentialId, CancellationToken.None));
+    }
+
     public async Task DisposeAsync()
     {
         _sqlite?.Dispose();

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Safeguard.Audit;
 using Safeguard.Hosting;
+using Safeguard.Server.Configuration;
 using Safeguard.State;
 
 namespace Safeguard.Cli.Hosting;
@@ -27,6 +28,9 @@ internal sealed class CliHost : IAsyncDisposable
 
     /// <summary>The data folder, created if missing.</summary>
     public SafeguardDataFolder Folder => Get<SafeguardDataFolder>();
+
+    /// <summary>The issuer of a server on this configuration (the origin its links are on).</summary>
+    public string Issuer => Get<IOptions<ServerOptions>>().Value.ResolveIssuer();
 
     /// <summary>The database's provider name (<c>sqlite</c>, <c>postgresql</c>).</summary>
     public string Provider => Get<IStateStore>().ProviderName;
@@ -60,6 +64,8 @@ internal sealed class CliHost : IAsyncDisposable
         // The command line's own chain beside the data folder's default chain, whatever chain a server on it is configured with.
         services.AddSingleton(sp => SafeguardCoreServiceCollectionExtensions.CreateAuditWriter(sp, sp.GetRequiredService<SafeguardDataFolder>().DefaultAuditChain() + ".cli"));
         services.AddSafeguardCore(configuration).AddSafeguardStorage(configuration);
+        // The server's own settings are read only for its issuer (the origin of enrolment links); the server validates them.
+        services.AddOptions<ServerOptions>().Bind(configuration.GetSection(SafeguardConfiguration.Section));
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         try
         {

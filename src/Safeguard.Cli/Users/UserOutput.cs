@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Safeguard.Audit;
+using Safeguard.Cli.Hosting;
 using Safeguard.Users;
 
 namespace Safeguard.Cli.Users;
@@ -36,9 +37,9 @@ internal static class UserOutput
         _ => "disabled",
     };
 
-    public static async Task WriteAsync(TextWriter output, User user, bool json)
+    public static async Task WriteAsync(TextWriter output, User user, bool json, IssuedLink? link = null)
     {
-        var view = UserView.From(user);
+        var view = UserView.From(user) with { EnrolmentLink = link?.Url, EnrolmentLinkExpiresAt = link?.ExpiresAt };
         if (json)
         {
             await output.WriteLineAsync(JsonSerializer.Serialize(view, UserJsonContext.Default.UserView)).ConfigureAwait(false);
@@ -53,6 +54,14 @@ internal static class UserOutput
         text.AppendLine(CultureInfo.InvariantCulture, $"status:         {view.Status}");
         text.AppendLine(CultureInfo.InvariantCulture, $"password:       {(view.PasswordSet ? "set " + view.PasswordChangedAt?.ToString("u", CultureInfo.InvariantCulture) : "not set (the user sets it at enrolment)")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"failed sign-ins: {view.FailedSignIns}");
+        if (link is not null)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Enrolment link for {view.Username}: give it to them over a trusted channel. It works once, until {link.ExpiresAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC,");
+            text.AppendLine("and sets their password and second factor (a new link replaces this one):");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {link.Url}");
+        }
+
         await output.WriteAsync(text.ToString()).ConfigureAwait(false);
     }
 
@@ -75,6 +84,24 @@ internal static class UserOutput
     }
 }
 
+/// <summary>An enrolment link just issued (printed once; only its hash is stored).</summary>
+internal sealed record IssuedLink(string Url, DateTimeOffset ExpiresAt)
+{
+    /// <summary>Issues a link for <paramref name="user"/> on the configured server, audited before it is stored.</summary>
+    public static async Task<IssuedLink> IssueAsync(CliHost host, User user, CancellationToken cancellationToken)
+    {
+        IssuedLink? issued = null;
+        var change = UserOutput.Changed(user, AuditAction.Create, "enrolment link issued", []);
+        await host.ChangeAsync(change, async () =>
+        {
+            var (link, code) = await host.Get<EnrolmentLinks>().IssueAsync(user, cancellationToken).ConfigureAwait(false);
+            issued = new IssuedLink(EnrolmentLinks.UrlFor(host.Issuer, code), link.ExpiresAt);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return issued!;
+    }
+}
+
 /// <summary>A user as the commands print it.</summary>
 internal sealed record UserView(
     string Sub,
@@ -88,6 +115,12 @@ internal sealed record UserView(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? EnrolmentLink { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? EnrolmentLinkExpiresAt { get; init; }
+
     public static UserView From(User u) => new(
         u.Subject, u.Username, u.Email, u.Roles, UserOutput.StatusName(u.Status), u.PasswordHash is not null, u.PasswordChangedAt, u.FailedSignIns, u.CreatedAt, u.UpdatedAt);
 }

@@ -23,7 +23,7 @@ internal static class UsersAddCommand
         var username = new Argument<string>("username") { Description = "The username (letters, digits, '.', '_', '-', '@'; unique without regard to case)." };
         var email = new Option<string?>("--email") { Description = "The user's e-mail address (unique)." };
         var roles = new Option<string[]>("--role") { Description = "A role (repeatable), for example clinician or admin.", AllowMultipleArgumentsPerToken = true };
-        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (for scripted set-up). Without it the user sets a password at enrolment." };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (for scripted set-up). Without it an enrolment link is printed, with which the user sets a password and a second factor." };
         var command = new Command("add", "Add a user. Its subject (sub) is generated, opaque and never reused.");
         command.Options.Add(data);
         command.Options.Add(database);
@@ -133,7 +133,8 @@ internal static class UsersAddCommand
                     return ExitCodes.Failed;
                 }
 
-                await UserOutput.WriteAsync(context.Output, user, parse.GetValue(json)).ConfigureAwait(false);
+                var link = hash is null ? await IssuedLink.IssueAsync(host, user, cancellationToken).ConfigureAwait(false) : null;
+                await UserOutput.WriteAsync(context.Output, user, parse.GetValue(json), link).ConfigureAwait(false);
                 return ExitCodes.Success;
             }).ConfigureAwait(false);
         });

@@ -10,7 +10,7 @@ internal static class UsersCommand
 {
     public static Command Create(CliContext context)
     {
-        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles, totp-enroll, reset-mfa.");
+        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles, enrol-link, totp-enroll, reset-mfa.");
         users.Subcommands.Add(UsersAddCommand.Create(context));
         users.Subcommands.Add(List(context));
         users.Subcommands.Add(OneUser(context, "show", "Show one user (never a password or its hash).", null, (_, _, _, _) => Task.FromResult<User?>(null)));
@@ -30,6 +30,20 @@ internal static class UsersCommand
 
             return Task.FromResult<User?>(newRoles.SequenceEqual(user.Roles, StringComparer.Ordinal) ? null : user with { Roles = newRoles, UpdatedAt = now });
         }));
+        users.Subcommands.Add(OneUserAction(context, "enrol-link",
+            "Print a new one-time enrolment link for a user (it replaces any unused one): the user sets a password if they have none, and a second factor if they have none (after reset-mfa, say).",
+            null, async (host, user, _, json, cancellationToken) =>
+            {
+                if (user.Status != UserStatus.Active)
+                {
+                    await context.Error.WriteLineAsync($"User '{user.Username}' is {UserOutput.StatusName(user.Status)}; enable or unlock them first.").ConfigureAwait(false);
+                    return ExitCodes.Failed;
+                }
+
+                var link = await IssuedLink.IssueAsync(host, user, cancellationToken).ConfigureAwait(false);
+                await UserOutput.WriteAsync(context.Output, user, json, link).ConfigureAwait(false);
+                return ExitCodes.Success;
+            }));
         users.Subcommands.Add(UsersMfaCommands.TotpEnroll(context));
         users.Subcommands.Add(UsersMfaCommands.ResetMfa(context));
         return users;

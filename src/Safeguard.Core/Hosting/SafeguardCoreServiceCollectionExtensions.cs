@@ -83,6 +83,7 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.TryAddSingleton<SessionManager>();
         services.TryAddSingleton<TotpAuthenticators>();
         services.TryAddSingleton<RecoveryCodes>();
+        services.TryAddSingleton<EnrolmentLinks>();
 
         services.AddSafeguardOptions<AuditOptions, AuditOptionsValidator>(section.GetSection("Audit"));
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDataFolder>().OpenAuditKeys(sp.GetRequiredService<IKeyProtector>(), sp.GetRequiredService<TimeProvider>()));

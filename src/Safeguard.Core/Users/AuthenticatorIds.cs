@@ -4,7 +4,9 @@ using System.Security.Cryptography;
 namespace Safeguard.Users;
 
 /// <summary>Authenticator ids: 128 random bits, base64url.</summary>
-internal static class AuthenticatorIds
+public static class AuthenticatorIds
 {
+    /// <summary>A new id.</summary>
+    /// <returns>The id.</returns>
     public static string New() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
 }

@@ -37,4 +37,29 @@ public interface IAuthenticatorStore
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>How many were removed.</returns>
     Task<int> RemoveAllAsync(string subject, CancellationToken cancellationToken);
+
+    /// <summary>The passkey with this WebAuthn credential id, or null.</summary>
+    /// <param name="credentialId">The credential id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The passkey.</returns>
+    Task<Authenticator?> FindByCredentialIdAsync(byte[] credentialId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a passkey use in one statement, only if the new signature counter is above the stored one or both are 0
+    /// (an authenticator that keeps no counter). False means a counter that did not rise: a possible clone.
+    /// </summary>
+    /// <param name="id">The passkey.</param>
+    /// <param name="signCount">The counter the authenticator reported.</param>
+    /// <param name="backedUp">The backup-state flag of this assertion.</param>
+    /// <param name="at">When.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if recorded.</returns>
+    Task<bool> TryUsePasskeyAsync(string id, long signCount, bool backedUp, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Removes one authenticator of a user.</summary>
+    /// <param name="subject">The user's subject.</param>
+    /// <param name="id">The authenticator.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>True if it existed and was removed.</returns>
+    Task<bool> RemoveAsync(string subject, string id, CancellationToken cancellationToken);
 }

@@ -38,6 +38,9 @@ public sealed record SignInOptions
     /// sign-ins at AAL1 (their tokens say so in <c>acr</c>).
     /// </summary>
     public bool RequireMfa { get; set; } = true;
+
+    /// <summary>How long an enrolment link works (<see cref="EnrolmentLinks"/>). Default 24 hours; 5 minutes to 7 days.</summary>
+    public TimeSpan EnrolmentLinkLifetime { get; set; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>Checks <see cref="SignInOptions"/>.</summary>
@@ -71,6 +74,11 @@ public sealed class SignInOptionsValidator : IValidateOptions<SignInOptions>
         if (options.SourceWindow < TimeSpan.FromSeconds(10) || options.SourceWindow > TimeSpan.FromHours(24))
         {
             errors.Add($"Safeguard:SignIn:SourceWindow is {options.SourceWindow}; set 00:00:10 to 1.00:00:00.");
+        }
+
+        if (options.EnrolmentLinkLifetime < TimeSpan.FromMinutes(5) || options.EnrolmentLinkLifetime > TimeSpan.FromDays(7))
+        {
+            errors.Add($"Safeguard:SignIn:EnrolmentLinkLifetime is {options.EnrolmentLinkLifetime}; set 00:05:00 to 7.00:00:00.");
         }
 
         if (options.AlertFailures is < 1 or > 1_000_000)

@@ -75,6 +75,68 @@ public sealed class TotpAuthenticators
             ProtectedSecret = _protector.Protect(seed, AssociatedData(user.Subject, id)),
             CreatedAt = _time.GetUtcNow(),
         };
+        return Describe(user, authenticator, seed);
+    }
+
+    /// <summary>
+    /// An enrolment not yet stored, shown again (the enrolment page keeps the sealed record between requests until the
+    /// user confirms a code).
+    /// </summary>
+    /// <param name="user">The user.</param>
+    /// <param name="authenticator">The sealed record from <see cref="Create(User)"/>.</param>
+    /// <returns>The enrolment.</returns>
+    public TotpEnrollment Reopen(User user, Authenticator authenticator)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(authenticator);
+        if (authenticator.Kind != AuthenticatorKind.Totp || authenticator.Subject != user.Subject)
+        {
+            throw new ArgumentException("Not a TOTP authenticator of this user.", nameof(authenticator));
+        }
+
+        var seed = Unseal(authenticator);
+        try
+        {
+            return Describe(user, authenticator, seed);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    /// <summary>
+    /// Confirms a new enrolment: the code the app shows now. Returns the record to store with the matched time step
+    /// already recorded as used (so the confirming code cannot sign in), or null for a wrong code.
+    /// </summary>
+    /// <param name="authenticator">The sealed record, not yet stored.</param>
+    /// <param name="code">The code as typed.</param>
+    /// <returns>The record to store, or null.</returns>
+    public Authenticator? Confirm(Authenticator authenticator, string? code)
+    {
+        ArgumentNullException.ThrowIfNull(authenticator);
+        if (Normalize(code) is not { } digits)
+        {
+            return null;
+        }
+
+        var seed = Unseal(authenticator);
+        try
+        {
+            var window = new VerificationWindow(_options.TotpDriftSteps, _options.TotpDriftSteps);
+            var now = _time.GetUtcNow();
+            return new Totp(seed, StepSeconds, OtpHashMode.Sha1, Digits).VerifyTotp(now.UtcDateTime, digits, out var step, window)
+                ? authenticator with { Counter = step, LastUsedAt = now }
+                : null;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    private TotpEnrollment Describe(User user, Authenticator authenticator, byte[] seed)
+    {
         var secret = Base32Encoding.ToString(seed).TrimEnd('=');
         var uri = new OtpUri(OtpType.Totp, secret, user.Username, _options.TotpIssuer, OtpHashMode.Sha1, Digits, StepSeconds).ToString();
         return new TotpEnrollment(authenticator, secret, uri);

@@ -15,9 +15,12 @@ internal sealed class SignInCookies(IKeyProtector protector, TimeProvider time)
 {
     public const string Session = "__Host-safeguard-session";
     public const string Pending = "__Host-safeguard-signin";
+    public const string Enrolment = "__Host-safeguard-enrol";
 
     private static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan EnrolmentLifetime = TimeSpan.FromMinutes(30);
     private static readonly byte[] PendingContext = "safeguard pending sign-in v1"u8.ToArray();
+    private static readonly byte[] EnrolmentContext = "safeguard enrolment v1"u8.ToArray();
 
     public static CookieOptions Options() => new()
     {
@@ -32,24 +35,38 @@ internal sealed class SignInCookies(IKeyProtector protector, TimeProvider time)
 
     public static void ClearSession(HttpResponse response) => response.Cookies.Delete(Session, Options());
 
-    public void SetPending(HttpResponse response, PendingSignIn pending)
-    {
-        var json = JsonSerializer.SerializeToUtf8Bytes(pending, SignInJsonContext.Default.PendingSignIn);
-        response.Cookies.Append(Pending, Base64Url.EncodeToString(protector.Protect(json, PendingContext)), Options());
-    }
+    public void SetPending(HttpResponse response, PendingSignIn pending) =>
+        response.Cookies.Append(Pending, Seal(JsonSerializer.SerializeToUtf8Bytes(pending, SignInJsonContext.Default.PendingSignIn), PendingContext), Options());
 
-    public PendingSignIn? ReadPending(HttpRequest request)
+    public PendingSignIn? ReadPending(HttpRequest request) =>
+        Unseal(request.Cookies[Pending], PendingContext, SignInJsonContext.Default.PendingSignIn) is { } pending && time.GetUtcNow() < pending.PasswordVerifiedAt + PendingLifetime
+            ? pending
+            : null;
+
+    /// <summary>The enrolment in progress (the link's code, so the URL carries it only once; a TOTP seed shown but not yet confirmed, sealed).</summary>
+    public void SetEnrolment(HttpResponse response, PendingEnrolment enrolment) =>
+        response.Cookies.Append(Enrolment, Seal(JsonSerializer.SerializeToUtf8Bytes(enrolment, SignInJsonContext.Default.PendingEnrolment), EnrolmentContext), Options());
+
+    public PendingEnrolment? ReadEnrolment(HttpRequest request) =>
+        Unseal(request.Cookies[Enrolment], EnrolmentContext, SignInJsonContext.Default.PendingEnrolment) is { } enrolment && time.GetUtcNow() < enrolment.StartedAt + EnrolmentLifetime
+            ? enrolment
+            : null;
+
+    public static void ClearEnrolment(HttpResponse response) => response.Cookies.Delete(Enrolment, Options());
+
+    private string Seal(byte[] json, byte[] context) => Base64Url.EncodeToString(protector.Protect(json, context));
+
+    private T? Unseal<T>(string? value, byte[] context, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
     {
-        if (request.Cookies[Pending] is not { Length: > 0 and < 2048 } value)
+        if (value is not { Length: > 0 and < 4096 })
         {
             return null;
         }
 
         try
         {
-            var json = protector.Unprotect(Base64Url.DecodeFromChars(value), PendingContext);
-            var pending = JsonSerializer.Deserialize(json, SignInJsonContext.Default.PendingSignIn);
-            return pending is not null && time.GetUtcNow() < pending.PasswordVerifiedAt + PendingLifetime ? pending : null;
+            return JsonSerializer.Deserialize(protector.Unprotect(Base64Url.DecodeFromChars(value), context), type);
         }
         catch (Exception ex) when (ex is FormatException or KeyProtectionException or JsonException)
         {
@@ -66,5 +83,14 @@ internal sealed class SignInCookies(IKeyProtector protector, TimeProvider time)
 /// <param name="RequestId">The pending authorization request, if the sign-in is for one.</param>
 internal sealed record PendingSignIn(string Subject, DateTimeOffset PasswordVerifiedAt, string? RequestId);
 
+/// <summary>An enrolment in progress.</summary>
+/// <param name="Code">The enrolment link's code.</param>
+/// <param name="Subject">The user it enrols.</param>
+/// <param name="StartedAt">When the link was opened.</param>
+/// <param name="TotpId">The id of a TOTP authenticator shown but not yet confirmed.</param>
+/// <param name="TotpSeed">Its seed, sealed under the KEK (as it will be stored).</param>
+internal sealed record PendingEnrolment(string Code, string Subject, DateTimeOffset StartedAt, string? TotpId = null, byte[]? TotpSeed = null);
+
 [JsonSerializable(typeof(PendingSignIn))]
+[JsonSerializable(typeof(PendingEnrolment))]
 internal sealed partial class SignInJsonContext : JsonSerializerContext;

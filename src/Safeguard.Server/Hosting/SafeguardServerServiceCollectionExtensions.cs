@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Safeguard.Hosting;
@@ -108,6 +109,8 @@ public static class SafeguardServerServiceCollectionExtensions
         // Start-up order: schema, audit, keys, clients; then the background loops; then Kestrel.
         services.AddSingleton<KeyMaintenanceService>();
         services.AddSingleton<SyncService>();
+        services.TryAddSingleton(new ServerConsole(Console.Out));
+        services.AddSingleton<FirstAdministrator>();
         services.AddHostedService<ServerStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyMaintenanceService>());
         services.AddHostedService(sp => sp.GetRequiredService<SyncService>());

@@ -26,6 +26,7 @@ internal sealed partial class ServerStartup(
     ServerEndpoints endpoints,
     ServerCertificate certificate,
     CheckpointDestinations checkpoints,
+    FirstAdministrator firstAdministrator,
     ILogger<ServerStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -37,6 +38,7 @@ internal sealed partial class ServerStartup(
         await keys.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         await clients.LoadAsync(cancellationToken).ConfigureAwait(false);
         await revocations.SyncAsync(cancellationToken).ConfigureAwait(false);
+        await firstAdministrator.RunAsync(cancellationToken).ConfigureAwait(false);
         if (!checkpoints.LeaveTheDataFolder)
         {
             LogCheckpointsOnlyInDataFolder(logger, checkpoints.Directory);

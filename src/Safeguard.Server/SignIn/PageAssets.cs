@@ -23,6 +23,9 @@ internal static class PageAssets
         input:focus, button:focus, a:focus { outline: 3px solid #ffbf47; outline-offset: 2px; }
         a { color: var(--accent); }
         .error { color: var(--error); border-left: 4px solid var(--error); padding: 0.5rem 0.75rem; background: #fdf2f2; }
+        code { font: 1rem/1.4 ui-monospace, "Cascadia Mono", Menlo, Consolas, monospace; word-break: break-all; }
+        .qr { display: block; margin: 1rem 0; image-rendering: pixelated; }
+        .codes { padding-left: 1.25rem; columns: 2; }
         .skip { position: absolute; left: -999px; }
         .skip:focus { left: 1rem; top: 0.5rem; background: #fff; padding: 0.25rem 0.5rem; }
         """;

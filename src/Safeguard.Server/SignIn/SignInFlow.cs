@@ -54,16 +54,11 @@ internal sealed class SignInFlow(
     /// <summary>Finishes: starts the session and continues. False when the trail cannot record it (nothing started).</summary>
     public async Task<bool> CompleteAsync(HttpContext context, string subject, IReadOnlyList<string> amr, string acr, AuthorizationRequest? request)
     {
-        var userAgent = context.Request.Headers.UserAgent.ToString();
-        var (session, secret) = await sessions.StartAsync(subject, amr, acr, context.Connection.RemoteIpAddress?.ToString(), userAgent, context.RequestAborted).ConfigureAwait(false);
-        if (!await audit.RecordAsync(SessionEvents.Started(audit, context, session, request?.ClientId), context.RequestAborted).ConfigureAwait(false))
+        if (await StartSessionAsync(context, subject, amr, acr, request?.ClientId).ConfigureAwait(false) is not { } session)
         {
-            await sessions.EndAsync(session.Id, "audit unavailable", CancellationToken.None).ConfigureAwait(false);
             return false;
         }
 
-        SignInCookies.SetSession(context.Response, secret);
-        SignInCookies.ClearPending(context.Response);
         if (request is not null)
         {
             await responder.CompleteAsync(context, request, session).ConfigureAwait(false);
@@ -75,5 +70,21 @@ internal sealed class SignInFlow(
         }
 
         return true;
+    }
+
+    /// <summary>Starts a session (its cookie set, the pending sign-in cleared, <c>session.started</c> durable); null when the trail cannot record it (nothing started).</summary>
+    public async Task<UserSession?> StartSessionAsync(HttpContext context, string subject, IReadOnlyList<string> amr, string acr, string? clientId)
+    {
+        var userAgent = context.Request.Headers.UserAgent.ToString();
+        var (session, secret) = await sessions.StartAsync(subject, amr, acr, context.Connection.RemoteIpAddress?.ToString(), userAgent, context.RequestAborted).ConfigureAwait(false);
+        if (!await audit.RecordAsync(SessionEvents.Started(audit, context, session, clientId), context.RequestAborted).ConfigureAwait(false))
+        {
+            await sessions.EndAsync(session.Id, "audit unavailable", CancellationToken.None).ConfigureAwait(false);
+            return null;
+        }
+
+        SignInCookies.SetSession(context.Response, secret);
+        SignInCookies.ClearPending(context.Response);
+        return session;
     }
 }

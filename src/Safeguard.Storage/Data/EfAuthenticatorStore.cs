@@ -53,14 +53,51 @@ public sealed class EfAuthenticatorStore(SafeguardDatabase database) : IAuthenti
         return await context.Authenticators.Where(a => a.Subject == subject).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async Task<Authenticator?> FindByCredentialIdAsync(byte[] credentialId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(credentialId);
+        using var context = database.CreateContext();
+        var entity = await context.Authenticators.AsNoTracking().FirstOrDefaultAsync(a => a.CredentialId == credentialId, cancellationToken).ConfigureAwait(false);
+        return entity is null ? null : ToAuthenticator(entity);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> TryUsePasskeyAsync(string id, long signCount, bool backedUp, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var atMs = at.ToUnixTimeMilliseconds();
+        using var context = database.CreateContext();
+        return await context.Authenticators.Where(a => a.Id == id && a.Kind == "passkey" && (a.Counter < signCount || (a.Counter == 0 && signCount == 0)))
+            .ExecuteUpdateAsync(set => set.SetProperty(a => a.Counter, signCount).SetProperty(a => a.BackedUp, backedUp).SetProperty(a => a.Failures, 0).SetProperty(a => a.LastUsedAt, atMs), cancellationToken)
+            .ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveAsync(string subject, string id, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        return await context.Authenticators.Where(a => a.Subject == subject && a.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
     private static Authenticator ToAuthenticator(AuthenticatorEntity e) => new()
     {
         Id = e.Id,
         Subject = e.Subject,
-        Kind = e.Kind == "totp" ? AuthenticatorKind.Totp : AuthenticatorKind.RecoveryCode,
+        Kind = e.Kind switch
+        {
+            "totp" => AuthenticatorKind.Totp,
+            "passkey" => AuthenticatorKind.Passkey,
+            _ => AuthenticatorKind.RecoveryCode,
+        },
         Name = e.Name,
         ProtectedSecret = e.ProtectedSecret,
         SecretHash = e.SecretHash,
+        CredentialId = e.CredentialId,
+        PublicKey = e.PublicKey,
+        Aaguid = e.Aaguid is { } aaguid ? Guid.Parse(aaguid) : null,
+        BackupEligible = e.BackupEligible,
+        BackedUp = e.BackedUp,
+        Transports = e.Transports,
         Counter = e.Counter,
         Failures = e.Failures,
         CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
@@ -71,10 +108,21 @@ public sealed class EfAuthenticatorStore(SafeguardDatabase database) : IAuthenti
     {
         Id = a.Id,
         Subject = a.Subject,
-        Kind = a.Kind == AuthenticatorKind.Totp ? "totp" : "recovery_code",
+        Kind = a.Kind switch
+        {
+            AuthenticatorKind.Totp => "totp",
+            AuthenticatorKind.Passkey => "passkey",
+            _ => "recovery_code",
+        },
         Name = a.Name,
         ProtectedSecret = a.ProtectedSecret,
         SecretHash = a.SecretHash,
+        CredentialId = a.CredentialId,
+        PublicKey = a.PublicKey,
+        Aaguid = a.Aaguid?.ToString("D"),
+        BackupEligible = a.BackupEligible,
+        BackedUp = a.BackedUp,
+        Transports = a.Transports,
         Counter = a.Counter,
         Failures = a.Failures,
         CreatedAt = a.CreatedAt.ToUnixTimeMilliseconds(),

@@ -113,6 +113,27 @@ public sealed class ReplayEntity
     public long ExpiresAt { get; set; }
 }
 
+/// <summary>A row of <c>enrolment_links</c>: only the hash of the code is stored.</summary>
+public sealed class EnrolmentLinkEntity
+{
+#pragma warning disable CA1819 // An entity maps a column.
+    /// <summary>Primary key: SHA-256 of the code.</summary>
+    public byte[] Hash { get; set; } = [];
+#pragma warning restore CA1819
+
+    /// <summary>The user it enrols.</summary>
+    public string Subject { get; set; } = string.Empty;
+
+    /// <summary>Unix ms.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>Unix ms.</summary>
+    public long ExpiresAt { get; set; }
+
+    /// <summary>Unix ms, once spent.</summary>
+    public long? UsedAt { get; set; }
+}
+
 /// <summary>A row of <c>users</c>: never deleted, so a subject, username or e-mail address stays taken.</summary>
 public sealed class UserEntity
 {
@@ -177,7 +198,25 @@ public sealed class AuthenticatorEntity
 
     /// <summary>SHA-256 of a recovery code.</summary>
     public byte[]? SecretHash { get; set; }
+
+    /// <summary>A passkey's WebAuthn credential id (unique).</summary>
+    public byte[]? CredentialId { get; set; }
+
+    /// <summary>A passkey's COSE public key.</summary>
+    public byte[]? PublicKey { get; set; }
 #pragma warning restore CA1819
+
+    /// <summary>A passkey's AAGUID.</summary>
+    public string? Aaguid { get; set; }
+
+    /// <summary>A passkey's backup eligibility (BE).</summary>
+    public bool BackupEligible { get; set; }
+
+    /// <summary>A passkey's backup state (BS) at its last use.</summary>
+    public bool BackedUp { get; set; }
+
+    /// <summary>A passkey's transports, space-separated.</summary>
+    public string? Transports { get; set; }
 
     /// <summary>Last TOTP step accepted, or 1 once a recovery code is spent.</summary>
     public long Counter { get; set; }

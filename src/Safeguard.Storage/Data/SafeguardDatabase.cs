@@ -166,7 +166,7 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
                 using var connection = _dataSource!.CreateConnection();
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
                 using var grant = new NpgsqlCommand(
-                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON clients, signing_keys, revoked_tokens, replay_entries, authenticators, sessions, authorization_requests, authorization_codes, refresh_tokens TO {quoted}; "
+                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON clients, signing_keys, revoked_tokens, replay_entries, authenticators, sessions, authorization_requests, authorization_codes, refresh_tokens, enrolment_links TO {quoted}; "
                     // Users are never deleted (a subject is never reused): the application role cannot.
                     + $"GRANT SELECT, INSERT, UPDATE ON users TO {quoted}; "
                     + $"GRANT SELECT ON \"__EFMigrationsHistory\" TO {quoted};",

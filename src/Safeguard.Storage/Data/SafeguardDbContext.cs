@@ -46,6 +46,9 @@ public abstract class SafeguardDbContext : DbContext
     /// <summary>Refresh tokens (hashed).</summary>
     public DbSet<RefreshTokenEntity> RefreshTokens => Set<RefreshTokenEntity>();
 
+    /// <summary>Enrolment links (hashed).</summary>
+    public DbSet<EnrolmentLinkEntity> EnrolmentLinks => Set<EnrolmentLinkEntity>();
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -139,12 +142,32 @@ public abstract class SafeguardDbContext : DbContext
             authenticator.Property(a => a.Name).HasColumnName("name").HasMaxLength(64);
             authenticator.Property(a => a.ProtectedSecret).HasColumnName("protected_secret");
             authenticator.Property(a => a.SecretHash).HasColumnName("secret_hash");
+            authenticator.Property(a => a.CredentialId).HasColumnName("credential_id").HasMaxLength(1023);
+            authenticator.Property(a => a.PublicKey).HasColumnName("public_key").HasMaxLength(2048);
+            authenticator.Property(a => a.Aaguid).HasColumnName("aaguid").HasMaxLength(36);
+            authenticator.Property(a => a.BackupEligible).HasColumnName("backup_eligible");
+            authenticator.Property(a => a.BackedUp).HasColumnName("backed_up");
+            authenticator.Property(a => a.Transports).HasColumnName("transports").HasMaxLength(128);
+            authenticator.HasIndex(a => a.CredentialId).IsUnique().HasDatabaseName("ux_authenticators_credential_id");
             authenticator.Property(a => a.Counter).HasColumnName("counter");
             authenticator.Property(a => a.Failures).HasColumnName("failures");
             authenticator.Property(a => a.CreatedAt).HasColumnName("created_at");
             authenticator.Property(a => a.LastUsedAt).HasColumnName("last_used_at");
             authenticator.HasIndex(a => a.Subject).HasDatabaseName("ix_authenticators_subject");
             authenticator.HasOne<UserEntity>().WithMany().HasForeignKey(a => a.Subject).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<EnrolmentLinkEntity>(link =>
+        {
+            link.ToTable("enrolment_links");
+            link.HasKey(l => l.Hash);
+            link.Property(l => l.Hash).HasColumnName("hash").HasMaxLength(32);
+            link.Property(l => l.Subject).HasColumnName("subject").HasMaxLength(64);
+            link.Property(l => l.CreatedAt).HasColumnName("created_at");
+            link.Property(l => l.ExpiresAt).HasColumnName("expires_at");
+            link.Property(l => l.UsedAt).HasColumnName("used_at");
+            link.HasIndex(l => l.Subject).HasDatabaseName("ix_enrolment_links_subject");
+            link.HasOne<UserEntity>().WithMany().HasForeignKey(l => l.Subject).OnDelete(DeleteBehavior.Restrict);
         });
 
         modelBuilder.Entity<SessionEntity>(session =>

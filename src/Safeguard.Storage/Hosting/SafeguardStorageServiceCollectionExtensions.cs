@@ -40,6 +40,7 @@ public static class SafeguardStorageServiceCollectionExtensions
         services.TryAddSingleton<IClientStore, EfClientStore>();
         services.TryAddSingleton<IUserStore, EfUserStore>();
         services.TryAddSingleton<IAuthenticatorStore, EfAuthenticatorStore>();
+        services.TryAddSingleton<IEnrolmentLinkStore, EfEnrolmentLinkStore>();
         services.TryAddSingleton<ISessionStore, EfSessionStore>();
         services.TryAddSingleton<IAuthorizationStore, EfAuthorizationStore>();
         services.TryAddSingleton<IRefreshTokenStore, EfRefreshTokenStore>();

@@ -66,4 +66,35 @@ internal sealed class InMemoryAuthenticatorStore : IAuthenticatorStore
             return Task.FromResult(_rows.RemoveAll(a => a.Subject == subject));
         }
     }
+
+    public Task<Authenticator?> FindByCredentialIdAsync(byte[] credentialId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_rows.FirstOrDefault(a => a.CredentialId is { } id && id.AsSpan().SequenceEqual(credentialId)));
+        }
+    }
+
+    public Task<bool> TryUsePasskeyAsync(string id, long signCount, bool backedUp, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var index = _rows.FindIndex(a => a.Id == id && a.Kind == AuthenticatorKind.Passkey && (a.Counter < signCount || (a.Counter == 0 && signCount == 0)));
+            if (index < 0)
+            {
+                return Task.FromResult(false);
+            }
+
+            _rows[index] = _rows[index] with { Counter = signCount, BackedUp = backedUp, Failures = 0, LastUsedAt = at };
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<bool> RemoveAsync(string subject, string id, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_rows.RemoveAll(a => a.Subject == subject && a.Id == id) == 1);
+        }
+    }
 }

@@ -28,6 +28,19 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("id");
 
+                    b.Property<string>("Aaguid")
+                        .HasMaxLength(36)
+                        .HasColumnType("character varying(36)")
+                        .HasColumnName("aaguid");
+
+                    b.Property<bool>("BackedUp")
+                        .HasColumnType("boolean")
+                        .HasColumnName("backed_up");
+
+                    b.Property<bool>("BackupEligible")
+                        .HasColumnType("boolean")
+                        .HasColumnName("backup_eligible");
+
                     b.Property<long>("Counter")
                         .HasColumnType("bigint")
                         .HasColumnName("counter");
@@ -35,6 +48,11 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint")
                         .HasColumnName("created_at");
+
+                    b.Property<byte[]>("CredentialId")
+                        .HasMaxLength(1023)
+                        .HasColumnType("bytea")
+                        .HasColumnName("credential_id");
 
                     b.Property<int>("Failures")
                         .HasColumnType("integer")
@@ -60,6 +78,11 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("bytea")
                         .HasColumnName("protected_secret");
 
+                    b.Property<byte[]>("PublicKey")
+                        .HasMaxLength(2048)
+                        .HasColumnType("bytea")
+                        .HasColumnName("public_key");
+
                     b.Property<byte[]>("SecretHash")
                         .HasColumnType("bytea")
                         .HasColumnName("secret_hash");
@@ -70,7 +93,16 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("subject");
 
+                    b.Property<string>("Transports")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("transports");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("CredentialId")
+                        .IsUnique()
+                        .HasDatabaseName("ux_authenticators_credential_id");
 
                     b.HasIndex("Subject")
                         .HasDatabaseName("ix_authenticators_subject");
@@ -223,6 +255,39 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasDatabaseName("ix_clients_updated_at");
 
                     b.ToTable("clients", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.EnrolmentLinkEntity", b =>
+                {
+                    b.Property<byte[]>("Hash")
+                        .HasMaxLength(32)
+                        .HasColumnType("bytea")
+                        .HasColumnName("hash");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("subject");
+
+                    b.Property<long?>("UsedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used_at");
+
+                    b.HasKey("Hash");
+
+                    b.HasIndex("Subject")
+                        .HasDatabaseName("ix_enrolment_links_subject");
+
+                    b.ToTable("enrolment_links", (string)null);
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.RefreshTokenEntity", b =>
@@ -532,6 +597,15 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.HasOne("Safeguard.Storage.Data.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Subject")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.EnrolmentLinkEntity", b =>
                 {
                     b.HasOne("Safeguard.Storage.Data.UserEntity", null)
                         .WithMany()

@@ -23,6 +23,19 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
+                    b.Property<string>("Aaguid")
+                        .HasMaxLength(36)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("aaguid");
+
+                    b.Property<bool>("BackedUp")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("backed_up");
+
+                    b.Property<bool>("BackupEligible")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("backup_eligible");
+
                     b.Property<long>("Counter")
                         .HasColumnType("INTEGER")
                         .HasColumnName("counter");
@@ -30,6 +43,11 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
+
+                    b.Property<byte[]>("CredentialId")
+                        .HasMaxLength(1023)
+                        .HasColumnType("BLOB")
+                        .HasColumnName("credential_id");
 
                     b.Property<int>("Failures")
                         .HasColumnType("INTEGER")
@@ -55,6 +73,11 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("BLOB")
                         .HasColumnName("protected_secret");
 
+                    b.Property<byte[]>("PublicKey")
+                        .HasMaxLength(2048)
+                        .HasColumnType("BLOB")
+                        .HasColumnName("public_key");
+
                     b.Property<byte[]>("SecretHash")
                         .HasColumnType("BLOB")
                         .HasColumnName("secret_hash");
@@ -65,7 +88,16 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("subject");
 
+                    b.Property<string>("Transports")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("transports");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("CredentialId")
+                        .IsUnique()
+                        .HasDatabaseName("ux_authenticators_credential_id");
 
                     b.HasIndex("Subject")
                         .HasDatabaseName("ix_authenticators_subject");
@@ -218,6 +250,39 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_clients_updated_at");
 
                     b.ToTable("clients", (string)null);
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.EnrolmentLinkEntity", b =>
+                {
+                    b.Property<byte[]>("Hash")
+                        .HasMaxLength(32)
+                        .HasColumnType("BLOB")
+                        .HasColumnName("hash");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.Property<long?>("UsedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used_at");
+
+                    b.HasKey("Hash");
+
+                    b.HasIndex("Subject")
+                        .HasDatabaseName("ix_enrolment_links_subject");
+
+                    b.ToTable("enrolment_links", (string)null);
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.RefreshTokenEntity", b =>
@@ -527,6 +592,15 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("Safeguard.Storage.Data.AuthenticatorEntity", b =>
+                {
+                    b.HasOne("Safeguard.Storage.Data.UserEntity", null)
+                        .WithMany()
+                        .HasForeignKey("Subject")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Safeguard.Storage.Data.EnrolmentLinkEntity", b =>
                 {
                     b.HasOne("Safeguard.Storage.Data.UserEntity", null)
                         .WithMany()
