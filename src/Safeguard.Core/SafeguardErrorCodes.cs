@@ -252,6 +252,12 @@ public static class SafeguardErrorCodes
     /// <summary>The user has no second factor of the kind presented.</summary>
     public const string MfaNotEnrolled = "SG3414";
 
+    /// <summary>A passkey sign-in was refused (unknown credential, wrong origin or challenge, no user verification, bad signature, counter, user handle).</summary>
+    public const string PasskeyRefused = "SG3415";
+
+    /// <summary>A passkey registration was refused (expired ceremony, malformed or unverifiable attestation, a credential already registered).</summary>
+    public const string PasskeyRegistrationRefused = "SG3416";
+
     /// <summary>The audit queue is full: the event was not accepted (a PHI request is then refused, 503).</summary>
     public const string AuditQueueFull = "SG9001";
 

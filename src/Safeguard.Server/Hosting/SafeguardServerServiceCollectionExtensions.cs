@@ -89,6 +89,7 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<Safeguard.Server.UserInfo.UserInfoEndpoint>();
         services.AddSingleton<SignInCookies>();
         services.AddSingleton<SignInFlow>();
+        services.AddSingleton<Passkeys>();
 
         // The sign-in pages: server-rendered, no script, anti-forgery on every form (a __Host- cookie).
         services.AddRazorPages(pages => pages.RootDirectory = "/SignIn/Pages");

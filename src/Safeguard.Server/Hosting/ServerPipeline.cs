@@ -109,6 +109,7 @@ internal static class ServerPipeline
         app.MapGet(AuthorizeEndpoint.Path, context => Resolve<AuthorizeEndpoint>(context).HandleAsync(context));
         app.MapMethods(UserInfoEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], context => Resolve<UserInfoEndpoint>(context).HandleAsync(context));
         app.MapGet(PageAssets.StylesheetPath, PageAssets.WriteStylesheetAsync);
+        app.MapGet(PageAssets.PasskeyScriptPath, PageAssets.WritePasskeyScriptAsync);
         app.MapRazorPages();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = HealthResponses.WriteAsync });

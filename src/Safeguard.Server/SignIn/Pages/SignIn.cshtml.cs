@@ -12,7 +12,7 @@ namespace Safeguard.Server.SignIn.Pages;
 /// factor goes on to it; one without finishes only where MFA is not required.
 /// </summary>
 internal sealed partial class SignInModel(
-    PasswordSignIn passwords, IAuthenticatorStore authenticators, SignInFlow flow, SignInCookies cookies, TimeProvider time, ILogger<SignInModel> logger) : PageModel
+    PasswordSignIn passwords, IAuthenticatorStore authenticators, IUserStore users, Passkeys passkeys, SignInFlow flow, SignInCookies cookies, TimeProvider time, ILogger<SignInModel> logger) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "request")]
     public string? RequestId { get; set; }
@@ -23,7 +23,16 @@ internal sealed partial class SignInModel(
     [BindProperty]
     public string? Password { get; set; }
 
+    [BindProperty]
+    public string? PasskeyState { get; set; }
+
+    [BindProperty]
+    public string? PasskeyResponse { get; set; }
+
     public string? Message { get; private set; }
+
+    /// <summary>A passkey sign-in offered beside the password (null where the issuer is not a host name).</summary>
+    public PasskeyCeremony? Passkey { get; private set; }
 
     public async Task<IActionResult> OnGetAsync()
     {
@@ -34,7 +43,46 @@ internal sealed partial class SignInModel(
             Message = "Your sign-in request has expired. Go back to the application and start again, or sign in here to your account.";
         }
 
+        return Show(request);
+    }
+
+    /// <summary>A sign-in with a passkey alone (discoverable credential, user verification): multi-factor by itself.</summary>
+    public async Task<IActionResult> OnPostPasskeyAsync()
+    {
+        var cancellationToken = HttpContext.RequestAborted;
+        var request = await flow.FindRequestAsync(RequestId, cancellationToken).ConfigureAwait(false);
         PageSecurity.Apply(Response, PageSecurity.OriginOf(request?.RedirectUri));
+        var result = await passkeys.FinishSignInAsync(PasskeyState, PasskeyResponse, expectedSubject: null, cancellationToken).ConfigureAwait(false);
+        PasskeyState = PasskeyResponse = null;
+        var user = result.Passkey is { } used ? await users.FindBySubjectAsync(used.Subject, cancellationToken).ConfigureAwait(false) : null;
+        if (!result.Succeeded || user is not { Status: UserStatus.Active })
+        {
+            var recorded = await flow.RecordAsync(HttpContext, AuditEventType.LoginFailed, AuditOutcome.Denied, user?.Subject, request?.ClientId,
+                $"{SafeguardErrorCodes.PasskeyRefused} passkey sign-in refused: {result.Reason ?? "the account is " + user?.Status.ToString().ToLowerInvariant()}",
+                e => e with { ResourceType = "authenticator", ResourceId = result.Passkey?.Id }).ConfigureAwait(false);
+            Message = recorded
+                ? "That passkey did not work here. Try it again, or sign in with your username and password. If it keeps happening, contact your administrator."
+                : "Signing in is unavailable for a moment. Try again shortly.";
+            return Show(request);
+        }
+
+        var amr = Passkeys.MethodsOf(result.Passkey!);
+        if (!await flow.RecordAsync(HttpContext, AuditEventType.LoginSucceeded, AuditOutcome.Success, user.Subject, request?.ClientId,
+                "passkey verified (with user verification)", e => e with { Amr = amr, Acr = AuthenticationContext.Aal2, ResourceType = "authenticator", ResourceId = result.Passkey!.Id }).ConfigureAwait(false)
+            || !await flow.CompleteAsync(HttpContext, user.Subject, amr, AuthenticationContext.Aal2, request).ConfigureAwait(false))
+        {
+            Response.StatusCode = 503;
+            Message = "Signing in is unavailable for a moment. Try again shortly.";
+            return Show(request);
+        }
+
+        return new EmptyResult();
+    }
+
+    private PageResult Show(Safeguard.Authorization.AuthorizationRequest? request)
+    {
+        Passkey = passkeys.BeginSignIn(allowed: null);
+        PageSecurity.Apply(Response, PageSecurity.OriginOf(request?.RedirectUri), passkeyScript: Passkey is not null);
         return Page();
     }
 
@@ -62,7 +110,7 @@ internal sealed partial class SignInModel(
             Message = result.Outcome == SignInOutcome.Busy || !recorded
                 ? "Too many sign-ins are being checked right now. Try again in a few seconds."
                 : SignInFlow.GenericFailure;
-            return Page();
+            return Show(request);
         }
 
         var user = result.User;
@@ -72,7 +120,7 @@ internal sealed partial class SignInModel(
             await flow.RecordAsync(HttpContext, AuditEventType.LoginFailed, AuditOutcome.Denied, user.Subject, request?.ClientId,
                 $"{SafeguardErrorCodes.MfaNotEnrolled} password right, but no second factor is enrolled and sign-in requires one").ConfigureAwait(false);
             Message = "Your account has no second factor yet, and signing in needs one. Ask your administrator to set up an authenticator app for you.";
-            return Page();
+            return Show(request);
         }
 
         if (!await flow.RecordAsync(HttpContext, AuditEventType.LoginSucceeded, AuditOutcome.Success, user.Subject, request?.ClientId,
@@ -80,7 +128,7 @@ internal sealed partial class SignInModel(
         {
             Response.StatusCode = 503;
             Message = "Signing in is unavailable for a moment. Try again shortly.";
-            return Page();
+            return Show(request);
         }
 
         if (factors.Count == 0)
@@ -89,7 +137,7 @@ internal sealed partial class SignInModel(
             {
                 Response.StatusCode = 503;
                 Message = "Signing in is unavailable for a moment. Try again shortly.";
-                return Page();
+                return Show(request);
             }
 
             return new EmptyResult();
