@@ -36,6 +36,9 @@ public sealed record AuthorizationRequest
     /// <summary>The OIDC <c>max_age</c> in seconds, if given.</summary>
     public long? MaxAge { get; init; }
 
+    /// <summary>The <c>acr</c> the client asked for with <c>acr_values</c> (RFC 9470 step-up), when it is one Safeguard asserts.</summary>
+    public string? RequiredAcr { get; init; }
+
     /// <summary>When it was made.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 

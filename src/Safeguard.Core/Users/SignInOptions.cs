@@ -39,6 +39,24 @@ public sealed record SignInOptions
     /// </summary>
     public bool RequireMfa { get; set; } = true;
 
+    /// <summary>
+    /// Roles whose holders must sign in with a second factor even where <see cref="RequireMfa"/> is false (the roles
+    /// that reach PHI). Unset (the default) means every role: only a user with no role at all may sign in with a
+    /// password alone, and only when <see cref="RequireMfa"/> is false.
+    /// </summary>
+#pragma warning disable CA1819 // Bound from configuration, which replaces an unset array whole.
+    public string[]? MfaRoles { get; set; }
+#pragma warning restore CA1819
+
+    /// <summary>Whether <paramref name="user"/> must use a second factor.</summary>
+    /// <param name="user">The user.</param>
+    /// <returns>True where <see cref="RequireMfa"/> is set or the user holds a role in <see cref="MfaRoles"/>.</returns>
+    public bool MfaRequiredFor(User user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return RequireMfa || (MfaRoles is null ? user.Roles.Count > 0 : user.Roles.Any(role => MfaRoles.Contains(role, StringComparer.Ordinal)));
+    }
+
     /// <summary>How long an enrolment link works (<see cref="EnrolmentLinks"/>). Default 24 hours; 5 minutes to 7 days.</summary>
     public TimeSpan EnrolmentLinkLifetime { get; set; } = TimeSpan.FromHours(24);
 }
@@ -51,6 +69,11 @@ public sealed class SignInOptionsValidator : IValidateOptions<SignInOptions>
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
+        if (options.MfaRoles is { } roles && !Usernames.TryNormalizeRoles(roles, out _, out var roleError))
+        {
+            errors.Add($"Safeguard:SignIn:MfaRoles: {roleError}");
+        }
+
         if (options.FreeFailures is < 1 or > 20)
         {
             errors.Add($"Safeguard:SignIn:FreeFailures is {options.FreeFailures}; set 1 to 20.");

@@ -69,7 +69,8 @@ internal sealed class AuthorizeEndpoint(
         await store.AddRequestAsync(request!, context.RequestAborted).ConfigureAwait(false);
         var session = check.Session;
         var now = time.GetUtcNow();
-        var fresh = session is not null && !request!.ForceLogin && (request.MaxAge is not { } maxAge || now - session.AuthenticatedAt <= TimeSpan.FromSeconds(maxAge));
+        var fresh = session is not null && !request!.ForceLogin && (request.MaxAge is not { } maxAge || now - session.AuthenticatedAt <= TimeSpan.FromSeconds(maxAge))
+            && (request.RequiredAcr != AuthenticationContext.Aal2 || session.Acr == AuthenticationContext.Aal2);
         if (fresh)
         {
             await responder.CompleteAsync(context, request!, session!).ConfigureAwait(false);
@@ -152,6 +153,15 @@ internal sealed class AuthorizeEndpoint(
             maxAge = parsed;
         }
 
+        // acr_values (OIDC Core 3.1.2.1; RFC 9470 step-up): AAL2 asked for anywhere in the list is required; other values are voluntary.
+        var acrValues = query["acr_values"].ToString();
+        if (acrValues.Length > 1024)
+        {
+            return (OAuthResponses.InvalidRequest, "acr_values is too long.", SafeguardErrorCodes.RequestMalformed);
+        }
+
+        var requiredAcr = acrValues.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(AuthenticationContext.Aal2, StringComparer.Ordinal) ? AuthenticationContext.Aal2 : null;
+
         var now = time.GetUtcNow();
         request = new AuthorizationRequest
         {
@@ -165,6 +175,7 @@ internal sealed class AuthorizeEndpoint(
             CodeChallenge = challenge,
             ForceLogin = prompt.Contains("login", StringComparer.Ordinal),
             MaxAge = maxAge,
+            RequiredAcr = requiredAcr,
             CreatedAt = now,
             ExpiresAt = now + RequestLifetime,
         };

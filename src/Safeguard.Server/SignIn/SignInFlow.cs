@@ -21,7 +21,12 @@ internal sealed class SignInFlow(
     public const string GenericFailure =
         "The username or password is not right, or this account cannot sign in now. Check them and try again; after several tries, wait a minute before the next. If it keeps happening, contact your administrator.";
 
-    public bool RequireMfa => options.Value.RequireMfa;
+    /// <summary>Whether this sign-in must use a second factor: the configuration, the user's roles, or the client's <c>acr_values</c>.</summary>
+    public bool MfaRequired(User user, AuthorizationRequest? request) =>
+        options.Value.MfaRequiredFor(user) || request?.RequiredAcr == AuthenticationContext.Aal2;
+
+    /// <summary>Whether <paramref name="user"/> must keep a second factor (the configuration or their roles).</summary>
+    public bool MfaRequired(User user) => options.Value.MfaRequiredFor(user);
 
     /// <summary>The live pending request <paramref name="id"/> names, or null.</summary>
     public async Task<AuthorizationRequest?> FindRequestAsync(string? id, CancellationToken cancellationToken)

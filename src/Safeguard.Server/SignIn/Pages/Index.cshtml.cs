@@ -102,7 +102,7 @@ internal sealed class IndexModel(
         }
 
         var others = factors.Count(a => a.Id != passkey.Id && a.Kind is AuthenticatorKind.Passkey or AuthenticatorKind.Totp);
-        if (others == 0 && signIn.Value.RequireMfa)
+        if (others == 0 && signIn.Value.MfaRequiredFor(user))
         {
             Message = "This is your only second factor, and signing in needs one. Add another passkey or an authenticator app first.";
             return await ShowAsync(user, session).ConfigureAwait(false);

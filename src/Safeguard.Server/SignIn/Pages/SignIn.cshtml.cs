@@ -115,10 +115,11 @@ internal sealed partial class SignInModel(
 
         var user = result.User;
         var factors = await authenticators.GetForUserAsync(user.Subject, cancellationToken).ConfigureAwait(false);
-        if (factors.Count == 0 && flow.RequireMfa)
+        if (factors.Count == 0 && flow.MfaRequired(user, request))
         {
+            var why = flow.MfaRequired(user) ? "sign-in requires one" : "the application asked for AAL2 (acr_values)";
             await flow.RecordAsync(HttpContext, AuditEventType.LoginFailed, AuditOutcome.Denied, user.Subject, request?.ClientId,
-                $"{SafeguardErrorCodes.MfaNotEnrolled} password right, but no second factor is enrolled and sign-in requires one").ConfigureAwait(false);
+                $"{SafeguardErrorCodes.MfaNotEnrolled} password right, but no second factor is enrolled and {why}").ConfigureAwait(false);
             Message = "Your account has no second factor yet, and signing in needs one. Ask your administrator to set up an authenticator app for you.";
             return Show(request);
         }
