@@ -55,6 +55,22 @@ public sealed class CliServerTests : IDisposable
         Assert.False(JsonDocument.Parse(list).RootElement[0].GetProperty("enabled").GetBoolean());
     }
 
+    [Fact]
+    public async Task ClientsAdd_RequirePar_IsStored_AndOnlyForTheCodeFlow()
+    {
+        var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--id", "chart", "--grant", "authorization_code",
+            "--redirect-uri", "https://app.example.org/cb", "--scope", "patient.read", "--resource", "https://api.example", "--require-par", "--json");
+        Assert.True(exit == 0, error);
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("require_pushed_authorization_requests").GetBoolean());
+        var (_, text, _) = await RunAsync("clients", "show", "chart", "--data", _data);
+        Assert.Contains("require PAR:    yes", text, StringComparison.Ordinal);
+
+        var (refused, _, why) = await RunAsync("clients", "add", "--data", _data, "--id", "svc", "--grant", "client_credentials",
+            "--resource", "https://api.example", "--require-par");
+        Assert.NotEqual(0, refused);
+        Assert.Contains("require PAR", why, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("clients", "add", "--id", "bad id", "--resource", "https://api.example")]
     [InlineData("clients", "add", "--id", "ok", "--resource", "https://api.example", "--grant", "password")]

@@ -199,7 +199,7 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>Registers a client of the authorization-code grant (public when <paramref name="secret"/> is false).</summary>
-    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null, bool refresh = false)
+    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null, bool refresh = false, bool requirePar = false)
     {
         var now = TimeProvider.System.GetUtcNow();
         var value = secret ? ClientSecrets.Generate() : null;
@@ -211,6 +211,7 @@ internal sealed class RunningServer : IAsyncDisposable
             AllowedScopes = scopes ?? ["patient.read"],
             AllowedResources = ["https://api.example.org"],
             RedirectUris = [redirectUri],
+            RequirePushedAuthorizationRequests = requirePar,
             SecretHash = value is null ? null : ClientSecrets.Hash(value),
             CreatedAt = now,
             UpdatedAt = now,

@@ -27,6 +27,7 @@ internal static class ClientsAddCommand
         var certificate = new Option<string?>("--certificate") { Description = "For self_signed_tls_client_auth: the client's certificate (PEM), pinned." };
         var subject = new Option<string?>("--subject") { Description = "For tls_client_auth: the subject DN of the client's CA-issued certificate, for example \"CN=lab-device, O=General Hospital\"." };
         var requireDpop = new Option<bool>("--require-dpop") { Description = "Every token request must carry a DPoP proof." };
+        var requirePar = new Option<bool>("--require-par") { Description = "Sign-in requests must be pushed first (RFC 9126 PAR); /authorize then takes only a request_uri." };
         var introspect = new Option<string[]>("--introspect")
         {
             Description = "For a resource server: a resource (repeatable) whose tokens this client may introspect.",
@@ -39,7 +40,7 @@ internal static class ClientsAddCommand
         };
         var isPublic = new Option<bool>("--public") { Description = "A public client (a native or browser app without a secret; auth none): authorization_code with PKCE only." };
         var command = new Command("add", "Register a client and print it (with its secret, once, for client_secret_basic).");
-        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, introspect, redirectUris, isPublic })
+        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, requirePar, introspect, redirectUris, isPublic })
         {
             command.Options.Add(option);
         }
@@ -63,6 +64,7 @@ internal static class ClientsAddCommand
                 CertificatePem = ReadFile(parse.GetValue(certificate), "--certificate", problems),
                 CertificateSubject = parse.GetValue(subject),
                 RequireDpop = parse.GetValue(requireDpop),
+                RequirePushedAuthorizationRequests = parse.GetValue(requirePar),
                 IntrospectionResources = Words(parse.GetValue(introspect)),
                 RedirectUris = Words(parse.GetValue(redirectUris)),
             };

@@ -33,8 +33,17 @@ public sealed record AuthorizationRequest
     /// <summary>Whether the user must sign in again (<c>prompt=login</c>, or <c>max_age</c> exceeded).</summary>
     public bool ForceLogin { get; init; }
 
+    /// <summary>Whether the client asked for no interaction (<c>prompt=none</c>): without a live session the answer is <c>login_required</c>.</summary>
+    public bool NoPrompt { get; init; }
+
     /// <summary>The OIDC <c>max_age</c> in seconds, if given.</summary>
     public long? MaxAge { get; init; }
+
+    /// <summary>
+    /// Whether this is a pushed request (RFC 9126) waiting for its <c>request_uri</c> at <c>/authorize</c>: usable there
+    /// once, and only as a request_uri, never as a sign-in page's request.
+    /// </summary>
+    public bool Pushed { get; init; }
 
     /// <summary>The <c>acr</c> the client asked for with <c>acr_values</c> (RFC 9470 step-up), when it is one Safeguard asserts.</summary>
     public string? RequiredAcr { get; init; }

@@ -43,6 +43,9 @@ public sealed record Client
     /// <summary>Whether every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained.</summary>
     public bool RequireDpop { get; init; }
 
+    /// <summary>Whether sign-in requests must be pushed first (RFC 9126 PAR): <c>/authorize</c> then takes only a <c>request_uri</c>.</summary>
+    public bool RequirePushedAuthorizationRequests { get; init; }
+
     /// <summary>
     /// For the authorization-code grant: the redirect URIs, each matched exactly (RFC 9700 section 4.1.3): https, or
     /// http on a loopback address for native apps (RFC 8252 section 7.3), never with a fragment.

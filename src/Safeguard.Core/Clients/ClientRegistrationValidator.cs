@@ -34,6 +34,9 @@ public sealed record ClientRegistration
     /// <summary>Whether every token request must carry a DPoP proof.</summary>
     public bool RequireDpop { get; init; }
 
+    /// <summary>Whether sign-in requests must be pushed first (RFC 9126).</summary>
+    public bool RequirePushedAuthorizationRequests { get; init; }
+
     /// <summary>Resources whose tokens the client may introspect (a resource server's own).</summary>
     public IReadOnlyList<string> IntrospectionResources { get; init; } = [];
 
@@ -83,6 +86,7 @@ public sealed record ClientRegistrationResult
             CertificateThumbprint = CertificateThumbprint,
             CertificateSubject = CertificateSubject,
             RequireDpop = Registration.RequireDpop,
+            RequirePushedAuthorizationRequests = Registration.RequirePushedAuthorizationRequests,
             IntrospectionResources = Registration.IntrospectionResources,
             RedirectUris = Registration.RedirectUris,
             Enabled = true,
@@ -164,6 +168,11 @@ public static class ClientRegistrationValidator
         else if (!codeFlow && normalized.RedirectUris.Count > 0)
         {
             errors.Add("redirect uri: only clients of the authorization_code grant have redirect URIs.");
+        }
+
+        if (!codeFlow && registration.RequirePushedAuthorizationRequests)
+        {
+            errors.Add("require PAR: only clients of the authorization_code grant push authorization requests.");
         }
 
         foreach (var uri in normalized.RedirectUris.Where(u => !IsRedirectUri(u)))

@@ -44,7 +44,14 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
+        // With a request_uri the redirect URI is the pushed one (repeating it here is optional).
         var redirectUri = query["redirect_uri"].ToString();
+        if (redirectUri.Length == 0 && query["request_uri"].ToString() is { Length: > 0 } pushedUri
+            && await PeekPushedAsync(pushedUri, client, context.RequestAborted).ConfigureAwait(false) is { } pushed)
+        {
+            redirectUri = pushed.RedirectUri;
+        }
+
         if (!client.RedirectUris.Contains(redirectUri, StringComparer.Ordinal))
         {
             await RefuseAsync(context, client.ClientId, "The application sent you here with a return address it has not registered. Contact the application's administrator.", SafeguardErrorCodes.AuthorizationRequestInvalid).ConfigureAwait(false);
@@ -53,8 +60,24 @@ internal sealed class AuthorizeEndpoint(
 
         // From here the redirect URI is the client's own: errors go back to it.
         var state = query["state"].ToString() is { Length: > 0 } s ? s : null;
-        var problem = Check(query, client, state, out var request);
-        if (problem is { } refusal)
+        AuthorizationRequest? request;
+        if (query["request_uri"].ToString() is { Length: > 0 } requestUri)
+        {
+            request = await RedeemPushedAsync(requestUri, client, redirectUri, context.RequestAborted).ConfigureAwait(false);
+            if (request is null)
+            {
+                await RedirectErrorAsync(context, client.ClientId, redirectUri, state, "invalid_request_uri", "The request_uri is unknown, expired, already used or not this client's.", SafeguardErrorCodes.AuthorizationRequestInvalid).ConfigureAwait(false);
+                return;
+            }
+
+            state = request.State;
+        }
+        else if (client.RequirePushedAuthorizationRequests)
+        {
+            await RedirectErrorAsync(context, client.ClientId, redirectUri, state, OAuthResponses.InvalidRequest, "This client must push its authorization requests (RFC 9126) and send only request_uri here.", SafeguardErrorCodes.AuthorizationRequestInvalid).ConfigureAwait(false);
+            return;
+        }
+        else if (Check(name => query[name].ToString() is { Length: > 0 } value ? value : null, [.. query["resource"].Select(r => r ?? string.Empty)], client, state, out request) is { } refusal)
         {
             await RedirectErrorAsync(context, client.ClientId, redirectUri, state, refusal.Error, refusal.Description, refusal.Code).ConfigureAwait(false);
             return;
@@ -77,7 +100,7 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
-        if (query["prompt"].ToString().Split(' ').Contains("none", StringComparer.Ordinal))
+        if (request!.NoPrompt)
         {
             await store.RemoveRequestAsync(request!.Id, context.RequestAborted).ConfigureAwait(false);
             await RedirectErrorAsync(context, client.ClientId, redirectUri, state, "login_required", "The user must sign in.", SafeguardErrorCodes.LoginRequired).ConfigureAwait(false);
@@ -89,26 +112,33 @@ internal sealed class AuthorizeEndpoint(
         OAuthResponses.NoStore(context.Response);
     }
 
-    private (string Error, string Description, string Code)? Check(IQueryCollection query, Client client, string? state, out AuthorizationRequest? request)
+    /// <summary>The prefix of a pushed request's <c>request_uri</c> (RFC 9126 section 2.2).</summary>
+    public const string RequestUriPrefix = "urn:ietf:params:oauth:request_uri:";
+
+    /// <summary>
+    /// Checks an authorization request's parameters, from the query or from a pushed request's body (RFC 9126 applies
+    /// the same rules), and builds the request; or says what is wrong.
+    /// </summary>
+    internal (string Error, string Description, string Code)? Check(Func<string, string?> parameter, IReadOnlyList<string> requestedResources, Client client, string? state, out AuthorizationRequest? request)
     {
         request = null;
-        if (query.ContainsKey("request") || query.ContainsKey("request_uri"))
+        if (parameter("request") is not null || parameter("request_uri") is not null)
         {
-            return ("request_not_supported", "Request objects and request_uri are not accepted.", SafeguardErrorCodes.RequestObjectUnsupported);
+            return ("request_not_supported", "Request objects are not accepted, nor a request_uri inside a pushed request.", SafeguardErrorCodes.RequestObjectUnsupported);
         }
 
-        if (query["response_type"].ToString() != "code")
+        if (parameter("response_type") != "code")
         {
             return ("unsupported_response_type", "Only response_type=code is supported.", SafeguardErrorCodes.ResponseTypeUnsupported);
         }
 
-        if (query["response_mode"].ToString() is { Length: > 0 } mode && mode != "query")
+        if (parameter("response_mode") is { } mode && mode != "query")
         {
             return (OAuthResponses.InvalidRequest, "Only response_mode=query is supported.", SafeguardErrorCodes.RequestMalformed);
         }
 
-        var challenge = query["code_challenge"].ToString();
-        if (query["code_challenge_method"].ToString() != "S256" || !Pkce.IsChallenge(challenge))
+        var challenge = parameter("code_challenge") ?? string.Empty;
+        if (parameter("code_challenge_method") != "S256" || !Pkce.IsChallenge(challenge))
         {
             return (OAuthResponses.InvalidRequest, "PKCE is required: send code_challenge with code_challenge_method=S256.", SafeguardErrorCodes.PkceRequired);
         }
@@ -118,32 +148,32 @@ internal sealed class AuthorizeEndpoint(
             return (OAuthResponses.InvalidRequest, "state is too long.", SafeguardErrorCodes.RequestMalformed);
         }
 
-        var nonce = query["nonce"].ToString() is { Length: > 0 } n ? n : null;
+        var nonce = parameter("nonce");
         if (nonce is { Length: > MaxNonceLength })
         {
             return (OAuthResponses.InvalidRequest, "nonce is too long.", SafeguardErrorCodes.RequestMalformed);
         }
 
-        var scopes = query["scope"].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToArray();
+        var scopes = (parameter("scope") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToArray();
         if (scopes.Any(scope => scope != "openid" && (!ClientRegistrationValidator.IsScopeToken(scope) || !client.AllowedScopes.Contains(scope, StringComparer.Ordinal))))
         {
             return (OAuthResponses.InvalidScope, "A requested scope is not allowed for this client.", SafeguardErrorCodes.ScopeNotAllowed);
         }
 
-        string[] resources = query["resource"].Count > 0 ? [.. query["resource"].Select(r => r ?? string.Empty).Distinct(StringComparer.Ordinal)] : [.. client.AllowedResources.Take(1)];
+        string[] resources = requestedResources.Count > 0 ? [.. requestedResources.Distinct(StringComparer.Ordinal)] : [.. client.AllowedResources.Take(1)];
         if (resources.Length == 0 || resources.Any(r => !client.AllowedResources.Contains(r, StringComparer.Ordinal)))
         {
             return (OAuthResponses.InvalidTarget, "A requested resource is not allowed for this client.", SafeguardErrorCodes.ResourceNotAllowed);
         }
 
-        var prompt = query["prompt"].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var prompt = (parameter("prompt") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (prompt.Any(p => p is not ("none" or "login" or "consent")) || (prompt.Contains("none") && prompt.Length > 1))
         {
             return (OAuthResponses.InvalidRequest, "prompt must be none, or login and/or consent.", SafeguardErrorCodes.RequestMalformed);
         }
 
         long? maxAge = null;
-        if (query["max_age"].ToString() is { Length: > 0 } maxAgeText)
+        if (parameter("max_age") is { } maxAgeText)
         {
             if (!long.TryParse(maxAgeText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed > 366L * 24 * 3600)
             {
@@ -154,7 +184,7 @@ internal sealed class AuthorizeEndpoint(
         }
 
         // acr_values (OIDC Core 3.1.2.1; RFC 9470 step-up): AAL2 asked for anywhere in the list is required; other values are voluntary.
-        var acrValues = query["acr_values"].ToString();
+        var acrValues = parameter("acr_values") ?? string.Empty;
         if (acrValues.Length > 1024)
         {
             return (OAuthResponses.InvalidRequest, "acr_values is too long.", SafeguardErrorCodes.RequestMalformed);
@@ -167,19 +197,49 @@ internal sealed class AuthorizeEndpoint(
         {
             Id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16)),
             ClientId = client.ClientId,
-            RedirectUri = query["redirect_uri"].ToString(),
+            RedirectUri = parameter("redirect_uri") ?? string.Empty,
             Scopes = scopes,
             Resources = resources,
             State = state,
             Nonce = nonce,
             CodeChallenge = challenge,
             ForceLogin = prompt.Contains("login", StringComparer.Ordinal),
+            NoPrompt = prompt.Contains("none", StringComparer.Ordinal),
             MaxAge = maxAge,
             RequiredAcr = requiredAcr,
             CreatedAt = now,
             ExpiresAt = now + RequestLifetime,
         };
         return null;
+    }
+
+    /// <summary>A pushed request of this client, still live, without using it (to learn its redirect URI).</summary>
+    private async Task<AuthorizationRequest?> PeekPushedAsync(string requestUri, Client client, CancellationToken cancellationToken)
+    {
+        if (!requestUri.StartsWith(RequestUriPrefix, StringComparison.Ordinal) || requestUri.Length > RequestUriPrefix.Length + 64)
+        {
+            return null;
+        }
+
+        var pushed = await store.FindRequestAsync(requestUri[RequestUriPrefix.Length..], cancellationToken).ConfigureAwait(false);
+        return pushed is { Pushed: true } && pushed.ClientId == client.ClientId && time.GetUtcNow() < pushed.ExpiresAt ? pushed : null;
+    }
+
+    /// <summary>
+    /// Uses a pushed request once: it must be this client's, live, and for this redirect URI; it is removed (a second
+    /// use fails) and the sign-in continues with a new request id and the usual lifetime.
+    /// </summary>
+    private async Task<AuthorizationRequest?> RedeemPushedAsync(string requestUri, Client client, string redirectUri, CancellationToken cancellationToken)
+    {
+        if (await PeekPushedAsync(requestUri, client, cancellationToken).ConfigureAwait(false) is not { } pushed
+            || pushed.RedirectUri != redirectUri
+            || !await store.RemoveRequestAsync(pushed.Id, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        return pushed with { Id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16)), Pushed = false, CreatedAt = now, ExpiresAt = now + RequestLifetime };
     }
 
     private static bool OnlyResourceRepeats(IQueryCollection query) => query.All(p => p.Value.Count <= 1 || p.Key == "resource");

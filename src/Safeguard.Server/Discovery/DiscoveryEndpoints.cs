@@ -62,6 +62,8 @@ internal sealed class DiscoveryEndpoints(
             {
                 writer.WriteString("authorization_endpoint", endpoints.Issuer + AuthorizeEndpoint.Path);
                 writer.WriteString("end_session_endpoint", endpoints.Issuer + "/logout");
+                writer.WriteString("pushed_authorization_request_endpoint", endpoints.PushedAuthorizationEndpoint);
+                writer.WriteBoolean("require_pushed_authorization_requests", false);
                 writer.WriteString("userinfo_endpoint", endpoints.Issuer + "/userinfo");
             }
 

@@ -86,6 +86,7 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<UserTokens>();
         services.AddSingleton<AuthorizationResponder>();
         services.AddSingleton<AuthorizeEndpoint>();
+        services.AddSingleton<PushedAuthorizationEndpoint>();
         services.AddSingleton<Safeguard.Server.UserInfo.UserInfoEndpoint>();
         services.AddSingleton<SignInCookies>();
         services.AddSingleton<SignInFlow>();

@@ -10,6 +10,7 @@ internal sealed class ServerEndpoints
         RevocationEndpoint = Issuer + RevocationPath;
         IntrospectionEndpoint = Issuer + IntrospectionPath;
         JwksUri = Issuer + JwksPath;
+        PushedAuthorizationEndpoint = Issuer + PushedAuthorizationPath;
         TokenEndpointUri = new Uri(TokenEndpoint);
         TokenAudiences = [Issuer];
         RevocationAudiences = [Issuer];
@@ -20,6 +21,10 @@ internal sealed class ServerEndpoints
     public const string RevocationPath = "/revoke";
     public const string IntrospectionPath = "/introspect";
     public const string JwksPath = "/jwks";
+    public const string PushedAuthorizationPath = "/par";
+
+    /// <summary>The RFC 9126 pushed authorization request endpoint.</summary>
+    public string PushedAuthorizationEndpoint { get; }
 
     public string Issuer { get; }
 

@@ -37,7 +37,7 @@ internal sealed class SignInFlow(
         }
 
         var request = await requests.FindRequestAsync(id, cancellationToken).ConfigureAwait(false);
-        return request is not null && time.GetUtcNow() < request.ExpiresAt ? request : null;
+        return request is { Pushed: false } && time.GetUtcNow() < request.ExpiresAt ? request : null;
     }
 
     /// <summary>The source key a sign-in is throttled by (IPv4 address, IPv6 /64).</summary>

@@ -38,6 +38,9 @@ public sealed class ClientEntity
     /// <summary>Whether DPoP is required.</summary>
     public bool RequireDpop { get; set; }
 
+    /// <summary>Whether sign-in requests must be pushed first (RFC 9126).</summary>
+    public bool RequirePushedAuthorizationRequests { get; set; }
+
     /// <summary>Space-separated resources the client may introspect tokens for.</summary>
     public string IntrospectionResources { get; set; } = string.Empty;
 

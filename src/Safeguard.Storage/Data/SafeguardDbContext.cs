@@ -67,6 +67,7 @@ public abstract class SafeguardDbContext : DbContext
             client.Property(c => c.CertificateThumbprint).HasColumnName("certificate_thumbprint").HasMaxLength(64);
             client.Property(c => c.CertificateSubject).HasColumnName("certificate_subject").HasMaxLength(1024);
             client.Property(c => c.RequireDpop).HasColumnName("require_dpop");
+            client.Property(c => c.RequirePushedAuthorizationRequests).HasColumnName("require_par");
             client.Property(c => c.IntrospectionResources).HasColumnName("introspection_resources").HasMaxLength(4096);
             client.Property(c => c.RedirectUris).HasColumnName("redirect_uris").HasMaxLength(20500).HasDefaultValue(string.Empty);
             client.Property(c => c.Enabled).HasColumnName("enabled");

@@ -144,7 +144,7 @@ public sealed class CodeFlowTests : IAsyncLifetime
     [InlineData("no_challenge", "invalid_request")]
     [InlineData("scope=admin.everything", "invalid_scope")]
     [InlineData("resource=https://elsewhere.example", "invalid_target")]
-    [InlineData("request_uri=urn:x", "request_not_supported")]
+    [InlineData("request_uri=urn:x", "invalid_request_uri")]
     [InlineData("response_mode=form_post", "invalid_request")]
     [InlineData("prompt=none", "login_required")]
     public async Task ABadRequestFromAKnownClient_GoesBackToItWithTheErrorStateAndIss(string change, string error)

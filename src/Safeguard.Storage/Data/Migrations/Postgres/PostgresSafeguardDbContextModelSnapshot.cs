@@ -241,6 +241,10 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("boolean")
                         .HasColumnName("require_dpop");
 
+                    b.Property<bool>("RequirePushedAuthorizationRequests")
+                        .HasColumnType("boolean")
+                        .HasColumnName("require_par");
+
                     b.Property<byte[]>("SecretHash")
                         .HasColumnType("bytea")
                         .HasColumnName("secret_hash");

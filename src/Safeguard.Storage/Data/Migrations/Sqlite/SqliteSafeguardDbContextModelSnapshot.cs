@@ -236,6 +236,10 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("require_dpop");
 
+                    b.Property<bool>("RequirePushedAuthorizationRequests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("require_par");
+
                     b.Property<byte[]>("SecretHash")
                         .HasColumnType("BLOB")
                         .HasColumnName("secret_hash");
