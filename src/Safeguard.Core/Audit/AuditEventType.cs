@@ -89,6 +89,12 @@ public enum AuditEventType
 
     /// <summary>Log-in monitoring (164.308(a)(5)(ii)(C)): a burst of failed sign-ins across accounts; the count and reason say how many and over what window.</summary>
     LoginAlert,
+
+    /// <summary>A user allowed a client what it asked for on the consent page (<c>prompt=consent</c>).</summary>
+    ConsentGranted,
+
+    /// <summary>A user refused a client on the consent page; the client was answered <c>access_denied</c>.</summary>
+    ConsentDenied,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -165,6 +171,8 @@ public static class AuditEventTypes
         AuditEventType.TokenIntrospected => "token.introspected",
         AuditEventType.TransportRefused => "transport.refused",
         AuditEventType.LoginAlert => "login.alert",
+        AuditEventType.ConsentGranted => "consent.granted",
+        AuditEventType.ConsentDenied => "consent.denied",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

@@ -33,6 +33,9 @@ public sealed record AuthorizationRequest
     /// <summary>Whether the user must sign in again (<c>prompt=login</c>, or <c>max_age</c> exceeded).</summary>
     public bool ForceLogin { get; init; }
 
+    /// <summary>Whether the client asked the user to confirm what it is given (<c>prompt=consent</c>).</summary>
+    public bool ConsentRequested { get; init; }
+
     /// <summary>Whether the client asked for no interaction (<c>prompt=none</c>): without a live session the answer is <c>login_required</c>.</summary>
     public bool NoPrompt { get; init; }
 

@@ -18,12 +18,26 @@ internal sealed class AuthorizationResponder(IAuthorizationStore store, ServerAu
 {
     public static readonly TimeSpan CodeLifetime = TimeSpan.FromSeconds(60);
 
-    /// <summary>Issues the code for <paramref name="request"/> in <paramref name="session"/> and redirects the browser to the client.</summary>
-    public async Task CompleteAsync(HttpContext context, AuthorizationRequest request, UserSession session)
+    /// <summary>The consent page.</summary>
+    public const string ConsentPath = "/consent";
+
+    /// <summary>
+    /// Issues the code for <paramref name="request"/> in <paramref name="session"/> and redirects the browser to the
+    /// client; or, when the client asked for consent that the user has not yet given, to the consent page.
+    /// </summary>
+    public async Task CompleteAsync(HttpContext context, AuthorizationRequest request, UserSession session, bool consented = false)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(session);
+        if (request.ConsentRequested && !consented)
+        {
+            context.Response.StatusCode = StatusCodes.Status303SeeOther;
+            context.Response.Headers.Location = ConsentPath + "?request=" + Uri.EscapeDataString(request.Id);
+            OAuthResponses.NoStore(context.Response);
+            return;
+        }
+
         var now = time.GetUtcNow();
         if (now >= request.ExpiresAt || !await store.RemoveRequestAsync(request.Id, context.RequestAborted).ConfigureAwait(false))
         {

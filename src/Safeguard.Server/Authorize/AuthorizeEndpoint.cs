@@ -205,6 +205,7 @@ internal sealed class AuthorizeEndpoint(
             CodeChallenge = challenge,
             ForceLogin = prompt.Contains("login", StringComparer.Ordinal),
             NoPrompt = prompt.Contains("none", StringComparer.Ordinal),
+            ConsentRequested = prompt.Contains("consent", StringComparer.Ordinal),
             MaxAge = maxAge,
             RequiredAcr = requiredAcr,
             CreatedAt = now,
