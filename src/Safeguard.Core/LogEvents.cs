@@ -52,6 +52,15 @@ public static class LogEvents
     /// <summary>No user can sign in yet: an enrolment link for the first administrator was printed to standard output.</summary>
     public const int FirstAdministratorLink = 4002;
 
+    /// <summary>A back-channel logout could not be delivered to a client after every attempt.</summary>
+    public const int BackchannelLogoutFailed = 4003;
+
+    /// <summary>The back-channel logout queue was full: a session's clients are not told it ended.</summary>
+    public const int BackchannelLogoutQueueFull = 4004;
+
+    /// <summary>A back-channel logout's outcome could not be queued for the audit trail.</summary>
+    public const int BackchannelLogoutNotAudited = 4005;
+
     /// <summary>Log-in monitoring: a burst of failed sign-ins across accounts (also a <c>login.alert</c> audit event).</summary>
     public const int LoginAlert = 4001;
 

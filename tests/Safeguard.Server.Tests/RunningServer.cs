@@ -199,7 +199,7 @@ internal sealed class RunningServer : IAsyncDisposable
     }
 
     /// <summary>Registers a client of the authorization-code grant (public when <paramref name="secret"/> is false).</summary>
-    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null, bool refresh = false, bool requirePar = false)
+    public async Task<string?> AddCodeFlowClientAsync(string clientId, string redirectUri, bool secret = true, string[]? scopes = null, bool refresh = false, bool requirePar = false, string? backchannelLogoutUri = null)
     {
         var now = TimeProvider.System.GetUtcNow();
         var value = secret ? ClientSecrets.Generate() : null;
@@ -212,6 +212,7 @@ internal sealed class RunningServer : IAsyncDisposable
             AllowedResources = ["https://api.example.org"],
             RedirectUris = [redirectUri],
             RequirePushedAuthorizationRequests = requirePar,
+            BackchannelLogoutUri = backchannelLogoutUri,
             SecretHash = value is null ? null : ClientSecrets.Hash(value),
             CreatedAt = now,
             UpdatedAt = now,

@@ -45,6 +45,7 @@ internal static class ClientOutput
         text.AppendLine(CultureInfo.InvariantCulture, $"resources:      {string.Join(' ', view.Resources)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"require DPoP:   {(view.RequireDpop ? "yes" : "no")}");
         text.AppendLine(CultureInfo.InvariantCulture, $"require PAR:    {(view.RequirePushedAuthorizationRequests ? "yes" : "no")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"back-channel logout: {view.BackchannelLogoutUri ?? "-"}");
         if (view.RedirectUris.Count > 0)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"redirect URIs:  {string.Join(' ', view.RedirectUris)}");
@@ -78,11 +79,12 @@ internal sealed record ClientView(
     DateTimeOffset UpdatedAt,
     IReadOnlyList<string> RedirectUris,
     bool RequirePushedAuthorizationRequests,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? BackchannelLogoutUri,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? ClientSecret)
 {
     public static ClientView From(Client c, string? secret) => new(
         c.ClientId, c.AuthenticationMethod, c.GrantTypes, string.Join(' ', c.AllowedScopes), c.AllowedResources, c.RequireDpop, c.IntrospectionResources,
-        c.Enabled, c.CertificateThumbprint, c.CertificateSubject, c.CreatedAt, c.UpdatedAt, c.RedirectUris, c.RequirePushedAuthorizationRequests, secret);
+        c.Enabled, c.CertificateThumbprint, c.CertificateSubject, c.CreatedAt, c.UpdatedAt, c.RedirectUris, c.RequirePushedAuthorizationRequests, c.BackchannelLogoutUri, secret);
 }
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]

@@ -27,6 +27,7 @@ internal static class ClientsAddCommand
         var certificate = new Option<string?>("--certificate") { Description = "For self_signed_tls_client_auth: the client's certificate (PEM), pinned." };
         var subject = new Option<string?>("--subject") { Description = "For tls_client_auth: the subject DN of the client's CA-issued certificate, for example \"CN=lab-device, O=General Hospital\"." };
         var requireDpop = new Option<bool>("--require-dpop") { Description = "Every token request must carry a DPoP proof." };
+        var backchannelLogout = new Option<string?>("--backchannel-logout-uri") { Description = "Where to POST a signed logout token when a session the client was part of ends (OIDC Back-Channel Logout); https." };
         var requirePar = new Option<bool>("--require-par") { Description = "Sign-in requests must be pushed first (RFC 9126 PAR); /authorize then takes only a request_uri." };
         var introspect = new Option<string[]>("--introspect")
         {
@@ -40,7 +41,7 @@ internal static class ClientsAddCommand
         };
         var isPublic = new Option<bool>("--public") { Description = "A public client (a native or browser app without a secret; auth none): authorization_code with PKCE only." };
         var command = new Command("add", "Register a client and print it (with its secret, once, for client_secret_basic).");
-        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, requirePar, introspect, redirectUris, isPublic })
+        foreach (var option in new Option[] { data, database, json, id, grants, scopes, resources, auth, jwks, certificate, subject, requireDpop, requirePar, backchannelLogout, introspect, redirectUris, isPublic })
         {
             command.Options.Add(option);
         }
@@ -65,6 +66,7 @@ internal static class ClientsAddCommand
                 CertificateSubject = parse.GetValue(subject),
                 RequireDpop = parse.GetValue(requireDpop),
                 RequirePushedAuthorizationRequests = parse.GetValue(requirePar),
+                BackchannelLogoutUri = parse.GetValue(backchannelLogout),
                 IntrospectionResources = Words(parse.GetValue(introspect)),
                 RedirectUris = Words(parse.GetValue(redirectUris)),
             };

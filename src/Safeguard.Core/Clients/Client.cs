@@ -46,6 +46,9 @@ public sealed record Client
     /// <summary>Whether sign-in requests must be pushed first (RFC 9126 PAR): <c>/authorize</c> then takes only a <c>request_uri</c>.</summary>
     public bool RequirePushedAuthorizationRequests { get; init; }
 
+    /// <summary>Where the client is told, with a signed logout token, that a session it was part of ended (OIDC Back-Channel Logout); https only.</summary>
+    public string? BackchannelLogoutUri { get; init; }
+
     /// <summary>
     /// For the authorization-code grant: the redirect URIs, each matched exactly (RFC 9700 section 4.1.3): https, or
     /// http on a loopback address for native apps (RFC 8252 section 7.3), never with a fragment.

@@ -37,6 +37,9 @@ public sealed record ClientRegistration
     /// <summary>Whether sign-in requests must be pushed first (RFC 9126).</summary>
     public bool RequirePushedAuthorizationRequests { get; init; }
 
+    /// <summary>The OIDC back-channel logout URI, if any.</summary>
+    public string? BackchannelLogoutUri { get; init; }
+
     /// <summary>Resources whose tokens the client may introspect (a resource server's own).</summary>
     public IReadOnlyList<string> IntrospectionResources { get; init; } = [];
 
@@ -87,6 +90,7 @@ public sealed record ClientRegistrationResult
             CertificateSubject = CertificateSubject,
             RequireDpop = Registration.RequireDpop,
             RequirePushedAuthorizationRequests = Registration.RequirePushedAuthorizationRequests,
+            BackchannelLogoutUri = Registration.BackchannelLogoutUri,
             IntrospectionResources = Registration.IntrospectionResources,
             RedirectUris = Registration.RedirectUris,
             Enabled = true,
@@ -168,6 +172,13 @@ public static class ClientRegistrationValidator
         else if (!codeFlow && normalized.RedirectUris.Count > 0)
         {
             errors.Add("redirect uri: only clients of the authorization_code grant have redirect URIs.");
+        }
+
+        if (registration.BackchannelLogoutUri is { } logoutUri
+            && (!codeFlow || logoutUri.Length > MaxRedirectUriLength || !Uri.TryCreate(logoutUri, UriKind.Absolute, out var parsedLogout)
+                || parsedLogout.Scheme != Uri.UriSchemeHttps || parsedLogout.Fragment.Length > 0 || parsedLogout.UserInfo.Length > 0))
+        {
+            errors.Add($"back-channel logout uri '{logoutUri}': use an absolute https URI without a fragment, on a client of the authorization_code grant.");
         }
 
         if (!codeFlow && registration.RequirePushedAuthorizationRequests)

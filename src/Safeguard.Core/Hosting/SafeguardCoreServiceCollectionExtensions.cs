@@ -62,6 +62,7 @@ public static class SafeguardCoreServiceCollectionExtensions
         services.TryAddSingleton<AccessTokenIssuer>();
         services.TryAddSingleton<AccessTokenValidator>();
         services.TryAddSingleton<IdTokenIssuer>();
+        services.TryAddSingleton<LogoutTokenIssuer>();
         services.TryAddSingleton<IdTokenHintReader>();
 
         services.AddSafeguardOptions<DpopOptions, DpopOptionsValidator>(section.GetSection("Dpop"));

@@ -32,6 +32,12 @@ public sealed class SessionManager
     /// <summary>The options in force.</summary>
     public SessionOptions Options => _options;
 
+    /// <summary>
+    /// Raised once for each session this node ends, whatever the reason (sign-out, logout, a limit, the account page,
+    /// an administrator), with the session's id and the reason, after the end is durable. Handlers must not block.
+    /// </summary>
+    public event EventHandler<SessionEndedEventArgs>? Ended;
+
     /// <summary>Starts a session for a user who has just authenticated.</summary>
     /// <returns>The session and the secret for the cookie (shown to the browser only).</returns>
     public async Task<(UserSession Session, string CookieSecret)> StartAsync(
@@ -110,6 +116,11 @@ public sealed class SessionManager
         var now = _time.GetUtcNow();
         var ended = await _store.EndAsync(sessionId, reason, now, cancellationToken).ConfigureAwait(false);
         await _refreshTokens.RevokeSessionAsync(sessionId, now, cancellationToken).ConfigureAwait(false);
+        if (ended)
+        {
+            Ended?.Invoke(this, new SessionEndedEventArgs(sessionId, reason));
+        }
+
         return ended;
     }
 
@@ -120,6 +131,18 @@ public sealed class SessionManager
         Encoding.ASCII.GetBytes(secret, input.AsSpan(Label.Length));
         return SHA256.HashData(input);
     }
+}
+
+/// <summary>A session ended (<see cref="SessionManager.Ended"/>).</summary>
+/// <param name="sessionId">The session.</param>
+/// <param name="reason">Why.</param>
+public sealed class SessionEndedEventArgs(string sessionId, string reason) : EventArgs
+{
+    /// <summary>The session.</summary>
+    public string SessionId { get; } = sessionId;
+
+    /// <summary>Why it ended.</summary>
+    public string Reason { get; } = reason;
 }
 
 /// <summary>The result of checking a session cookie.</summary>

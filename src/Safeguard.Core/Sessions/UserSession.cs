@@ -47,6 +47,9 @@ public sealed record UserSession
 
     /// <summary>The user agent it started with (truncated).</summary>
     public string? UserAgent { get; init; }
+
+    /// <summary>The clients given a code in this session (told by back-channel logout when it ends).</summary>
+    public IReadOnlyList<string> ClientIds { get; init; } = [];
 }
 
 /// <summary>Where sessions are kept.</summary>
@@ -68,6 +71,10 @@ public interface ISessionStore
     /// <summary>Ends a session, only if it has not ended already (one statement).</summary>
     /// <returns>True if this call ended it.</returns>
     Task<bool> EndAsync(string id, string reason, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Records that a client was given a code in the session (once per client; one statement).</summary>
+    /// <returns>A task that completes when recorded.</returns>
+    Task AddClientAsync(string id, string clientId, CancellationToken cancellationToken);
 
     /// <summary>A user's sessions that have not ended, newest first.</summary>
     Task<IReadOnlyList<UserSession>> GetActiveForUserAsync(string subject, CancellationToken cancellationToken);

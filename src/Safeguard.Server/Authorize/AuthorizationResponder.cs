@@ -14,7 +14,7 @@ namespace Safeguard.Server.Authorize;
 /// seconds, bound to the client, redirect URI, PKCE challenge and session. The issuance is durable in the audit trail
 /// before the browser is sent back; the response carries <c>code</c>, <c>state</c> and <c>iss</c> (RFC 9207).
 /// </summary>
-internal sealed class AuthorizationResponder(IAuthorizationStore store, ServerAudit audit, ServerEndpoints endpoints, TimeProvider time)
+internal sealed class AuthorizationResponder(IAuthorizationStore store, ISessionStore sessions, ServerAudit audit, ServerEndpoints endpoints, TimeProvider time)
 {
     public static readonly TimeSpan CodeLifetime = TimeSpan.FromSeconds(60);
 
@@ -81,6 +81,12 @@ internal sealed class AuthorizationResponder(IAuthorizationStore store, ServerAu
         }
 
         await store.AddCodeAsync(record, context.RequestAborted).ConfigureAwait(false);
+        if (!session.ClientIds.Contains(request.ClientId, StringComparer.Ordinal))
+        {
+            // The clients of a session are told when it ends (back-channel logout).
+            await sessions.AddClientAsync(session.Id, request.ClientId, context.RequestAborted).ConfigureAwait(false);
+        }
+
         Redirect(context, request.RedirectUri, [("code", code), ("state", request.State), ("iss", endpoints.Issuer)]);
     }
 

@@ -64,6 +64,8 @@ internal sealed class DiscoveryEndpoints(
                 writer.WriteString("end_session_endpoint", endpoints.Issuer + "/logout");
                 writer.WriteString("pushed_authorization_request_endpoint", endpoints.PushedAuthorizationEndpoint);
                 writer.WriteBoolean("require_pushed_authorization_requests", false);
+                writer.WriteBoolean("backchannel_logout_supported", true);
+                writer.WriteBoolean("backchannel_logout_session_supported", true);
                 writer.WriteString("userinfo_endpoint", endpoints.Issuer + "/userinfo");
             }
 

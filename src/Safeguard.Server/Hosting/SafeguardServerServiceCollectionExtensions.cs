@@ -112,6 +112,9 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<KeyMaintenanceService>();
         services.AddSingleton<SyncService>();
         services.TryAddSingleton(new ServerConsole(Console.Out));
+        services.TryAddSingleton(_ => BackchannelLogoutHttp.Default());
+        services.AddSingleton<BackchannelLogout>();
+        services.AddHostedService(sp => sp.GetRequiredService<BackchannelLogout>());
         services.AddSingleton<FirstAdministrator>();
         services.AddHostedService<ServerStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyMaintenanceService>());

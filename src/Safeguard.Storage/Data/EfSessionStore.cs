@@ -33,7 +33,7 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
         {
             using var read = SafeguardDatabase.Command(
                 connection,
-                "SELECT id, secret_hash, subject, authenticated_at, amr, acr, created_at, last_seen_at, expires_at, ended_at, end_reason, source_ip, user_agent FROM sessions WHERE id = @id",
+                "SELECT id, secret_hash, subject, authenticated_at, amr, acr, created_at, last_seen_at, expires_at, ended_at, end_reason, source_ip, user_agent, client_ids FROM sessions WHERE id = @id",
                 ("id", id));
             var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -58,6 +58,7 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
                     EndReason = reader.IsDBNull(10) ? null : reader.GetString(10),
                     SourceIp = reader.IsDBNull(11) ? null : reader.GetString(11),
                     UserAgent = reader.IsDBNull(12) ? null : reader.GetString(12),
+                    ClientIds = reader.GetString(13),
                 });
             }
         }
@@ -88,6 +89,14 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
     }
 
     /// <inheritdoc />
+    public async Task AddClientAsync(string id, string clientId, CancellationToken cancellationToken)
+    {
+        using var context = database.CreateContext();
+        await context.Sessions.Where(s => s.Id == id && !(" " + s.ClientIds + " ").Contains(" " + clientId + " "))
+            .ExecuteUpdateAsync(set => set.SetProperty(s => s.ClientIds, s => s.ClientIds == string.Empty ? clientId : s.ClientIds + " " + clientId), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<UserSession>> GetActiveForUserAsync(string subject, CancellationToken cancellationToken)
     {
         using var context = database.CreateContext();
@@ -111,6 +120,7 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
         EndReason = e.EndReason,
         SourceIp = e.SourceIp,
         UserAgent = e.UserAgent,
+        ClientIds = e.ClientIds.Split(' ', StringSplitOptions.RemoveEmptyEntries),
     };
 
     private static SessionEntity ToEntity(UserSession s) => new()
@@ -128,5 +138,6 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
         EndReason = s.EndReason,
         SourceIp = s.SourceIp,
         UserAgent = s.UserAgent,
+        ClientIds = string.Join(' ', s.ClientIds),
     };
 }

@@ -41,6 +41,9 @@ public sealed class ClientEntity
     /// <summary>Whether sign-in requests must be pushed first (RFC 9126).</summary>
     public bool RequirePushedAuthorizationRequests { get; set; }
 
+    /// <summary>The OIDC back-channel logout URI.</summary>
+    public string? BackchannelLogoutUri { get; set; }
+
     /// <summary>Space-separated resources the client may introspect tokens for.</summary>
     public string IntrospectionResources { get; set; } = string.Empty;
 
@@ -277,6 +280,9 @@ public sealed class SessionEntity
 
     /// <summary>The user agent.</summary>
     public string? UserAgent { get; set; }
+
+    /// <summary>The clients given a code in the session, space-separated.</summary>
+    public string ClientIds { get; set; } = string.Empty;
 }
 
 /// <summary>A row of <c>authorization_requests</c>: a pending request as JSON, until a code is issued or it expires.</summary>

@@ -68,6 +68,7 @@ public abstract class SafeguardDbContext : DbContext
             client.Property(c => c.CertificateSubject).HasColumnName("certificate_subject").HasMaxLength(1024);
             client.Property(c => c.RequireDpop).HasColumnName("require_dpop");
             client.Property(c => c.RequirePushedAuthorizationRequests).HasColumnName("require_par");
+            client.Property(c => c.BackchannelLogoutUri).HasColumnName("backchannel_logout_uri").HasMaxLength(2048);
             client.Property(c => c.IntrospectionResources).HasColumnName("introspection_resources").HasMaxLength(4096);
             client.Property(c => c.RedirectUris).HasColumnName("redirect_uris").HasMaxLength(20500).HasDefaultValue(string.Empty);
             client.Property(c => c.Enabled).HasColumnName("enabled");
@@ -174,6 +175,7 @@ public abstract class SafeguardDbContext : DbContext
         modelBuilder.Entity<SessionEntity>(session =>
         {
             session.ToTable("sessions");
+            session.Property(x => x.ClientIds).HasColumnName("client_ids").HasMaxLength(4096).HasDefaultValue(string.Empty);
             session.HasKey(x => x.Id);
             session.Property(x => x.Id).HasColumnName("id").HasMaxLength(32);
             session.Property(x => x.SecretHash).HasColumnName("secret_hash");

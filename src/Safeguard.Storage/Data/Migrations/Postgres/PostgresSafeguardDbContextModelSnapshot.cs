@@ -195,6 +195,11 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("auth_method");
 
+                    b.Property<string>("BackchannelLogoutUri")
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)")
+                        .HasColumnName("backchannel_logout_uri");
+
                     b.Property<string>("CertificateSubject")
                         .HasMaxLength(1024)
                         .HasColumnType("character varying(1024)")
@@ -422,6 +427,14 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     b.Property<long>("AuthenticatedAt")
                         .HasColumnType("bigint")
                         .HasColumnName("authenticated_at");
+
+                    b.Property<string>("ClientIds")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(4096)
+                        .HasColumnType("character varying(4096)")
+                        .HasDefaultValue("")
+                        .HasColumnName("client_ids");
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint")

@@ -190,6 +190,11 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("auth_method");
 
+                    b.Property<string>("BackchannelLogoutUri")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("backchannel_logout_uri");
+
                     b.Property<string>("CertificateSubject")
                         .HasMaxLength(1024)
                         .HasColumnType("TEXT")
@@ -417,6 +422,14 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
                     b.Property<long>("AuthenticatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("authenticated_at");
+
+                    b.Property<string>("ClientIds")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(4096)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("")
+                        .HasColumnName("client_ids");
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
