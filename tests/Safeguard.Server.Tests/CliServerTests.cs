@@ -56,6 +56,34 @@ public sealed class CliServerTests : IDisposable
     }
 
     [Fact]
+    public async Task UsersSessions_ListsASignedInUsersSessions_AndEndSessionsSignsThemOut()
+    {
+        await using var server = await RunningServer.StartAsync(dataPath: _data);
+        var (user, totp) = await server.AddUserAsync("jsmith", "copper lantern orchard meadow");
+        using var browser = new People.FormBrowser(server);
+        await browser.GetAsync("/signin");
+        await browser.PostAsync("/signin", ("username", "jsmith"), ("password", "copper lantern orchard meadow"));
+        await browser.GetAsync("/signin/mfa");
+        await browser.PostAsync("/signin/mfa", ("code", server.TotpCode(totp!)));
+
+        var (exit, listed, error) = await RunAsync("users", "sessions", "jsmith", "--data", _data, "--json");
+        Assert.True(exit == 0, error);
+        var session = Assert.Single(JsonDocument.Parse(listed).RootElement.EnumerateArray());
+        var sid = session.GetProperty("sid").GetString()!;
+        Assert.Equal("127.0.0.1", session.GetProperty("source_ip").GetString());
+        Assert.DoesNotContain("secret", listed, StringComparison.OrdinalIgnoreCase);
+
+        Assert.NotEqual(0, (await RunAsync("users", "end-sessions", "jsmith", "--session", "not-a-session", "--data", _data)).Exit);
+        var (endExit, ended, _) = await RunAsync("users", "end-sessions", "jsmith", "--data", _data, "--json");
+        Assert.Equal(0, endExit);
+        Assert.Equal(sid, Assert.Single(JsonDocument.Parse(ended).RootElement.GetProperty("ended").EnumerateArray()).GetString());
+
+        await browser.GetAsync("/");
+        Assert.Contains("You are not signed in", browser.LastPage, StringComparison.Ordinal);
+        Assert.Equal("[]", (await RunAsync("users", "sessions", user.Subject, "--data", _data, "--json")).Output.Trim());
+    }
+
+    [Fact]
     public async Task ClientsAdd_RequirePar_IsStored_AndOnlyForTheCodeFlow()
     {
         var (exit, output, error) = await RunAsync("clients", "add", "--data", _data, "--id", "chart", "--grant", "authorization_code",

@@ -10,7 +10,7 @@ internal static class UsersCommand
 {
     public static Command Create(CliContext context)
     {
-        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles, enrol-link, totp-enroll, reset-mfa.");
+        var users = new Command("users", "Users: add, list, show, disable, enable, unlock, set-roles, enrol-link, sessions, end-sessions, totp-enroll, reset-mfa.");
         users.Subcommands.Add(UsersAddCommand.Create(context));
         users.Subcommands.Add(List(context));
         users.Subcommands.Add(OneUser(context, "show", "Show one user (never a password or its hash).", null, (_, _, _, _) => Task.FromResult<User?>(null)));
@@ -44,6 +44,8 @@ internal static class UsersCommand
                 await UserOutput.WriteAsync(context.Output, user, json, link).ConfigureAwait(false);
                 return ExitCodes.Success;
             }));
+        users.Subcommands.Add(UsersSessionCommands.Sessions(context));
+        users.Subcommands.Add(UsersSessionCommands.EndSessions(context));
         users.Subcommands.Add(UsersMfaCommands.TotpEnroll(context));
         users.Subcommands.Add(UsersMfaCommands.ResetMfa(context));
         return users;
