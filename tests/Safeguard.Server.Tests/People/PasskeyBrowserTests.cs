@@ -172,6 +172,45 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
         Assert.Contains(await _server.AuditEventsAsync(), e => e.Type == AuditEventType.MfaSucceeded && e.Subject == user.Subject && e.Reason == "passkey verified");
     }
 
+    [Fact]
+    public async Task AnEnrolmentLink_CanSetUpAPasskeyInsteadOfAnApp()
+    {
+        var now = _server.Time.GetUtcNow();
+        var user = new User { Subject = UserSubjects.New(), Username = "nurse.diaz", Roles = ["nurse"], CreatedAt = now, UpdatedAt = now };
+        await _server.Services.GetRequiredService<IUserStore>().AddAsync(user, CancellationToken.None);
+        var (_, code) = await _server.Services.GetRequiredService<EnrolmentLinks>().IssueAsync(user, CancellationToken.None);
+        await using var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 375, Height = 740 } });
+        var page = await context.NewPageAsync();
+        var cdp = await context.NewCDPSessionAsync(page);
+        await cdp.SendAsync("WebAuthn.enable");
+        await cdp.SendAsync("WebAuthn.addVirtualAuthenticator", new Dictionary<string, object>
+        {
+            ["options"] = new Dictionary<string, object>
+            {
+                ["protocol"] = "ctap2", ["transport"] = "internal", ["hasResidentKey"] = true, ["hasUserVerification"] = true, ["isUserVerified"] = true, ["automaticPresenceSimulation"] = true,
+            },
+        });
+
+        await page.GotoAsync(_origin + "/enrol?code=" + code);
+        Assert.EndsWith("/enrol", page.Url, StringComparison.Ordinal);
+        await page.GetByLabel("New password").FillAsync(Password);
+        await page.GetByLabel("Type it again").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await page.GetByRole(AriaRole.Img).WaitForAsync(); // the QR code of the app step
+        await page.GetByRole(AriaRole.Button, new() { Name = "Set up a passkey instead" }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Your account is ready" }).WaitForAsync();
+        Assert.Equal(RecoveryCodes.Count, await page.Locator("#recovery-codes li").CountAsync());
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the enrolment page scrolls sideways on a phone-width screen");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Continue to your account" }).ClickAsync();
+        Assert.Contains("nurse.diaz", await page.Locator("#signed-in-user").InnerTextAsync(), StringComparison.Ordinal);
+        await page.Locator("#factors").GetByText("Passkey added").WaitForAsync();
+        var factors = await _server.Services.GetRequiredService<IAuthenticatorStore>().GetForUserAsync(user.Subject, CancellationToken.None);
+        Assert.Single(factors, a => a.Kind == AuthenticatorKind.Passkey);
+        Assert.DoesNotContain(factors, a => a.Kind == AuthenticatorKind.Totp);
+        Assert.Contains(await _server.AuditEventsAsync(), e => e.Type == AuditEventType.SessionStarted && e.Subject == user.Subject && e.Amr.SequenceEqual(["pwd", "hwk", "mfa"]));
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

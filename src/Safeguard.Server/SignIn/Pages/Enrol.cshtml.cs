@@ -18,7 +18,7 @@ namespace Safeguard.Server.SignIn.Pages;
 /// </summary>
 internal sealed class EnrolModel(
     EnrolmentLinks links, IUserStore users, IAuthenticatorStore authenticators, PasswordPolicy policy, PasswordHasher hasher,
-    TotpAuthenticators totp, RecoveryCodes recovery, SignInFlow flow, SignInCookies cookies, IOptions<SignInOptions> options, TimeProvider time) : PageModel
+    TotpAuthenticators totp, RecoveryCodes recovery, Passkeys passkeys, SignInFlow flow, SignInCookies cookies, IOptions<SignInOptions> options, TimeProvider time) : PageModel
 {
     public const string Expired = "This enrolment link has expired or has already been used. Ask your administrator for a new one.";
 
@@ -44,6 +44,15 @@ internal sealed class EnrolModel(
 
     [BindProperty]
     public string? Code { get; set; }
+
+    [BindProperty]
+    public string? PasskeyState { get; set; }
+
+    [BindProperty]
+    public string? PasskeyResponse { get; set; }
+
+    /// <summary>A passkey offered instead of the authenticator app (where passkeys can be offered).</summary>
+    public PasskeyCeremony? Passkey { get; private set; }
 
     public async Task<IActionResult> OnGetAsync([FromQuery(Name = "code")] string? code)
     {
@@ -134,16 +143,57 @@ internal sealed class EnrolModel(
         if (totp.Confirm(shown, typed) is not { } confirmed)
         {
             Message = "That code did not match. Enter the 6-digit code your authenticator app shows now for this account.";
-            return ShowTotp(user, shown);
+            return await ShowTotpAsync(user, shown).ConfigureAwait(false);
         }
 
-        var (codes, records) = recovery.Create(user);
-        string[] amr = [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor];
-        if (!await flow.RecordAsync(HttpContext, AuditEventType.MfaEnrolled, AuditOutcome.Success, user.Subject, null,
-                $"authenticator app and {RecoveryCodes.Count} recovery codes enrolled with an enrolment link; the link is spent",
-                e => e with { Action = AuditAction.Create, ResourceType = "authenticator", ResourceId = confirmed.Id }).ConfigureAwait(false))
+        return await FinishAsync(pending, user, confirmed, "authenticator app",
+            [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor], () => ShowTotpAsync(user, shown)).ConfigureAwait(false);
+    }
+
+    /// <summary>A passkey instead of the authenticator app.</summary>
+    public async Task<IActionResult> OnPostPasskeyAsync()
+    {
+        PageSecurity.Apply(Response, null);
+        var cancellationToken = HttpContext.RequestAborted;
+        var (pending, user) = await LoadAsync(cancellationToken).ConfigureAwait(false);
+        if (pending is null || user is null)
         {
-            return Unavailable(() => ShowTotp(user, shown));
+            return Invalid(Expired);
+        }
+
+        if (user.PasswordHash is null || pending.TotpId is null || pending.TotpSeed is null)
+        {
+            return await ShowAsync(pending, user, cancellationToken).ConfigureAwait(false);
+        }
+
+        var shown = ShownTotp(pending, user);
+        var result = await passkeys.FinishRegistrationAsync(user, PasskeyState, PasskeyResponse, cancellationToken).ConfigureAwait(false);
+        PasskeyState = PasskeyResponse = null;
+        if (!result.Succeeded)
+        {
+            await flow.RecordAsync(HttpContext, AuditEventType.MfaEnrolled, AuditOutcome.Denied, user.Subject, null,
+                $"{SafeguardErrorCodes.PasskeyRegistrationRefused} passkey registration refused at enrolment: {result.Reason}", e => e with { Action = AuditAction.Create, ResourceType = "authenticator" }).ConfigureAwait(false);
+            Message = "The passkey was not set up. Try again, or use an authenticator app.";
+            return await ShowTotpAsync(user, shown).ConfigureAwait(false);
+        }
+
+        return await FinishAsync(pending, user, result.Passkey!, "passkey",
+            [AuthenticationContext.Password, .. Passkeys.MethodsOf(result.Passkey!)], () => ShowTotpAsync(user, shown)).ConfigureAwait(false);
+    }
+
+    /// <summary>Records the enrolment, spends the link, stores the factor and ten recovery codes, signs in, shows the codes once.</summary>
+    private async Task<IActionResult> FinishAsync(PendingEnrolment pending, User user, Authenticator factor, string what, string[] amr, Func<Task<PageResult>> again)
+    {
+        var cancellationToken = HttpContext.RequestAborted;
+        var (codes, records) = recovery.Create(user);
+        if (!await flow.RecordAsync(HttpContext, AuditEventType.MfaEnrolled, AuditOutcome.Success, user.Subject, null,
+                $"{what} and {RecoveryCodes.Count} recovery codes enrolled with an enrolment link; the link is spent",
+                e => e with { Action = AuditAction.Create, ResourceType = "authenticator", ResourceId = factor.Id }).ConfigureAwait(false))
+        {
+            var page = await again().ConfigureAwait(false);
+            Response.StatusCode = 503;
+            Message = "Enrolment is unavailable for a moment; nothing was changed. Try again shortly.";
+            return page;
         }
 
         if (!await links.UseAsync(pending.Code, cancellationToken).ConfigureAwait(false))
@@ -152,8 +202,9 @@ internal sealed class EnrolModel(
             return Invalid(Expired);
         }
 
-        await authenticators.AddAsync([confirmed, .. records], cancellationToken).ConfigureAwait(false);
+        await authenticators.AddAsync([factor, .. records], cancellationToken).ConfigureAwait(false);
         SignInCookies.ClearEnrolment(Response);
+        PageSecurity.Apply(Response, null);
         if (await flow.StartSessionAsync(HttpContext, user.Subject, amr, AuthenticationContext.Aal2, clientId: null).ConfigureAwait(false) is null)
         {
             Message = "Your account is set up, but signing you in is unavailable for a moment. Keep these codes, then sign in.";
@@ -212,12 +263,12 @@ internal sealed class EnrolModel(
 
         if (pending.TotpId is not null && pending.TotpSeed is not null)
         {
-            return ShowTotp(user, ShownTotp(pending, user));
+            return await ShowTotpAsync(user, ShownTotp(pending, user)).ConfigureAwait(false);
         }
 
         var enrolment = totp.Create(user);
         cookies.SetEnrolment(Response, pending with { TotpId = enrolment.Authenticator.Id, TotpSeed = enrolment.Authenticator.ProtectedSecret });
-        return ShowTotp(user, enrolment.Authenticator);
+        return await ShowTotpAsync(user, enrolment.Authenticator).ConfigureAwait(false);
     }
 
     private PageResult ShowPassword(User user)
@@ -228,8 +279,10 @@ internal sealed class EnrolModel(
         return Page();
     }
 
-    private PageResult ShowTotp(User user, Authenticator shown)
+    private async Task<PageResult> ShowTotpAsync(User user, Authenticator shown)
     {
+        Passkey = await passkeys.BeginRegistrationAsync(user, HttpContext.RequestAborted).ConfigureAwait(false);
+        PageSecurity.Apply(Response, null, passkeyScript: Passkey is not null);
         var enrolment = totp.Reopen(user, shown);
         Step = EnrolStep.Totp;
         Username = user.Username;
