@@ -43,12 +43,12 @@ web_secret=$("$bin/safeguard" clients add --data "$data" --id bench-web --grant 
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_WEB_BASIC=$(printf 'bench-web:%s' "$web_secret" | base64 -w0)
 export SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-tokens.txt" SAFEGUARD_BENCH_THREADS=2
-refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-60000}
+refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-200000}
 log "seeding $refresh_tokens refresh tokens"
 python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
-# Two wrk runs must never present the same token (a second use revokes its family): the warm-up gets the first 40 %.
-head -n $((refresh_tokens * 2 / 5)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
-tail -n +$((refresh_tokens * 2 / 5 + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure.txt"
+# Two wrk runs must never present the same token (a second use revokes its family): the warm-up gets the first 30 %.
+head -n $((refresh_tokens * 3 / 10)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
+tail -n +$((refresh_tokens * 3 / 10 + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure.txt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 url="https://127.0.0.1:$(free_port)"
@@ -96,7 +96,7 @@ fi
 requests=$(awk '/requests in/ {print $1}' <<<"$result")
 
 # Refresh grants: a warm-up for the refresh path's JIT, then the measured window; every token is used once.
-refresh_warm=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-warm.txt" wrk -t2 -c"$connections" -d10s -s bench/load/token_refresh.lua "$url/token")
+refresh_warm=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-warm.txt" wrk -t2 -c"$connections" -d6s -s bench/load/token_refresh.lua "$url/token")
 grep -q "Non-2xx" <<<"$refresh_warm" && { echo "refresh warm-up requests failed:" >&2; echo "$refresh_warm" >&2; exit 1; }
 refresh_warm_requests=$(awk '/requests in/ {print $1}' <<<"$refresh_warm")
 log "token endpoint: refresh_token, $connections connections, ${duration}s"

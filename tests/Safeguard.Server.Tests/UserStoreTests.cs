@@ -256,6 +256,70 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.Null(await store.FindByCredentialIdAsync(passkey.CredentialId, CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ARefreshTokenRotates_OnceAcrossConcurrentUses_AndRotationsOfDifferentTokensShareCommits(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("rotate-" + provider, null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var session = new Safeguard.Sessions.UserSession
+        {
+            Id = "s" + Guid.NewGuid().ToString("N")[..20],
+            SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
+            Subject = user.Subject,
+            AuthenticatedAt = now,
+            CreatedAt = now,
+            LastSeenAt = now,
+            ExpiresAt = now.AddHours(12),
+        };
+        var sessions = new EfSessionStore(database);
+        await sessions.AddAsync(session, CancellationToken.None);
+        await using var store = new EfRefreshTokenStore(database);
+        Safeguard.Authorization.RefreshToken Token(string family) => new()
+        {
+            TokenHash = Guid.NewGuid().ToString("N"),
+            FamilyId = family,
+            ClientId = "chart-app",
+            Subject = user.Subject,
+            SessionId = session.Id,
+            AuthenticatedAt = now,
+            CreatedAt = now,
+            ExpiresAt = now.AddHours(12),
+        };
+
+        var first = Token("family-1");
+        await store.AddAsync(first, CancellationToken.None);
+        var replacements = Enumerable.Range(0, 8).Select(_ => Token("family-1")).ToList();
+        var later = now.AddMinutes(1);
+        var outcomes = await Task.WhenAll(replacements.Select(r => store.RotateAsync(first.TokenHash, later, session.Id, r, CancellationToken.None)));
+
+        Assert.Single(outcomes, rotated => rotated);
+        var winner = replacements[Array.IndexOf(outcomes, true)];
+        Assert.NotNull(await store.FindAsync(winner.TokenHash, CancellationToken.None));
+        foreach (var loser in replacements.Where(r => r != winner))
+        {
+            Assert.Null(await store.FindAsync(loser.TokenHash, CancellationToken.None));
+        }
+
+        Assert.Equal(later, (await store.FindAsync(first.TokenHash, CancellationToken.None))!.UsedAt);
+        Assert.Equal(later, (await sessions.FindAsync(session.Id, CancellationToken.None))!.LastSeenAt);
+
+        // Many different tokens at once: every one rotates (they may share commits), and a revoked one does not.
+        var many = Enumerable.Range(0, 50).Select(i => Token("family-m" + i)).ToList();
+        foreach (var token in many)
+        {
+            await store.AddAsync(token, CancellationToken.None);
+        }
+
+        await store.RevokeFamilyAsync("family-m0", later, CancellationToken.None);
+        var rotations = await Task.WhenAll(many.Select(t => store.RotateAsync(t.TokenHash, later.AddSeconds(1), session.Id, Token(t.FamilyId), CancellationToken.None)));
+        Assert.False(rotations[0]);
+        Assert.All(rotations.Skip(1), Assert.True);
+    }
+
     public async Task DisposeAsync()
     {
         _sqlite?.Dispose();

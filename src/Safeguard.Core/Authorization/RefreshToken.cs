@@ -63,10 +63,17 @@ public interface IRefreshTokenStore
     Task<RefreshToken?> FindAsync(string tokenHash, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Uses a token in one statement: the first call on an unused, unrevoked token marks it used and gets
-    /// <c>FirstUse</c> true; any later call gets the token with <c>FirstUse</c> false. Null if no such token.
+    /// Rotates a token in one transaction: marks <paramref name="usedHash"/> used only if it is still unused and
+    /// unrevoked, and then (only then) records activity on its session and stores <paramref name="replacement"/>. Of two
+    /// rotations of one token, on any node, exactly one succeeds. Concurrent rotations on a node may share one commit.
     /// </summary>
-    Task<(RefreshToken Token, bool FirstUse)?> UseAsync(string tokenHash, DateTimeOffset at, CancellationToken cancellationToken);
+    /// <param name="usedHash">The hash of the token presented.</param>
+    /// <param name="at">When.</param>
+    /// <param name="sessionId">Its session, touched (activity for the idle clock).</param>
+    /// <param name="replacement">The token that replaces it, or null for none.</param>
+    /// <param name="cancellationToken">Cancels the wait (the rotation may still commit).</param>
+    /// <returns>True if this call rotated it; false if it was already used or revoked.</returns>
+    Task<bool> RotateAsync(string usedHash, DateTimeOffset at, string sessionId, RefreshToken? replacement, CancellationToken cancellationToken);
 
     /// <summary>Revokes every token of a family.</summary>
     /// <returns>How many were revoked now.</returns>

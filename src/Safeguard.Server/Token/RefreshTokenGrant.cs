@@ -33,28 +33,17 @@ internal sealed class RefreshTokenGrant(
         }
 
         var now = time.GetUtcNow();
-        var used = await refreshTokens.UseAsync(RefreshTokens.Hash(presented), now, cancellationToken).ConfigureAwait(false);
-        if (used is not { } found || found.Token.ClientId != client.ClientId || found.Token.RevokedAt is not null)
+        var hash = RefreshTokens.Hash(presented);
+        var token = await refreshTokens.FindAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (token is null || token.ClientId != client.ClientId || token.RevokedAt is not null)
         {
             await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The refresh token is invalid.", SafeguardErrorCodes.RefreshTokenInvalid).ConfigureAwait(false);
             return;
         }
 
-        var token = found.Token;
-        if (!found.FirstUse)
+        if (token.UsedAt is not null)
         {
-            var revoked = await refreshTokens.RevokeFamilyAsync(token.FamilyId, now, cancellationToken).ConfigureAwait(false);
-            var reuse = audit.Create(context, AuditEventType.RefreshReuseDetected, AuditOutcome.Denied, client.ClientId,
-                $"{SafeguardErrorCodes.RefreshTokenReused} a rotated refresh token was presented again: its family ({revoked} token(s)) is revoked", 400) with
-            {
-                Subject = token.Subject,
-                SessionId = token.SessionId,
-                Action = AuditAction.Delete,
-                ResourceType = "refresh_token",
-                ResourceId = token.FamilyId,
-            };
-            await audit.RecordAsync(reuse, cancellationToken).ConfigureAwait(false);
-            await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The refresh token is invalid.", SafeguardErrorCodes.RefreshTokenReused).ConfigureAwait(false);
+            await ReusedAsync(request, token, now).ConfigureAwait(false);
             return;
         }
 
@@ -94,8 +83,28 @@ internal sealed class RefreshTokenGrant(
             scopes = [.. asked.Distinct(StringComparer.Ordinal)];
         }
 
-        await sessions.TouchAsync(session!.Id, cancellationToken).ConfigureAwait(false);
+        // The rotation (old token used, session touched, new token stored) is one transaction; a concurrent use of the
+        // same token that commits first makes this one a reuse.
         var grant = new UserGrant(token.Subject, token.SessionId, scopes, token.Resources, token.AuthenticatedAt, token.Acr, token.Amr, user.Roles, null);
-        await tokens.IssueAsync(request, GrantType, grant, token.FamilyId, token.ExpiresAt, token.DpopJkt).ConfigureAwait(false);
+        await tokens.IssueAsync(request, GrantType, grant, token.FamilyId, token.ExpiresAt, token.DpopJkt, (hash, () => ReusedAsync(request, token, now))).ConfigureAwait(false);
+    }
+
+    /// <summary>A used token presented again: its whole family is revoked, and the reuse recorded (RFC 9700 section 4.14.2).</summary>
+    private async Task ReusedAsync(TokenRequest request, RefreshToken token, DateTimeOffset now)
+    {
+        var context = request.Context;
+        var clientId = request.Client.Client.ClientId;
+        var revoked = await refreshTokens.RevokeFamilyAsync(token.FamilyId, now, context.RequestAborted).ConfigureAwait(false);
+        var reuse = audit.Create(context, AuditEventType.RefreshReuseDetected, AuditOutcome.Denied, clientId,
+            $"{SafeguardErrorCodes.RefreshTokenReused} a rotated refresh token was presented again: its family ({revoked} token(s)) is revoked", 400) with
+        {
+            Subject = token.Subject,
+            SessionId = token.SessionId,
+            Action = AuditAction.Delete,
+            ResourceType = "refresh_token",
+            ResourceId = token.FamilyId,
+        };
+        await audit.RecordAsync(reuse, context.RequestAborted).ConfigureAwait(false);
+        await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The refresh token is invalid.", SafeguardErrorCodes.RefreshTokenReused).ConfigureAwait(false);
     }
 }

@@ -28,7 +28,13 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
     /// <param name="refreshFamily">The refresh-token family to continue or start, or null for none.</param>
     /// <param name="refreshExpiresAt">When a new refresh token expires at the latest (the session's absolute end).</param>
     /// <param name="refreshDpopJkt">The DPoP key a new refresh token is bound to, or null.</param>
-    public async Task<string?> IssueAsync(TokenRequest request, string grantType, UserGrant grant, string? refreshFamily, DateTimeOffset refreshExpiresAt, string? refreshDpopJkt)
+    /// <param name="rotated">
+    /// For a refresh: the hash of the token presented, rotated (marked used, its session touched, the new token stored)
+    /// in one transaction before anything is released; and what to do when another use of it won the race.
+    /// </param>
+    public async Task<string?> IssueAsync(
+        TokenRequest request, string grantType, UserGrant grant, string? refreshFamily, DateTimeOffset refreshExpiresAt, string? refreshDpopJkt,
+        (string UsedHash, Func<Task> Lost)? rotated = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(grant);
@@ -105,12 +111,19 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
             ResourceType = "access_token",
             ResourceId = string.Join(' ', grant.Resources),
         };
+        if (rotated is { } rotation
+            && !await refreshTokens.RotateAsync(rotation.UsedHash, now, grant.SessionId, refresh?.Record, context.RequestAborted).ConfigureAwait(false))
+        {
+            await rotation.Lost().ConfigureAwait(false);
+            return null;
+        }
+
         if (!await audit.RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
         {
             return null;
         }
 
-        if (refresh is { } newRefresh)
+        if (rotated is null && refresh is { } newRefresh)
         {
             await refreshTokens.AddAsync(newRefresh.Record, context.RequestAborted).ConfigureAwait(false);
         }

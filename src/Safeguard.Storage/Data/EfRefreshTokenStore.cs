@@ -1,13 +1,153 @@
+using System.Data.Common;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Safeguard.Authorization;
 
 namespace Safeguard.Storage.Data;
 
-/// <summary>Refresh tokens; a use is one conditional UPDATE, so a token rotates once across nodes.</summary>
-/// <param name="database">The database.</param>
-public sealed class EfRefreshTokenStore(SafeguardDatabase database) : IRefreshTokenStore
+/// <summary>
+/// Refresh tokens; a use is one conditional UPDATE, so a token rotates once across nodes. Rotations (the refresh
+/// grant's writes: mark the old token used, touch the session, insert the new token) go through one writer per node
+/// that commits every rotation waiting at that moment in one transaction (group commit): on SQLite, whose writes are
+/// serialised and fsynced at each commit, concurrent grants then share the commit instead of queueing for it.
+/// </summary>
+public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
 {
+    /// <summary>The most rotations committed together.</summary>
+    private const int MaxBatch = 64;
+
+    private readonly SafeguardDatabase database;
+    private readonly Channel<Rotation> _rotations = Channel.CreateUnbounded<Rotation>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    /// <summary>Creates the store.</summary>
+    /// <param name="database">The database.</param>
+    public EfRefreshTokenStore(SafeguardDatabase database)
+    {
+        this.database = database;
+        _writer = Task.Run(WriteRotationsAsync);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> RotateAsync(string usedHash, DateTimeOffset at, string sessionId, RefreshToken? replacement, CancellationToken cancellationToken)
+    {
+        var rotation = new Rotation(usedHash, at.ToUnixTimeMilliseconds(), sessionId, replacement is null ? null : Row(replacement));
+        ObjectDisposedException.ThrowIf(!_rotations.Writer.TryWrite(rotation), this);
+
+        return rotation.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Stops the writer once the rotations already queued are committed.</summary>
+    /// <returns>A task that completes when it has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        _rotations.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private async Task WriteRotationsAsync()
+    {
+        var batch = new List<Rotation>(MaxBatch);
+        while (await _rotations.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _rotations.Reader.TryRead(out var rotation))
+            {
+                batch.Add(rotation);
+            }
+
+            try
+            {
+                await CommitAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && batch.Count > 1)
+            {
+                // One bad rotation must not fail the others: each again in its own transaction.
+                foreach (var rotation in batch)
+                {
+                    try
+                    {
+                        await CommitAsync([rotation]).ConfigureAwait(false);
+                    }
+                    catch (Exception single) when (single is not OutOfMemoryException)
+                    {
+                        rotation.Done.TrySetException(single);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                batch[0].Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<Rotation> batch)
+    {
+        var results = new bool[batch.Count];
+        var connection = await database.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var rotation = batch[i];
+                    results[i] = await ExecuteAsync(connection, transaction,
+                        "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL",
+                        ("at", rotation.At), ("hash", rotation.UsedHash)).ConfigureAwait(false) == 1;
+                    if (!results[i])
+                    {
+                        continue;
+                    }
+
+                    await ExecuteAsync(connection, transaction,
+                        "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at",
+                        ("at", rotation.At), ("id", rotation.SessionId)).ConfigureAwait(false);
+                    if (rotation.Next is { } next)
+                    {
+                        await ExecuteAsync(connection, transaction, InsertSql,
+                            ("hash", next.TokenHash), ("family", next.FamilyId), ("session", next.SessionId), ("payload", next.Payload), ("expires", next.ExpiresAt)).ConfigureAwait(false);
+                    }
+                }
+
+                await transaction.CommitAsync().ConfigureAwait(false);
+            }
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.TrySetResult(results[i]);
+        }
+    }
+
+    private static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = SafeguardDatabase.Command(connection, sql, parameters);
+        command.Transaction = transaction;
+        return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private const string InsertSql =
+        "INSERT INTO refresh_tokens (token_hash, family_id, session_id, payload, expires_at, used_at, revoked_at) VALUES (@hash, @family, @session, @payload, @expires, NULL, NULL)";
+
+    private static RefreshTokenEntity Row(RefreshToken token) => new()
+    {
+        TokenHash = token.TokenHash,
+        FamilyId = token.FamilyId,
+        SessionId = token.SessionId,
+        Payload = JsonSerializer.Serialize(token with { UsedAt = null, RevokedAt = null }, AuthorizationJsonContext.Default.RefreshToken),
+        ExpiresAt = token.ExpiresAt.ToUnixTimeMilliseconds(),
+    };
+
+    /// <summary>A rotation waiting for the writer.</summary>
+    private sealed record Rotation(string UsedHash, long At, string SessionId, RefreshTokenEntity? Next)
+    {
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     /// <inheritdoc />
     public async Task AddAsync(RefreshToken token, CancellationToken cancellationToken)
     {
@@ -17,14 +157,9 @@ public sealed class EfRefreshTokenStore(SafeguardDatabase database) : IRefreshTo
         var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            var row = Row(token);
             using var insert = SafeguardDatabase.Command(
-                connection,
-                "INSERT INTO refresh_tokens (token_hash, family_id, session_id, payload, expires_at, used_at, revoked_at) VALUES (@hash, @family, @session, @payload, @expires, NULL, NULL)",
-                ("hash", token.TokenHash),
-                ("family", token.FamilyId),
-                ("session", token.SessionId),
-                ("payload", JsonSerializer.Serialize(token with { UsedAt = null, RevokedAt = null }, AuthorizationJsonContext.Default.RefreshToken)),
-                ("expires", token.ExpiresAt.ToUnixTimeMilliseconds()));
+                connection, InsertSql, ("hash", row.TokenHash), ("family", row.FamilyId), ("session", row.SessionId), ("payload", row.Payload), ("expires", row.ExpiresAt));
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -32,41 +167,32 @@ public sealed class EfRefreshTokenStore(SafeguardDatabase database) : IRefreshTo
     /// <inheritdoc />
     public async Task<RefreshToken?> FindAsync(string tokenHash, CancellationToken cancellationToken)
     {
-        using var context = database.CreateContext();
-        var entity = await context.RefreshTokens.AsNoTracking().SingleOrDefaultAsync(t => t.TokenHash == tokenHash, cancellationToken).ConfigureAwait(false);
-        return entity is null ? null : ToToken(entity);
-    }
-
-    /// <inheritdoc />
-    public async Task<(RefreshToken Token, bool FirstUse)?> UseAsync(string tokenHash, DateTimeOffset at, CancellationToken cancellationToken)
-    {
+        // Plain SQL: this runs on every refresh (see SafeguardDatabase.OpenConnectionAsync).
         var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using var use = SafeguardDatabase.Command(
-                connection,
-                "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL",
-                ("at", at.ToUnixTimeMilliseconds()),
-                ("hash", tokenHash));
-            var first = await use.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-            using var read = SafeguardDatabase.Command(connection, "SELECT payload, used_at, revoked_at FROM refresh_tokens WHERE token_hash = @hash", ("hash", tokenHash));
-            var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
-            {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
+            return await ReadAsync(connection, tokenHash, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
-                var entity = new RefreshTokenEntity
-                {
-                    TokenHash = tokenHash,
-                    Payload = reader.GetString(0),
-                    UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
-                    RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                };
-                return (ToToken(entity), first);
+    private static async Task<RefreshToken?> ReadAsync(DbConnection connection, string tokenHash, CancellationToken cancellationToken)
+    {
+        using var read = SafeguardDatabase.Command(connection, "SELECT payload, used_at, revoked_at FROM refresh_tokens WHERE token_hash = @hash", ("hash", tokenHash));
+        var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
             }
+
+            return ToToken(new RefreshTokenEntity
+            {
+                TokenHash = tokenHash,
+                Payload = reader.GetString(0),
+                UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
+            });
         }
     }
 
