@@ -95,6 +95,9 @@ public enum AuditEventType
 
     /// <summary>A user refused a client on the consent page; the client was answered <c>access_denied</c>.</summary>
     ConsentDenied,
+
+    /// <summary>A client read a user's claims at <c>/userinfo</c> (or was refused; the reason says why).</summary>
+    UserInfoRead,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -173,6 +176,7 @@ public static class AuditEventTypes
         AuditEventType.LoginAlert => "login.alert",
         AuditEventType.ConsentGranted => "consent.granted",
         AuditEventType.ConsentDenied => "consent.denied",
+        AuditEventType.UserInfoRead => "userinfo.read",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

@@ -1,5 +1,7 @@
 using System.Net.Http.Headers;
+using Safeguard.Audit;
 using Safeguard.Dpop;
+using Safeguard.Server.Audit;
 using Safeguard.Server.OAuth;
 using Safeguard.Sessions;
 using Safeguard.Tokens;
@@ -12,10 +14,11 @@ namespace Safeguard.Server.UserInfo;
 /// <c>preferred_username</c> for <c>profile</c> and <c>email</c> for <c>email</c>; nothing else (no PHI). The token is
 /// checked like any token this server issued (signature, issuer, expiry, revocation) and also its session: one that
 /// has ended answers <c>invalid_token</c>. A DPoP-bound token needs <c>Authorization: DPoP</c> and a proof for this
-/// request (RFC 9449); sent as Bearer it is refused. Errors follow RFC 6750 with a generic description.
+/// request (RFC 9449); sent as Bearer it is refused. Errors follow RFC 6750 with a generic description; every request
+/// is a <c>userinfo.read</c> audit event with the precise reason, and the claims are released only once it is durable.
 /// </summary>
 internal sealed class UserInfoEndpoint(
-    AccessTokenValidator validator, DpopProofValidator dpop, ISessionStore sessions, SessionManager sessionLimits, IUserStore users, ServerEndpoints endpoints, TimeProvider time)
+    AccessTokenValidator validator, DpopProofValidator dpop, ISessionStore sessions, SessionManager sessionLimits, IUserStore users, ServerEndpoints endpoints, ServerAudit audit, TimeProvider time)
 {
     public const string Path = "/userinfo";
 
@@ -25,14 +28,15 @@ internal sealed class UserInfoEndpoint(
         if (context.Request.Headers.Authorization is not [{ } value] || !AuthenticationHeaderValue.TryParse(value, out var header)
             || header.Parameter is not { Length: > 0 } token || header.Scheme is not ("Bearer" or "DPoP"))
         {
-            Challenge(context, 401, null);
+            await RefuseAsync(context, 401, null, null, "no access token (Authorization: Bearer or DPoP)").ConfigureAwait(false);
             return;
         }
 
         var result = validator.ValidateIssuedToken(token);
         if (!result.IsValid || result.Token.Subject is not { } subject || !UserSubjects.IsWellFormed(subject) || result.Token.SessionId is not { } sid)
         {
-            Challenge(context, 401, "invalid_token");
+            await RefuseAsync(context, 401, "invalid_token", result.IsValid ? result.Token : null,
+                result.IsValid ? "not a person's token (no user subject or sid)" : $"{result.ErrorCode} token refused").ConfigureAwait(false);
             return;
         }
 
@@ -45,19 +49,19 @@ internal sealed class UserInfoEndpoint(
                 : default;
             if (!proof.Succeeded || proof.JwkThumbprint != jkt)
             {
-                Challenge(context, 401, "invalid_token");
+                await RefuseAsync(context, 401, "invalid_token", claims, "a DPoP-bound token without a valid proof of its key").ConfigureAwait(false);
                 return;
             }
         }
         else if (header.Scheme != "Bearer")
         {
-            Challenge(context, 401, "invalid_token");
+            await RefuseAsync(context, 401, "invalid_token", claims, "DPoP scheme for a token that is not DPoP-bound").ConfigureAwait(false);
             return;
         }
 
         if (!claims.Scopes.Contains("openid", StringComparer.Ordinal))
         {
-            Challenge(context, 403, "insufficient_scope");
+            await RefuseAsync(context, 403, "insufficient_scope", claims, "the token has no openid scope").ConfigureAwait(false);
             return;
         }
 
@@ -65,7 +69,13 @@ internal sealed class UserInfoEndpoint(
         var user = await users.FindBySubjectAsync(subject, cancellationToken).ConfigureAwait(false);
         if (session is not { EndedAt: null } || session.Subject != subject || sessionLimits.LimitReached(session, time.GetUtcNow()) is not null || user is not { Status: UserStatus.Active })
         {
-            Challenge(context, 401, "invalid_token");
+            await RefuseAsync(context, 401, "invalid_token", claims, user is not { Status: UserStatus.Active } ? "the user is not active" : "the token's session has ended").ConfigureAwait(false);
+            return;
+        }
+
+        var released = string.Join(' ', new[] { "sub", claims.Scopes.Contains("profile", StringComparer.Ordinal) ? "preferred_username" : null, claims.Scopes.Contains("email", StringComparer.Ordinal) && user.Email is not null ? "email" : null }.OfType<string>());
+        if (!await audit.RecordOrRefuseAsync(context, Event(context, AuditOutcome.Success, 200, claims, $"claims released: {released}")).ConfigureAwait(false))
+        {
             return;
         }
 
@@ -86,6 +96,24 @@ internal sealed class UserInfoEndpoint(
             }
         }).ConfigureAwait(false);
     }
+
+    private async Task RefuseAsync(HttpContext context, int status, string? error, ValidatedAccessToken? claims, string reason)
+    {
+        // The precise reason goes only to the trail; the answer stays generic. A refusal that cannot be recorded is still refused.
+        await audit.RecordAsync(Event(context, AuditOutcome.Denied, status, claims, reason), context.RequestAborted).ConfigureAwait(false);
+        Challenge(context, status, error);
+    }
+
+    private AuditEvent Event(HttpContext context, AuditOutcome outcome, int status, ValidatedAccessToken? claims, string reason) =>
+        audit.Create(context, AuditEventType.UserInfoRead, outcome, claims?.ClientId, reason, status) with
+        {
+            Subject = claims?.Subject,
+            SessionId = claims?.SessionId,
+            TokenId = claims?.TokenId,
+            Action = AuditAction.Read,
+            ResourceType = "user",
+            ResourceId = claims?.Subject,
+        };
 
     private static void Challenge(HttpContext context, int status, string? error)
     {

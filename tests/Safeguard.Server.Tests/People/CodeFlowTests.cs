@@ -363,6 +363,13 @@ public sealed class CodeFlowTests : IAsyncLifetime
         Assert.Contains("insufficient_scope", notOpenId.Challenge, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, afterSignOut.Status);
         Assert.Contains("invalid_token", afterSignOut.Challenge, StringComparison.Ordinal);
+
+        // Every request is on the record, with the precise reason the answer does not give.
+        var reads = (await _server.AuditEventsAsync()).Where(e => e.Type == AuditEventType.UserInfoRead).ToList();
+        Assert.Contains(reads, e => e.Outcome == AuditOutcome.Success && e.Subject == user.Subject && e.ClientId == "profile-app" && e.Reason == "claims released: sub preferred_username");
+        Assert.Contains(reads, e => e.Outcome == AuditOutcome.Denied && e.Reason!.Contains("no openid scope", StringComparison.Ordinal));
+        Assert.Contains(reads, e => e.Outcome == AuditOutcome.Denied && e.Subject == user.Subject && e.Reason!.Contains("session has ended", StringComparison.Ordinal));
+        Assert.Contains(reads, e => e.Outcome == AuditOutcome.Denied && e.Reason!.StartsWith("no access token", StringComparison.Ordinal));
     }
 
     private async Task<(HttpStatusCode Status, string Body, string Challenge)> UserInfoAsync(string? accessToken)
