@@ -46,6 +46,18 @@ public static class LogEvents
     /// <summary>A periodic reload of clients or revocations failed (retried).</summary>
     public const int SyncFailed = 3003;
 
+    /// <summary>A resource server's handler refused a request's token (debug: the code, never the token).</summary>
+    public const int ResourceTokenRefused = 7004;
+
+    /// <summary>A resource server could not read its authority's keys (the known keys stay trusted).</summary>
+    public const int AuthorityKeysUnreachable = 7001;
+
+    /// <summary>A resource server refused its authority's discovery document or JWKS.</summary>
+    public const int AuthorityKeysRefused = 7002;
+
+    /// <summary>A resource server skipped one published key.</summary>
+    public const int AuthorityKeySkipped = 7003;
+
     /// <summary>The server is ready.</summary>
     public const int ServerReady = 8001;
 

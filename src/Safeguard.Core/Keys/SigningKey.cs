@@ -226,6 +226,30 @@ public sealed class SigningKey : IDisposable
         return new SigningKey(record, PublicKey, handedPrivate);
     }
 
+    /// <summary>
+    /// A verification-only key an issuer publishes in its JWKS (what a resource server trusts): no private key, active
+    /// from when it was learned. The key id is the key's RFC 7638 thumbprint, as Safeguard's issuers name their keys.
+    /// </summary>
+    /// <param name="publicKey">The public key (owned by the result).</param>
+    /// <param name="algorithm">The algorithm it is bound to.</param>
+    /// <param name="learnedAt">When it was read from the JWKS.</param>
+    /// <returns>The key.</returns>
+    public static SigningKey FromPublishedKey(JwkPublicKey publicKey, string algorithm, DateTimeOffset learnedAt)
+    {
+        ArgumentNullException.ThrowIfNull(publicKey);
+        ArgumentException.ThrowIfNullOrEmpty(algorithm);
+        var record = new StoredSigningKey
+        {
+            KeyId = publicKey.Thumbprint,
+            Algorithm = algorithm,
+            CreatedAt = learnedAt,
+            ActivatesAt = learnedAt,
+            PublicKey = [],
+            ProtectedPrivateKey = [],
+        };
+        return new SigningKey(record, publicKey, null);
+    }
+
     /// <summary>Frees the key material this object still owns.</summary>
     public void Dispose()
     {

@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Safeguard.AspNetCore;
+
+/// <summary>
+/// Options of the Safeguard JWT handler: whose tokens to accept (<see cref="Authority"/>, https only) and for which
+/// resource (<see cref="Audience"/>). Keys come from the authority's discovery document and JWKS, over https only,
+/// refreshed on a schedule and at most once per <see cref="UnknownKeyRefreshInterval"/> when a token names a key not
+/// yet known; when the JWKS cannot be fetched the keys already known keep working and any other is refused.
+/// </summary>
+public sealed class SafeguardJwtOptions : AuthenticationSchemeOptions
+{
+    /// <summary>The Safeguard server's issuer, <c>https://auth.example.org</c>: tokens must carry it as <c>iss</c>.</summary>
+    public string Authority { get; set; } = string.Empty;
+
+    /// <summary>This API's resource identifier: tokens must carry it in <c>aud</c>.</summary>
+    public string Audience { get; set; } = string.Empty;
+
+    /// <summary>How often the JWKS is read again. Default 5 minutes; 30 seconds to 1 hour.</summary>
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The least time between two reads caused by unknown key ids. Default 30 seconds; 1 second to 10 minutes.</summary>
+    public TimeSpan UnknownKeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock skew tolerated on <c>exp</c>, <c>nbf</c> and <c>iat</c>. Default and most 60 seconds (RFC 8725 practice).</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The handler used to reach the authority (a deployment that pins the authority's certificate, or a test). Null:
+    /// the system's trust store. Redirects are never followed.
+    /// </summary>
+    public HttpMessageHandler? BackchannelHandler { get; set; }
+
+    /// <summary>What the application is told as requests are authenticated.</summary>
+    public new SafeguardJwtEvents Events
+    {
+        get => (SafeguardJwtEvents)base.Events!;
+        set => base.Events = value;
+    }
+
+    /// <summary>Creates the options with default events.</summary>
+    public SafeguardJwtOptions() => Events = new SafeguardJwtEvents();
+}
+
+/// <summary>Checks <see cref="SafeguardJwtOptions"/> at start-up, every problem at once.</summary>
+public sealed class SafeguardJwtOptionsValidator : IValidateOptions<SafeguardJwtOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, SafeguardJwtOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (!Uri.TryCreate(options.Authority, UriKind.Absolute, out var authority) || authority.Scheme != Uri.UriSchemeHttps
+            || authority.Query.Length > 0 || authority.Fragment.Length > 0 || authority.UserInfo.Length > 0)
+        {
+            errors.Add($"SafeguardJwt ({name}): Authority '{options.Authority}' must be the https issuer of the Safeguard server, such as https://auth.example.org.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Audience) || options.Audience.Length > 2048)
+        {
+            errors.Add($"SafeguardJwt ({name}): Audience must name this API's resource (the aud its tokens carry).");
+        }
+
+        if (options.KeyRefreshInterval < TimeSpan.FromSeconds(30) || options.KeyRefreshInterval > TimeSpan.FromHours(1))
+        {
+            errors.Add($"SafeguardJwt ({name}): KeyRefreshInterval is {options.KeyRefreshInterval}; set 00:00:30 to 01:00:00.");
+        }
+
+        if (options.UnknownKeyRefreshInterval < TimeSpan.FromSeconds(1) || options.UnknownKeyRefreshInterval > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"SafeguardJwt ({name}): UnknownKeyRefreshInterval is {options.UnknownKeyRefreshInterval}; set 00:00:01 to 00:10:00.");
+        }
+
+        if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromSeconds(60))
+        {
+            errors.Add($"SafeguardJwt ({name}): ClockSkew is {options.ClockSkew}; set 0 to 60 seconds.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
