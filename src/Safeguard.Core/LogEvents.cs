@@ -67,6 +67,9 @@ public static class LogEvents
     /// <summary>A back-channel logout could not be delivered to a client after every attempt.</summary>
     public const int BackchannelLogoutFailed = 4003;
 
+    /// <summary>Back-channel logout could not read an ended session (its clients are not told).</summary>
+    public const int BackchannelLogoutSessionUnreadable = 4006;
+
     /// <summary>The back-channel logout queue was full: a session's clients are not told it ended.</summary>
     public const int BackchannelLogoutQueueFull = 4004;
 

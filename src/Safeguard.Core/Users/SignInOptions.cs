@@ -54,7 +54,18 @@ public sealed record SignInOptions
     public bool MfaRequiredFor(User user)
     {
         ArgumentNullException.ThrowIfNull(user);
-        return RequireMfa || (MfaRoles is null ? user.Roles.Count > 0 : user.Roles.Any(role => MfaRoles.Contains(role, StringComparer.Ordinal)));
+        if (RequireMfa)
+        {
+            return true;
+        }
+
+        if (MfaRoles is null)
+        {
+            return user.Roles.Count > 0;
+        }
+
+        // Compared as normalised roles, as the validator reads them ("clinician,nurse" is two roles).
+        return Usernames.TryNormalizeRoles(MfaRoles, out var roles, out _) ? user.Roles.Any(role => roles.Contains(role, StringComparer.Ordinal)) : user.Roles.Count > 0;
     }
 
     /// <summary>How long an enrolment link works (<see cref="EnrolmentLinks"/>). Default 24 hours; 5 minutes to 7 days.</summary>

@@ -90,6 +90,20 @@ internal sealed class AuthorizationResponder(IAuthorizationStore store, ISession
         Redirect(context, request.RedirectUri, [("code", code), ("state", request.State), ("iss", endpoints.Issuer)]);
     }
 
+    /// <summary>
+    /// Whether <paramref name="session"/> may answer <paramref name="request"/> without a new sign-in: for
+    /// <c>prompt=login</c> it authenticated after the request was made, within <c>max_age</c>, and at AAL2 when the
+    /// client asked for it with <c>acr_values</c>. Checked at <c>/authorize</c> and again on the consent page.
+    /// </summary>
+    public static bool Satisfies(AuthorizationRequest request, UserSession session, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(session);
+        return (!request.ForceLogin || session.AuthenticatedAt >= request.CreatedAt)
+            && (request.MaxAge is not { } maxAge || now - session.AuthenticatedAt <= TimeSpan.FromSeconds(maxAge))
+            && (request.RequiredAcr != AuthenticationContext.Aal2 || session.Acr == AuthenticationContext.Aal2);
+    }
+
     /// <summary>Sends the browser to the client's redirect URI with an error (RFC 6749 section 4.1.2.1), <c>state</c> and <c>iss</c>.</summary>
     public void RedirectError(HttpContext context, string redirectUri, string? state, string error, string description) =>
         Redirect(context, redirectUri, [("error", error), ("error_description", description), ("state", state), ("iss", endpoints.Issuer)]);

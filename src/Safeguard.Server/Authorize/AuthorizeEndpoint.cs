@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
 using Safeguard.Audit;
 using Safeguard.Authorization;
 using Safeguard.Clients;
@@ -8,6 +9,7 @@ using Safeguard.Server.Audit;
 using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.OAuth;
 using Safeguard.Sessions;
+using Safeguard.Users;
 
 namespace Safeguard.Server.Authorize;
 
@@ -19,7 +21,8 @@ namespace Safeguard.Server.Authorize;
 /// or, with a live session that satisfies <c>prompt</c> and <c>max_age</c>, straight back with a code.
 /// </summary>
 internal sealed class AuthorizeEndpoint(
-    ClientRegistry clients, IAuthorizationStore store, SessionManager sessions, AuthorizationResponder responder, ServerAudit audit, TimeProvider time)
+    ClientRegistry clients, IAuthorizationStore store, SessionManager sessions, AuthorizationResponder responder, IUserStore users, IOptions<SignInOptions> signIn,
+    ServerAudit audit, TimeProvider time)
 {
     public const string Path = "/authorize";
 
@@ -92,8 +95,10 @@ internal sealed class AuthorizeEndpoint(
         await store.AddRequestAsync(request!, context.RequestAborted).ConfigureAwait(false);
         var session = check.Session;
         var now = time.GetUtcNow();
-        var fresh = session is not null && !request!.ForceLogin && (request.MaxAge is not { } maxAge || now - session.AuthenticatedAt <= TimeSpan.FromSeconds(maxAge))
-            && (request.RequiredAcr != AuthenticationContext.Aal2 || session.Acr == AuthenticationContext.Aal2);
+        var fresh = session is not null && AuthorizationResponder.Satisfies(request!, session, now)
+            // An AAL1 session serves only a user who still needs no second factor (a role that needs one may have come since).
+            && (session.Acr == AuthenticationContext.Aal2
+                || (await users.FindBySubjectAsync(session.Subject, context.RequestAborted).ConfigureAwait(false) is { } sessionUser && !signIn.Value.MfaRequiredFor(sessionUser)));
         if (fresh)
         {
             await responder.CompleteAsync(context, request!, session!).ConfigureAwait(false);

@@ -19,6 +19,11 @@ internal sealed partial class BackchannelLogout : BackgroundService
     private static readonly TimeSpan[] Attempts = [TimeSpan.Zero, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)];
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>The most deliveries in flight at once (a mass sign-out must not open thousands of connections).</summary>
+    private const int MaxConcurrentDeliveries = 16;
+
+    private readonly SemaphoreSlim _deliveries = new(MaxConcurrentDeliveries, MaxConcurrentDeliveries);
+
     private readonly Channel<SessionEndedEventArgs> _queue = Channel.CreateBounded<SessionEndedEventArgs>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SessionManager _sessions;
     private readonly ISessionStore _store;
@@ -48,6 +53,7 @@ internal sealed partial class BackchannelLogout : BackgroundService
     {
         _sessions.Ended -= OnEnded;
         _http.Dispose();
+        _deliveries.Dispose();
         base.Dispose();
     }
 
@@ -57,12 +63,24 @@ internal sealed partial class BackchannelLogout : BackgroundService
         {
             await foreach (var ended in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
-                var session = await _store.FindAsync(ended.SessionId, stoppingToken).ConfigureAwait(false);
+                UserSession? session;
+                try
+                {
+                    session = await _store.FindAsync(ended.SessionId, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    // The store is down: these clients are not told (their refresh tokens are revoked regardless).
+                    LogSessionUnreadable(_logger, ended.SessionId, ex.GetType().Name);
+                    continue;
+                }
+
                 foreach (var clientId in session?.ClientIds ?? [])
                 {
                     if (_clients.Find(clientId) is { BackchannelLogoutUri: { } uri, Enabled: true })
                     {
-                        // Each client on its own: a slow one does not hold up the others.
+                        // Each client on its own (a slow one does not hold up the others), at most 16 at once.
+                        await _deliveries.WaitAsync(stoppingToken).ConfigureAwait(false);
                         _ = DeliverAsync(session!, clientId, new Uri(uri), stoppingToken);
                     }
                 }
@@ -82,6 +100,22 @@ internal sealed partial class BackchannelLogout : BackgroundService
     }
 
     private async Task DeliverAsync(UserSession session, string clientId, Uri uri, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await DeliverOnceAsync(session, clientId, uri, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogNotDelivered(_logger, clientId, ex.GetType().Name);
+        }
+        finally
+        {
+            _deliveries.Release();
+        }
+    }
+
+    private async Task DeliverOnceAsync(UserSession session, string clientId, Uri uri, CancellationToken stoppingToken)
     {
         string outcome = "no signing key is active";
         var delivered = false;
@@ -105,7 +139,9 @@ internal sealed partial class BackchannelLogout : BackgroundService
                 try
                 {
                     using var content = new FormUrlEncodedContent([new("logout_token", token)]);
-                    using var response = await _http.PostAsync(uri, content, linked.Token).ConfigureAwait(false);
+                    using var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+                    // Only the status matters: the body (the client's to choose) is never read.
+                    using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
                     outcome = $"HTTP {(int)response.StatusCode}";
                     if (response.StatusCode is System.Net.HttpStatusCode.OK or System.Net.HttpStatusCode.NoContent)
                     {
@@ -156,6 +192,9 @@ internal sealed partial class BackchannelLogout : BackgroundService
 
     [LoggerMessage(EventId = LogEvents.BackchannelLogoutFailed, Level = LogLevel.Warning, Message = "Back-channel logout to client {ClientId} was not delivered after every attempt ({Outcome}).")]
     private static partial void LogNotDelivered(ILogger logger, string clientId, string outcome);
+
+    [LoggerMessage(EventId = LogEvents.BackchannelLogoutSessionUnreadable, Level = LogLevel.Error, Message = "Back-channel logout: session {SessionId} could not be read ({Failure}); its clients are not told it ended.")]
+    private static partial void LogSessionUnreadable(ILogger logger, string sessionId, string failure);
 
     [LoggerMessage(EventId = LogEvents.BackchannelLogoutQueueFull, Level = LogLevel.Error, Message = "Back-channel logout queue full: clients of session {SessionId} are not told it ended.")]
     private static partial void LogQueueFull(ILogger logger, string sessionId);

@@ -32,6 +32,7 @@ public sealed class ConsentTests : IAsyncLifetime
 
         var page = await browser.GetAsync(consentUrl);
         Assert.Contains("id=\"consent-client\">chart-app<", browser.LastPage, StringComparison.Ordinal);
+        Assert.Contains("id=\"consent-user\">jsmith<", browser.LastPage, StringComparison.Ordinal);
         Assert.Contains("Know who you are", browser.LastPage, StringComparison.Ordinal);
         Assert.Contains("patient.read", browser.LastPage, StringComparison.Ordinal);
         Assert.Contains("form-action 'self' https://app.example.org", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
@@ -69,7 +70,28 @@ public sealed class ConsentTests : IAsyncLifetime
         using var stranger = new FormBrowser(_server);
         var page = await stranger.GetAsync(consentUrl);
         Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
-        Assert.Equal("/signin", page.Headers.Location!.OriginalString);
+        Assert.StartsWith("/signin", page.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheConsentPage_CannotSkipTheSignInARequestDemands()
+    {
+        var (_, totp) = await _server.AddUserAsync("jsmith", Password);
+        using var browser = new FormBrowser(_server);
+        await browser.SignInThroughAsync(AuthorizeUrl("first"), "jsmith", Password, () => _server.TotpCode(totp!));
+
+        // prompt=login with a live session: /authorize asks for a sign-in; going straight to the consent page does not get round it.
+        var again = await browser.GetAsync(AuthorizeUrl("second").Replace("prompt=consent", "prompt=login%20consent", StringComparison.Ordinal));
+        var signIn = again.Headers.Location!.OriginalString;
+        Assert.StartsWith("/signin?request=", signIn, StringComparison.Ordinal);
+        var requestId = Uri.UnescapeDataString(signIn["/signin?request=".Length..]);
+        var direct = await browser.GetAsync("/consent?request=" + Uri.EscapeDataString(requestId));
+        Assert.Equal(HttpStatusCode.Redirect, direct.StatusCode);
+        Assert.StartsWith("/signin?request=", direct.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        await browser.GetAsync(signIn);
+        var posted = await browser.PostAsync("/consent", ("request", requestId), ("decision", "allow"));
+        Assert.Equal(HttpStatusCode.Redirect, posted.StatusCode);
+        Assert.StartsWith("/signin", posted.Headers.Location!.OriginalString, StringComparison.Ordinal);
     }
 
     private static string AuthorizeUrl(string state) =>

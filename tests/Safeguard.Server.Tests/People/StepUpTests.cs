@@ -85,6 +85,23 @@ public sealed class StepUpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAal1Session_IsNotReused_OnceTheUserHoldsARoleThatNeedsMfa()
+    {
+        var (user, _) = await _server.AddUserAsync("reception", Password, totp: false, roles: []);
+        using var browser = new FormBrowser(_server);
+        var first = await browser.SignInThroughAsync(AuthorizeUrl(FormBrowser.Pkce().Challenge), "reception", Password, totpCode: null);
+        Assert.Equal(HttpStatusCode.SeeOther, first.StatusCode);
+        Assert.StartsWith(RedirectUri, (await browser.GetAsync(AuthorizeUrl(FormBrowser.Pkce().Challenge))).Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+        var store = _server.Services.GetRequiredService<IUserStore>();
+        var stored = (await store.FindBySubjectAsync(user.Subject, CancellationToken.None))!;
+        Assert.True(await store.UpdateAsync(stored with { Roles = ["clinician"], UpdatedAt = stored.UpdatedAt.AddSeconds(1) }, stored.UpdatedAt, CancellationToken.None));
+
+        var after = await browser.GetAsync(AuthorizeUrl(FormBrowser.Pkce().Challenge));
+        Assert.StartsWith("/signin?request=", after.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MfaRoles_Decide_WhoNeedsASecondFactor()
     {
         User Holding(params string[] roles) => new() { Subject = UserSubjects.New(), Username = "u", Roles = roles };
@@ -98,6 +115,7 @@ public sealed class StepUpTests : IAsyncLifetime
         Assert.False(clinicians.MfaRequiredFor(Holding("billing")));
         Assert.True(clinicians.MfaRequiredFor(Holding("billing", "clinician")));
         Assert.True(new SignInOptionsValidator().Validate(null, new SignInOptions { MfaRoles = ["role<script>"] }).Failed);
+        Assert.True(new SignInOptions { RequireMfa = false, MfaRoles = ["clinician,nurse"] }.MfaRequiredFor(Holding("nurse"))); // one entry listing two roles still counts both
     }
 
     private static string AuthorizeUrl(string challenge) =>

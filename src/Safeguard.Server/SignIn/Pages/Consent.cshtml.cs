@@ -4,16 +4,18 @@ using Safeguard.Audit;
 using Safeguard.Authorization;
 using Safeguard.Server.Authorize;
 using Safeguard.Sessions;
+using Safeguard.Users;
 
 namespace Safeguard.Server.SignIn.Pages;
 
 /// <summary>
 /// The consent page, shown when a client asks for it (<c>prompt=consent</c>): which application, what it will be able
-/// to do (its scopes, in words), and for which service. Allow issues the code; Deny answers the client
-/// <c>access_denied</c>. Either choice is audited before the browser goes back. Needs a live session of the user the
-/// request is being answered for.
+/// to do (its scopes, in words), for which service, and for which account. Allow issues the code; Deny answers the
+/// client <c>access_denied</c>. Either choice is audited before the browser goes back. Needs a live session that
+/// still satisfies the request (<c>prompt=login</c>, <c>max_age</c>, <c>acr_values</c>), checked again here: the page
+/// cannot be reached directly to skip a sign-in the request demands.
 /// </summary>
-internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, AuthorizationResponder responder, IAuthorizationStore store) : PageModel
+internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, AuthorizationResponder responder, IAuthorizationStore store, IUserStore users, TimeProvider time) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "request")]
     public string? RequestId { get; set; }
@@ -23,6 +25,8 @@ internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, Aut
 
     public string? ClientId { get; private set; }
 
+    public string? Username { get; private set; }
+
     public IReadOnlyList<string> Permissions { get; private set; } = [];
 
     public IReadOnlyList<string> Resources { get; private set; } = [];
@@ -31,7 +35,7 @@ internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, Aut
     {
         if (await LoadAsync().ConfigureAwait(false) is not { } loaded)
         {
-            return new RedirectResult("/signin");
+            return Restart();
         }
 
         Show(loaded.Request);
@@ -42,7 +46,7 @@ internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, Aut
     {
         if (await LoadAsync().ConfigureAwait(false) is not { } loaded)
         {
-            return new RedirectResult("/signin");
+            return Restart();
         }
 
         var (request, session) = loaded;
@@ -73,8 +77,18 @@ internal sealed class ConsentModel(SessionManager sessions, SignInFlow flow, Aut
         var request = await flow.FindRequestAsync(RequestId, HttpContext.RequestAborted).ConfigureAwait(false);
         PageSecurity.Apply(Response, PageSecurity.OriginOf(request?.RedirectUri));
         var check = await sessions.CheckAsync(Request.Cookies[SignInCookies.Session], touch: true, HttpContext.RequestAborted).ConfigureAwait(false);
-        return request is { ConsentRequested: true } && check.Session is { } session ? (request, session) : null;
+        if (request is not { ConsentRequested: true } || check.Session is not { } session || !AuthorizationResponder.Satisfies(request, session, time.GetUtcNow())
+            || await users.FindBySubjectAsync(session.Subject, HttpContext.RequestAborted).ConfigureAwait(false) is not { Status: UserStatus.Active } user)
+        {
+            return null;
+        }
+
+        Username = user.Username;
+        return (request, session);
     }
+
+    /// <summary>Back to signing in: for this request when it is still live, so the sign-in it demands leads here again.</summary>
+    private RedirectResult Restart() => new(RequestId is { Length: > 0 and <= 64 } id ? "/signin?request=" + Uri.EscapeDataString(id) : "/signin");
 
     private void Show(AuthorizationRequest request)
     {
