@@ -89,7 +89,8 @@ internal sealed record PendingSignIn(string Subject, DateTimeOffset PasswordVeri
 /// <param name="StartedAt">When the link was opened.</param>
 /// <param name="TotpId">The id of a TOTP authenticator shown but not yet confirmed.</param>
 /// <param name="TotpSeed">Its seed, sealed under the KEK (as it will be stored).</param>
-internal sealed record PendingEnrolment(string Code, string Subject, DateTimeOffset StartedAt, string? TotpId = null, byte[]? TotpSeed = null);
+/// <param name="PasswordSetHere">Whether this browser set the password in this enrolment (only then does finishing sign it in with <c>pwd</c>).</param>
+internal sealed record PendingEnrolment(string Code, string Subject, DateTimeOffset StartedAt, string? TotpId = null, byte[]? TotpSeed = null, bool PasswordSetHere = false);
 
 [JsonSerializable(typeof(PendingSignIn))]
 [JsonSerializable(typeof(PendingEnrolment))]

@@ -216,7 +216,8 @@ internal sealed class Passkeys
         }
         catch (Fido2VerificationException ex)
         {
-            await _store.RecordFailureAsync([passkey.Id], cancellationToken).ConfigureAwait(false);
+            // Not counted against the passkey: a signature cannot be guessed, so counting would only let anyone who
+            // knows a credential id (the second step lists them) lock its owner out.
             return PasskeyResult.Refused($"assertion refused: {ex.Code}", passkey);
         }
 

@@ -86,6 +86,29 @@ public sealed partial class AccountPageTests : IAsyncLifetime
         Assert.Contains(await store.GetForUserAsync(user.Subject, CancellationToken.None), a => a.Id == only.Id);
     }
 
+    [Fact]
+    public async Task ChangingSignInMethods_NeedsARecentSignInWithASecondFactor()
+    {
+        var (user, totp) = await _server.AddUserAsync("jsmith", Password);
+        var store = _server.Services.GetRequiredService<IAuthenticatorStore>();
+        var passkey = Passkey(user.Subject);
+        await store.AddAsync([passkey], CancellationToken.None);
+        using var browser = new FormBrowser(_server);
+        await SignInAsync(browser, totp!);
+
+        // Still signed in (active every 10 minutes), but the sign-in itself is 20 minutes old.
+        _server.Time.Advance(TimeSpan.FromMinutes(10));
+        await browser.GetAsync("/");
+        _server.Time.Advance(TimeSpan.FromMinutes(10));
+        await browser.GetAsync("/");
+        Assert.Contains("id=\"signed-in-user\">jsmith<", browser.LastPage, StringComparison.Ordinal);
+        Assert.Contains("sign in again", browser.LastPage, StringComparison.Ordinal);
+
+        await browser.PostAsync("/?handler=removePasskey", ("id", passkey.Id));
+        Assert.Contains("sign in again with your second factor first", browser.LastPage, StringComparison.Ordinal);
+        Assert.Contains(await store.GetForUserAsync(user.Subject, CancellationToken.None), a => a.Id == passkey.Id);
+    }
+
     private async Task SignInAsync(FormBrowser browser, Authenticator totp, string username = "jsmith")
     {
         await browser.GetAsync("/signin");

@@ -139,6 +139,27 @@ public sealed partial class EnrolmentTests
     }
 
     [Fact]
+    public async Task ALinkForAUserWhoAlreadyHasAPassword_EnrolsTheFactor_ButDoesNotSignThisBrowserIn()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (user, _) = await server.AddUserAsync("lpatel", Password, totp: false);
+        var (_, code) = await server.Services.GetRequiredService<EnrolmentLinks>().IssueAsync(user, CancellationToken.None);
+        using var browser = new FormBrowser(server);
+        await browser.GetAsync("/enrol?code=" + code);
+        await browser.GetAsync("/enrol");
+        Assert.Contains("data:image/png;base64,", browser.LastPage, StringComparison.Ordinal); // straight to the app: the password is set
+        var secret = SecretOnPage().Match(browser.LastPage!).Groups[1].Value.Replace(" ", string.Empty, StringComparison.Ordinal);
+
+        var done = await browser.PostAsync("/enrol?handler=totp", ("code", new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp(server.Time.GetUtcNow().UtcDateTime)));
+
+        Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        Assert.Equal(RecoveryCodes.Count, RecoveryCodeOnPage().Count(browser.LastPage!));
+        Assert.Contains("href=\"/signin\">Sign in<", browser.LastPage, StringComparison.Ordinal);
+        Assert.DoesNotContain(browser.Cookies.GetAllCookies(), c => c.Name == "__Host-safeguard-session");
+        Assert.DoesNotContain(await server.AuditEventsAsync(), e => e.Type == AuditEventType.SessionStarted && e.Subject == user.Subject);
+    }
+
+    [Fact]
     public async Task ALinkForADisabledUser_OrAnExpiredLink_EnrolsNothing()
     {
         await using var server = await RunningServer.StartAsync(extra: "--Safeguard:SignIn:EnrolmentLinkLifetime=00:05:00");

@@ -36,6 +36,9 @@ internal sealed class EnrolModel(
 
     public IReadOnlyList<string> Codes { get; private set; } = [];
 
+    /// <summary>Whether the finished enrolment leads to the sign-in page rather than the account.</summary>
+    public bool SignInNext { get; private set; }
+
     [BindProperty]
     public string? NewPassword { get; set; }
 
@@ -118,6 +121,8 @@ internal sealed class EnrolModel(
             Message = "Your account changed while you were choosing a password. Choose it again.";
             return await ShowAsync(pending, user, cancellationToken).ConfigureAwait(false);
         }
+
+        cookies.SetEnrolment(Response, pending with { PasswordSetHere = true });
 
         return new RedirectResult(EnrolmentLinks.Path);
     }
@@ -205,9 +210,15 @@ internal sealed class EnrolModel(
         await authenticators.AddAsync([factor, .. records], cancellationToken).ConfigureAwait(false);
         SignInCookies.ClearEnrolment(Response);
         PageSecurity.Apply(Response, null);
-        if (await flow.StartSessionAsync(HttpContext, user.Subject, amr, AuthenticationContext.Aal2, clientId: null).ConfigureAwait(false) is null)
+        if (!pending.PasswordSetHere)
+        {
+            // The password was set elsewhere (or before): this browser has not shown it, so it is not signed in.
+            SignInNext = true;
+        }
+        else if (await flow.StartSessionAsync(HttpContext, user.Subject, amr, AuthenticationContext.Aal2, clientId: null).ConfigureAwait(false) is null)
         {
             Message = "Your account is set up, but signing you in is unavailable for a moment. Keep these codes, then sign in.";
+            SignInNext = true;
         }
 
         Step = EnrolStep.Done;

@@ -37,6 +37,12 @@ internal sealed class IndexModel(
 
     public bool PasskeysAvailable => passkeys.Available;
 
+    /// <summary>How recent a sign-in with a second factor must be to change the sign-in methods (NIST SP 800-63B 6.1.2.1: bind at the level used).</summary>
+    public static readonly TimeSpan RecentSignIn = TimeSpan.FromMinutes(15);
+
+    /// <summary>Whether this session may change the sign-in methods: AAL2, signed in within <see cref="RecentSignIn"/>.</summary>
+    public bool MayChangeMethods { get; private set; }
+
     [BindProperty]
     public string? PasskeyState { get; set; }
 
@@ -65,6 +71,12 @@ internal sealed class IndexModel(
         }
 
         var (user, session) = signedIn;
+        if (!Recent(session))
+        {
+            Message = "To add a sign-in method, sign out and sign in again with your second factor first.";
+            return await ShowAsync(user, session).ConfigureAwait(false);
+        }
+
         var result = await passkeys.FinishRegistrationAsync(user, PasskeyState, PasskeyResponse, HttpContext.RequestAborted).ConfigureAwait(false);
         PasskeyState = PasskeyResponse = null;
         if (!result.Succeeded)
@@ -95,6 +107,12 @@ internal sealed class IndexModel(
         }
 
         var (user, session) = signedIn;
+        if (!Recent(session))
+        {
+            Message = "To remove a sign-in method, sign out and sign in again with your second factor first.";
+            return await ShowAsync(user, session).ConfigureAwait(false);
+        }
+
         var factors = await authenticators.GetForUserAsync(user.Subject, HttpContext.RequestAborted).ConfigureAwait(false);
         if (factors.FirstOrDefault(a => a.Id == Id && a.Kind == AuthenticatorKind.Passkey) is not { } passkey)
         {
@@ -175,10 +193,14 @@ internal sealed class IndexModel(
         var factors = await authenticators.GetForUserAsync(user.Subject, cancellationToken).ConfigureAwait(false);
         Factors = [.. factors.Where(a => a.Kind != AuthenticatorKind.RecoveryCode)];
         UnusedRecoveryCodes = factors.Count(a => a.Kind == AuthenticatorKind.RecoveryCode && a.Counter == 0);
-        NewPasskey = await passkeys.BeginRegistrationAsync(user, cancellationToken).ConfigureAwait(false);
+        MayChangeMethods = Recent(session);
+        NewPasskey = MayChangeMethods ? await passkeys.BeginRegistrationAsync(user, cancellationToken).ConfigureAwait(false) : null;
         PageSecurity.Apply(Response, null, passkeyScript: NewPasskey is not null);
         return Page();
     }
+
+    private bool Recent(UserSession session) =>
+        session.Acr == AuthenticationContext.Aal2 && time.GetUtcNow() - session.AuthenticatedAt <= RecentSignIn;
 
     private async Task<PageResult> UnavailableAsync(User user, UserSession session)
     {
