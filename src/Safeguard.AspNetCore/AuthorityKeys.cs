@@ -29,9 +29,11 @@ internal sealed partial class AuthorityKeys : IVerificationKeySource, IDisposabl
     private readonly TimeSpan _unknownKeyInterval;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile FrozenDictionary<string, SigningKey> _keys = FrozenDictionary<string, SigningKey>.Empty;
-    private DateTimeOffset _lastRead = DateTimeOffset.MinValue;
-    private DateTimeOffset _lastUnknownRead = DateTimeOffset.MinValue;
-    private bool _loaded;
+    private long _lastReadTicks = DateTimeOffset.MinValue.UtcTicks;
+    private long _lastAttemptTicks = DateTimeOffset.MinValue.UtcTicks;
+    private long _lastUnknownTicks = DateTimeOffset.MinValue.UtcTicks;
+    private int _backgroundRead;
+    private volatile bool _loaded;
 
     public AuthorityKeys(SafeguardJwtOptions options, TimeProvider time, ILogger logger)
     {
@@ -55,23 +57,53 @@ internal sealed partial class AuthorityKeys : IVerificationKeySource, IDisposabl
 
     public KeyLookup FindKey(string keyId) => _keys.TryGetValue(keyId, out var key) ? new KeyLookup(key, false) : default;
 
-    /// <summary>Reads the keys when none were read yet or the schedule says so (once at a time).</summary>
-    public Task EnsureCurrentAsync(CancellationToken cancellationToken) =>
-        !_loaded || _time.GetUtcNow() - _lastRead >= _refreshInterval ? ReadAsync(force: false, cancellationToken) : Task.CompletedTask;
+    /// <summary>
+    /// Reads the keys when the schedule says so: in the background when some are known (requests go on with them),
+    /// awaited when none are. Until a first read succeeds, reads are at most one per unknown-key window, so an
+    /// unreachable authority is not asked once per request.
+    /// </summary>
+    public Task EnsureCurrentAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (!_loaded)
+        {
+            return now - ReadTime(ref _lastAttemptTicks) >= _unknownKeyInterval ? ReadAsync(force: false, cancellationToken) : Task.CompletedTask;
+        }
 
-    /// <summary>For a token naming an unknown key: reads again unless that was done within the window. True if a read happened.</summary>
+        if (now - ReadTime(ref _lastReadTicks) >= _refreshInterval && now - ReadTime(ref _lastAttemptTicks) >= _unknownKeyInterval
+            && Interlocked.CompareExchange(ref _backgroundRead, 1, 0) == 0)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await ReadAsync(force: false, CancellationToken.None).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Volatile.Write(ref _backgroundRead, 0);
+                }
+            }, CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>For a token naming an unknown key: reads again unless that was done within the window (checked and set atomically). True if a read happened.</summary>
     public async Task<bool> TryReadForUnknownKeyAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (now - _lastUnknownRead < _unknownKeyInterval)
+        var last = Interlocked.Read(ref _lastUnknownTicks);
+        if (now.UtcTicks - last < _unknownKeyInterval.Ticks || Interlocked.CompareExchange(ref _lastUnknownTicks, now.UtcTicks, last) != last)
         {
             return false;
         }
 
-        _lastUnknownRead = now;
         await ReadAsync(force: true, cancellationToken).ConfigureAwait(false);
         return true;
     }
+
+    private static DateTimeOffset ReadTime(ref long ticks) => new(Interlocked.Read(ref ticks), TimeSpan.Zero);
 
     public void Dispose()
     {
@@ -85,17 +117,19 @@ internal sealed partial class AuthorityKeys : IVerificationKeySource, IDisposabl
         try
         {
             var now = _time.GetUtcNow();
-            if (!force && _loaded && now - _lastRead < _refreshInterval)
+            if (!force && (_loaded ? now - ReadTime(ref _lastReadTicks) < _refreshInterval : now - ReadTime(ref _lastAttemptTicks) < _unknownKeyInterval))
             {
-                return; // another request read them meanwhile
+                return; // another request read them (or tried) meanwhile
             }
 
-            _lastRead = now;
+            Interlocked.Exchange(ref _lastAttemptTicks, now.UtcTicks);
             var read = await FetchAsync(now, cancellationToken).ConfigureAwait(false);
             if (read is null)
             {
                 return;
             }
+
+            Interlocked.Exchange(ref _lastReadTicks, now.UtcTicks);
 
             var previous = _keys;
             _keys = read;

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Safeguard.Tokens;
@@ -37,7 +38,7 @@ public sealed partial class SafeguardJwtHandler(
             return await FailAsync(SafeguardErrorCodes.TokenMalformed, "an access token in the query string").ConfigureAwait(false);
         }
 
-        if (Request.HasFormContentType && (await Request.ReadFormAsync(Context.RequestAborted).ConfigureAwait(false)).ContainsKey("access_token"))
+        if (await TokenInFormAsync().ConfigureAwait(false))
         {
             return await FailAsync(SafeguardErrorCodes.TokenMalformed, "an access token in a form body").ConfigureAwait(false);
         }
@@ -132,6 +133,33 @@ public sealed partial class SafeguardJwtHandler(
         }
 
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme, "sub", ClaimTypes.Role));
+    }
+
+    /// <summary>
+    /// Whether a form body carries <c>access_token</c> (RFC 6750 section 2.2, refused): looked for only in a small
+    /// url-encoded body (64 KiB at most, its length declared), never by reading a large or multipart upload.
+    /// </summary>
+    private async Task<bool> TokenInFormAsync()
+    {
+        if (Context.Features.Get<IFormFeature>()?.Form is { } alreadyRead)
+        {
+            return alreadyRead.ContainsKey("access_token");
+        }
+
+        if (Request.ContentLength is not (> 0 and <= 64 * 1024)
+            || Request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return false;
+        }
+
+        try
+        {
+            return (await Request.ReadFormAsync(Context.RequestAborted).ConfigureAwait(false)).ContainsKey("access_token");
+        }
+        catch (InvalidDataException)
+        {
+            return false; // not a form after all: the endpoint deals with it
+        }
     }
 
     private async Task<AuthenticateResult> FailAsync(string code, string what)

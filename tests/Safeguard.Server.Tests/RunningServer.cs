@@ -100,7 +100,7 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             builder.Logging.SetMinimumLevel(level);
             builder.Services.AddSingleton<TimeProvider>(time);
-            builder.Services.AddSingleton(new ServerConsole(TextWriter.Synchronized(console)));
+            builder.Services.AddSingleton(new ServerConsole(TextWriter.Synchronized(console), Interactive: true));
             configure?.Invoke(builder.Services);
         });
         try

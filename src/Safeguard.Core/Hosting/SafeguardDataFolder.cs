@@ -64,6 +64,9 @@ public sealed partial class SafeguardDataFolder
     /// <summary>This folder's random id (12 hex digits), written on first use.</summary>
     public string NodeIdFile => Path.Combine(Root, "node-id");
 
+    /// <summary>The first administrator's one-time enrolment link, while no one can sign in (readable by the owner only).</summary>
+    public string FirstAdministratorLink => Path.Combine(Root, "first-administrator-link.txt");
+
     /// <summary>The folder at <paramref name="path"/> (relative to the working directory); nothing is created.</summary>
     /// <param name="path">The folder.</param>
     /// <returns>The folder.</returns>

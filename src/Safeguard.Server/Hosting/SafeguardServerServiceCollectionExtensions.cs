@@ -111,7 +111,7 @@ public static class SafeguardServerServiceCollectionExtensions
         // Start-up order: schema, audit, keys, clients; then the background loops; then Kestrel.
         services.AddSingleton<KeyMaintenanceService>();
         services.AddSingleton<SyncService>();
-        services.TryAddSingleton(new ServerConsole(Console.Out));
+        services.TryAddSingleton(new ServerConsole(Console.Out, Interactive: !Console.IsOutputRedirected));
         services.TryAddSingleton(_ => BackchannelLogoutHttp.Default());
         services.AddSingleton<BackchannelLogout>();
         services.AddHostedService(sp => sp.GetRequiredService<BackchannelLogout>());

@@ -111,16 +111,30 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
             ResourceType = "access_token",
             ResourceId = string.Join(' ', grant.Resources),
         };
-        if (rotated is { } rotation
-            && !await refreshTokens.RotateAsync(rotation.UsedHash, now, grant.SessionId, refresh?.Record, context.RequestAborted).ConfigureAwait(false))
-        {
-            await rotation.Lost().ConfigureAwait(false);
-            return null;
-        }
-
         if (!await audit.RecordOrRefuseAsync(context, auditEvent).ConfigureAwait(false))
         {
-            return null;
+            return null; // nothing released, and a refresh token presented is not spent: the client may retry
+        }
+
+        if (rotated is { } rotation)
+        {
+            bool won;
+            try
+            {
+                won = await refreshTokens.RotateAsync(rotation.UsedHash, now, grant.SessionId, refresh?.Record, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                audit.RecordNotDone(auditEvent, ex.GetType().Name);
+                throw;
+            }
+
+            if (!won)
+            {
+                audit.RecordNotDone(auditEvent, "a concurrent use of the refresh token rotated it first");
+                await rotation.Lost().ConfigureAwait(false);
+                return null;
+            }
         }
 
         if (rotated is null && refresh is { } newRefresh)

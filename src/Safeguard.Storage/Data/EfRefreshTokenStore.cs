@@ -57,9 +57,11 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
                 batch.Add(rotation);
             }
 
+            // One order for every node's batches (sessions, then tokens), so two nodes' transactions do not deadlock on PostgreSQL.
+            batch.Sort(static (a, b) => string.CompareOrdinal(a.SessionId, b.SessionId) is var bySession and not 0 ? bySession : string.CompareOrdinal(a.UsedHash, b.UsedHash));
             try
             {
-                await CommitAsync(batch).ConfigureAwait(false);
+                await CommitAsync(batch, retry: false).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException && batch.Count > 1)
             {
@@ -68,7 +70,7 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
                 {
                     try
                     {
-                        await CommitAsync([rotation]).ConfigureAwait(false);
+                        await CommitAsync([rotation], retry: true).ConfigureAwait(false);
                     }
                     catch (Exception single) when (single is not OutOfMemoryException)
                     {
@@ -83,7 +85,12 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
         }
     }
 
-    private async Task CommitAsync(List<Rotation> batch)
+    /// <summary>
+    /// Commits rotations in one transaction. On a <paramref name="retry"/> after a failed commit, a rotation whose new
+    /// token is already stored did commit (the failure came after COMMIT, say a lost connection) and counts as done,
+    /// not as a reuse.
+    /// </summary>
+    private async Task CommitAsync(List<Rotation> batch, bool retry)
     {
         var results = new bool[batch.Count];
         var connection = await database.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
@@ -95,6 +102,17 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var rotation = batch[i];
+                    if (retry && rotation.Next is { } stored)
+                    {
+                        using var exists = SafeguardDatabase.Command(connection, "SELECT 1 FROM refresh_tokens WHERE token_hash = @hash", ("hash", stored.TokenHash));
+                        exists.Transaction = transaction;
+                        if (await exists.ExecuteScalarAsync().ConfigureAwait(false) is not null)
+                        {
+                            results[i] = true;
+                            continue;
+                        }
+                    }
+
                     results[i] = await ExecuteAsync(connection, transaction,
                         "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL",
                         ("at", rotation.At), ("hash", rotation.UsedHash)).ConfigureAwait(false) == 1;

@@ -79,6 +79,36 @@ public sealed partial class EnrolmentTests
     }
 
     [Fact]
+    public async Task WhenStandardOutputIsNotATerminal_TheLinkIsOnlyInAnOwnerOnlyFile_AndTheFileGoesOnceSomeoneCanSignIn()
+    {
+        var data = Directory.CreateTempSubdirectory("sg-enrol-").FullName;
+        try
+        {
+            var collected = new StringWriter();
+            string link;
+            await using (var server = await RunningServer.StartWithAsync(s => s.AddSingleton(new Hosting.ServerConsole(collected, Interactive: false)), data))
+            {
+                var file = Safeguard.Hosting.SafeguardDataFolder.At(data).FirstAdministratorLink;
+                link = File.ReadAllText(file).Trim();
+                Assert.StartsWith(server.Issuer + "/enrol?code=", link, StringComparison.Ordinal);
+                Assert.DoesNotContain("/enrol?code=", collected.ToString(), StringComparison.Ordinal);
+                Assert.Contains(file, collected.ToString(), StringComparison.Ordinal);
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+                await server.AddUserAsync("jsmith", Password);
+            }
+
+            await using (var server = await RunningServer.StartAsync(dataPath: data))
+            {
+                Assert.False(File.Exists(Safeguard.Hosting.SafeguardDataFolder.At(data).FirstAdministratorLink));
+            }
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ARestart_BeforeAnyoneHasAPassword_ReplacesTheLink_AndAfterwardsPrintsNone()
     {
         var data = Directory.CreateTempSubdirectory("sg-enrol-").FullName;
