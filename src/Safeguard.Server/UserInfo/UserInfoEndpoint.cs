@@ -18,7 +18,7 @@ namespace Safeguard.Server.UserInfo;
 /// is a <c>userinfo.read</c> audit event with the precise reason, and the claims are released only once it is durable.
 /// </summary>
 internal sealed class UserInfoEndpoint(
-    AccessTokenValidator validator, DpopProofValidator dpop, ISessionStore sessions, SessionManager sessionLimits, IUserStore users, ServerEndpoints endpoints, ServerAudit audit, TimeProvider time)
+    AccessTokenValidator validator, DpopProofValidator dpop, ISessionStore sessions, SessionManager sessionLimits, IUserStore users, ServerEndpoints endpoints, ServerAudit audit, RefusalAggregator refusals, TimeProvider time)
 {
     public const string Path = "/userinfo";
 
@@ -28,7 +28,7 @@ internal sealed class UserInfoEndpoint(
         if (context.Request.Headers.Authorization is not [{ } value] || !AuthenticationHeaderValue.TryParse(value, out var header)
             || header.Parameter is not { Length: > 0 } token || header.Scheme is not ("Bearer" or "DPoP"))
         {
-            await RefuseAsync(context, 401, null, null, "no access token (Authorization: Bearer or DPoP)").ConfigureAwait(false);
+            await RefuseAsync(context, 401, null, null, "no access token (Authorization: Bearer or DPoP)", SafeguardErrorCodes.TokenMissing).ConfigureAwait(false);
             return;
         }
 
@@ -36,7 +36,7 @@ internal sealed class UserInfoEndpoint(
         if (!result.IsValid || result.Token.Subject is not { } subject || !UserSubjects.IsWellFormed(subject) || result.Token.SessionId is not { } sid)
         {
             await RefuseAsync(context, 401, "invalid_token", result.IsValid ? result.Token : null,
-                result.IsValid ? "not a person's token (no user subject or sid)" : $"{result.ErrorCode} token refused").ConfigureAwait(false);
+                result.IsValid ? "not a person's token (no user subject or sid)" : $"{result.ErrorCode} token refused", result.ErrorCode ?? SafeguardErrorCodes.TokenValidationFailed).ConfigureAwait(false);
             return;
         }
 
@@ -97,10 +97,21 @@ internal sealed class UserInfoEndpoint(
         }).ConfigureAwait(false);
     }
 
-    private async Task RefuseAsync(HttpContext context, int status, string? error, ValidatedAccessToken? claims, string reason)
+    private async Task RefuseAsync(HttpContext context, int status, string? error, ValidatedAccessToken? claims, string reason, string? code = null)
     {
-        // The precise reason goes only to the trail; the answer stays generic. A refusal that cannot be recorded is still refused.
-        await audit.RecordAsync(Event(context, AuditOutcome.Denied, status, claims, reason), context.RequestAborted).ConfigureAwait(false);
+        // The precise reason goes only to the trail; the answer stays generic. A refusal that cannot be recorded is still
+        // refused. Without a verified token there is no one to name: such refusals are aggregated per source and code
+        // (the first recorded as is), so a flood of them cannot fill the trail.
+        var refusal = Event(context, AuditOutcome.Denied, status, claims, reason);
+        if (claims is null)
+        {
+            await refusals.RecordAsync(refusal, code ?? SafeguardErrorCodes.TokenValidationFailed, context.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            await audit.RecordAsync(refusal, context.RequestAborted).ConfigureAwait(false);
+        }
+
         Challenge(context, status, error);
     }
 
