@@ -3,9 +3,10 @@
 #   bench/run.sh quick   a short job (a few minutes on 2 cores)
 #   bench/run.sh full    BenchmarkDotNet's default job
 #   bench/run.sh memory  the verifier's memory over a 10,000,000-event trail (needs ~8 GB of disk, ~2 minutes)
-#   bench/run.sh load    only the token-endpoint load test (bench/load/token_cc.sh, wrk against the real server)
-# quick and full end with the load test. The full BenchmarkDotNet output goes to bench/results/<mode>.log,
-# the load test's wrk output to bench/results/load.log.
+#   bench/run.sh load    only the load tests against the real server: the token endpoint (bench/load/token_cc.sh, wrk)
+#                        and full sign-ins (bench/load/login.sh: password + TOTP through the code flow to tokens)
+# quick and full end with the load tests. The full BenchmarkDotNet output goes to bench/results/<mode>.log,
+# the token load test's wrk output to bench/results/load.log, the sign-in test's to bench/results/login.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
@@ -17,6 +18,9 @@ load() {
   local duration=15
   [ "$mode" = full ] && duration=30
   bench/load/token_cc.sh "$duration" 32 2>bench/results/load.log || { echo "load test failed; see bench/results/load.log" >&2; tail -n 30 bench/results/load.log >&2; exit 1; }
+  local sign_ins=400
+  [ "$mode" = full ] && sign_ins=1000
+  bench/load/login.sh "$sign_ins" 4 300 2>bench/results/login.log || { echo "sign-in load test failed; see bench/results/login.log" >&2; tail -n 30 bench/results/login.log >&2; exit 1; }
 }
 if [ "$mode" = load ]; then
   load

@@ -9,9 +9,20 @@ using Safeguard.Benchmarks;
 // Usage: Safeguard.Benchmarks [quick|full|auth|memory [events]|generate DATA COUNT ...]. Prints the BenchmarkDotNet tables, then one
 // name=value line per figure (the names issues give; bench/run.sh keeps only those lines). Ratios compare
 // benchmarks of one run. "memory" only measures the verifier's footprint over a long trail (default 10,000,000).
+// The sign-in load test (bench/load/login.sh) uses "signin-users DATA COUNT OUT" and "argon2id [COUNT [CONCURRENCY]]".
 if (args.Length > 0 && args[0] == "generate")
 {
     return await SyntheticAudit.RunAsync(args).ConfigureAwait(false);
+}
+
+if (args.Length > 0 && args[0] == "signin-users")
+{
+    return await SignInLoad.SeedUsersAsync(args).ConfigureAwait(false);
+}
+
+if (args.Length > 0 && args[0] == "argon2id")
+{
+    return await SignInLoad.Argon2idAsync(args).ConfigureAwait(false);
 }
 
 if (args.Length > 0 && args[0] == "memory")
