@@ -19,7 +19,7 @@ internal static class PageSecurity
         response.Headers.XFrameOptions = "DENY";
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
-        response.Headers.CacheControl = "no-store";
+        response.Headers.CacheControl = "no-cache, no-store"; // as anti-forgery requires (it would otherwise override it and log a warning)
         response.Headers.Pragma = "no-cache";
     }
 
