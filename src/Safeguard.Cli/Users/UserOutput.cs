@@ -11,20 +11,24 @@ namespace Safeguard.Cli.Users;
 /// <summary>How the user commands print a user and record a change (never a password or its hash).</summary>
 internal static class UserOutput
 {
-    public static AuditEvent Changed(User user, AuditAction action, string reason, IReadOnlyList<AuditChange> changes)
+    public static AuditEvent Changed(User user, AuditAction action, string reason, IReadOnlyList<AuditChange> changes) =>
+        Change(user, AuditEventType.UserChanged, action, "user", user.Subject, reason, changes);
+
+    /// <summary>An administrator's change to something of <paramref name="user"/>, made from this command line.</summary>
+    public static AuditEvent Change(User user, AuditEventType type, AuditAction action, string resourceType, string resourceId, string reason, IReadOnlyList<AuditChange> changes)
     {
         var now = TimeProvider.System.GetUtcNow();
         return new AuditEvent
         {
             EventId = AuditEventIds.New(now),
             Time = now,
-            Type = AuditEventType.UserChanged,
+            Type = type,
             Outcome = AuditOutcome.Success,
             Subject = user.Subject,
             Actor = "cli:" + Environment.UserName,
             Action = action,
-            ResourceType = "user",
-            ResourceId = user.Subject,
+            ResourceType = resourceType,
+            ResourceId = resourceId,
             Reason = reason,
             Changes = changes,
         };

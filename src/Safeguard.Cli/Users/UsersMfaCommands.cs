@@ -30,21 +30,8 @@ internal static class UsersMfaCommands
 
             var totp = host.Get<TotpAuthenticators>().Create(user);
             var (codes, codeRecords) = host.Get<RecoveryCodes>().Create(user);
-            var now = TimeProvider.System.GetUtcNow();
-            var change = new AuditEvent
-            {
-                EventId = AuditEventIds.New(now),
-                Time = now,
-                Type = AuditEventType.MfaEnrolled,
-                Outcome = AuditOutcome.Success,
-                Subject = user.Subject,
-                Actor = "cli:" + Environment.UserName,
-                Action = AuditAction.Create,
-                ResourceType = "authenticator",
-                ResourceId = totp.Authenticator.Id,
-                Reason = "authenticator app and recovery codes enrolled by an administrator",
-                Changes = [new AuditChange("totp", null, "(enrolled)"), new AuditChange("recovery_codes", existing.Count(a => a.Kind == AuthenticatorKind.RecoveryCode).ToString(CultureInfo.InvariantCulture), RecoveryCodes.Count.ToString(CultureInfo.InvariantCulture))],
-            };
+            var change = UserOutput.Change(user, AuditEventType.MfaEnrolled, AuditAction.Create, "authenticator", totp.Authenticator.Id, "authenticator app and recovery codes enrolled by an administrator",
+                [new AuditChange("totp", null, "(enrolled)"), new AuditChange("recovery_codes", existing.Count(a => a.Kind == AuthenticatorKind.RecoveryCode).ToString(CultureInfo.InvariantCulture), RecoveryCodes.Count.ToString(CultureInfo.InvariantCulture))]);
             await host.ChangeAsync(change, async () =>
             {
                 await store.AddAsync([totp.Authenticator, .. codeRecords], cancellationToken).ConfigureAwait(false);
@@ -80,21 +67,8 @@ internal static class UsersMfaCommands
         {
             var store = host.Get<IAuthenticatorStore>();
             var existing = await store.GetForUserAsync(user.Subject, cancellationToken).ConfigureAwait(false);
-            var now = TimeProvider.System.GetUtcNow();
-            var change = new AuditEvent
-            {
-                EventId = AuditEventIds.New(now),
-                Time = now,
-                Type = AuditEventType.MfaRemoved,
-                Outcome = AuditOutcome.Success,
-                Subject = user.Subject,
-                Actor = "cli:" + Environment.UserName,
-                Action = AuditAction.Delete,
-                ResourceType = "authenticator",
-                ResourceId = user.Subject,
-                Reason = "every second factor removed by an administrator",
-                Changes = [new AuditChange("authenticators", existing.Count.ToString(CultureInfo.InvariantCulture), "0")],
-            };
+            var change = UserOutput.Change(user, AuditEventType.MfaRemoved, AuditAction.Delete, "authenticator", user.Subject, "every second factor removed by an administrator",
+                [new AuditChange("authenticators", existing.Count.ToString(CultureInfo.InvariantCulture), "0")]);
             var removed = 0;
             await host.ChangeAsync(change, async () =>
             {

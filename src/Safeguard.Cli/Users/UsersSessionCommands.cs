@@ -63,21 +63,7 @@ internal static class UsersSessionCommands
                 var ended = new List<string>();
                 foreach (var session in sessions)
                 {
-                    var now = TimeProvider.System.GetUtcNow();
-                    var change = new AuditEvent
-                    {
-                        EventId = AuditEventIds.New(now),
-                        Time = now,
-                        Type = AuditEventType.SessionEnded,
-                        Outcome = AuditOutcome.Success,
-                        Subject = user.Subject,
-                        SessionId = session.Id,
-                        Actor = "cli:" + Environment.UserName,
-                        Action = AuditAction.Delete,
-                        ResourceType = "session",
-                        ResourceId = session.Id,
-                        Reason = "ended by an administrator",
-                    };
+                    var change = UserOutput.Change(user, AuditEventType.SessionEnded, AuditAction.Delete, "session", session.Id, "ended by an administrator", []) with { SessionId = session.Id };
                     if (await host.ChangeAsync(change, () => manager.EndAsync(session.Id, "ended by an administrator", cancellationToken), cancellationToken).ConfigureAwait(false))
                     {
                         ended.Add(session.Id);

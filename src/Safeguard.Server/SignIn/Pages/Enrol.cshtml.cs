@@ -127,51 +127,27 @@ internal sealed class EnrolModel(
         return new RedirectResult(EnrolmentLinks.Path);
     }
 
-    public async Task<IActionResult> OnPostTotpAsync()
+    public Task<IActionResult> OnPostTotpAsync()
     {
-        PageSecurity.Apply(Response, null);
-        var cancellationToken = HttpContext.RequestAborted;
         var typed = Code;
         Code = null;
-        var (pending, user) = await LoadAsync(cancellationToken).ConfigureAwait(false);
-        if (pending is null || user is null)
+        return AtFactorStepAsync(async (pending, user, shown) =>
         {
-            return Invalid(Expired);
-        }
+            if (totp.Confirm(shown, typed) is not { } confirmed)
+            {
+                Message = "That code did not match. Enter the 6-digit code your authenticator app shows now for this account.";
+                return await ShowTotpAsync(user, shown).ConfigureAwait(false);
+            }
 
-        if (user.PasswordHash is null || pending.TotpId is null || pending.TotpSeed is null)
-        {
-            return await ShowAsync(pending, user, cancellationToken).ConfigureAwait(false);
-        }
-
-        var shown = ShownTotp(pending, user);
-        if (totp.Confirm(shown, typed) is not { } confirmed)
-        {
-            Message = "That code did not match. Enter the 6-digit code your authenticator app shows now for this account.";
-            return await ShowTotpAsync(user, shown).ConfigureAwait(false);
-        }
-
-        return await FinishAsync(pending, user, confirmed, "authenticator app",
-            [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor], () => ShowTotpAsync(user, shown)).ConfigureAwait(false);
+            return await FinishAsync(pending, user, confirmed, "authenticator app",
+                [AuthenticationContext.Password, AuthenticationContext.OneTimePassword, AuthenticationContext.MultiFactor], () => ShowTotpAsync(user, shown)).ConfigureAwait(false);
+        });
     }
 
     /// <summary>A passkey instead of the authenticator app.</summary>
-    public async Task<IActionResult> OnPostPasskeyAsync()
+    public Task<IActionResult> OnPostPasskeyAsync() => AtFactorStepAsync(async (pending, user, shown) =>
     {
-        PageSecurity.Apply(Response, null);
         var cancellationToken = HttpContext.RequestAborted;
-        var (pending, user) = await LoadAsync(cancellationToken).ConfigureAwait(false);
-        if (pending is null || user is null)
-        {
-            return Invalid(Expired);
-        }
-
-        if (user.PasswordHash is null || pending.TotpId is null || pending.TotpSeed is null)
-        {
-            return await ShowAsync(pending, user, cancellationToken).ConfigureAwait(false);
-        }
-
-        var shown = ShownTotp(pending, user);
         var result = await passkeys.FinishRegistrationAsync(user, PasskeyState, PasskeyResponse, cancellationToken).ConfigureAwait(false);
         PasskeyState = PasskeyResponse = null;
         if (!result.Succeeded)
@@ -184,6 +160,28 @@ internal sealed class EnrolModel(
 
         return await FinishAsync(pending, user, result.Passkey!, "passkey",
             [AuthenticationContext.Password, .. Passkeys.MethodsOf(result.Passkey!)], () => ShowTotpAsync(user, shown)).ConfigureAwait(false);
+    });
+
+    /// <summary>
+    /// The start both factor handlers share: the enrolment still live, the password set and the app's key shown (the
+    /// step was reached); otherwise the page as the enrolment stands.
+    /// </summary>
+    private async Task<IActionResult> AtFactorStepAsync(Func<PendingEnrolment, User, Authenticator, Task<IActionResult>> step)
+    {
+        PageSecurity.Apply(Response, null);
+        var cancellationToken = HttpContext.RequestAborted;
+        var (pending, user) = await LoadAsync(cancellationToken).ConfigureAwait(false);
+        if (pending is null || user is null)
+        {
+            return Invalid(Expired);
+        }
+
+        if (user.PasswordHash is null || pending.TotpId is null || pending.TotpSeed is null)
+        {
+            return await ShowAsync(pending, user, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await step(pending, user, ShownTotp(pending, user)).ConfigureAwait(false);
     }
 
     /// <summary>Records the enrolment, spends the link, stores the factor and ten recovery codes, signs in, shows the codes once.</summary>
