@@ -320,6 +320,36 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.All(rotations.Skip(1), Assert.True);
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ASessionRecordsEachClientGivenACode_Once(string provider)
+    {
+        var database = Database(provider);
+        var user = NewUser("clients-" + provider, null, []);
+        await new EfUserStore(database).AddAsync(user, CancellationToken.None);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var sessions = new EfSessionStore(database);
+        var id = "c" + Guid.NewGuid().ToString("N")[..20];
+        await sessions.AddAsync(new Safeguard.Sessions.UserSession
+        {
+            Id = id,
+            SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
+            Subject = user.Subject,
+            AuthenticatedAt = now,
+            CreatedAt = now,
+            LastSeenAt = now,
+            ExpiresAt = now.AddHours(12),
+        }, CancellationToken.None);
+
+        await sessions.AddClientAsync(id, "chart-app", CancellationToken.None);
+        await sessions.AddClientAsync(id, "chart", CancellationToken.None); // a prefix of the first is another client
+        await sessions.AddClientAsync(id, "chart-app", CancellationToken.None);
+
+        Assert.Equal(["chart-app", "chart"], (await sessions.FindAsync(id, CancellationToken.None))!.ClientIds);
+        Assert.Equal(["chart-app", "chart"], Assert.Single(await sessions.GetActiveForUserAsync(user.Subject, CancellationToken.None)).ClientIds);
+    }
+
     public async Task DisposeAsync()
     {
         _sqlite?.Dispose();
