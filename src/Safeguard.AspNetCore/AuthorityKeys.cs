@@ -67,7 +67,10 @@ internal sealed partial class AuthorityKeys : IVerificationKeySource, IDisposabl
         var now = _time.GetUtcNow();
         if (!_loaded)
         {
-            return now - ReadTime(ref _lastAttemptTicks) >= _unknownKeyInterval ? ReadAsync(force: false, cancellationToken) : Task.CompletedTask;
+            // A read under way (the gate taken) is waited for: the requests that arrive with the first one use what it reads.
+            return now - ReadTime(ref _lastAttemptTicks) >= _unknownKeyInterval || _gate.CurrentCount == 0
+                ? ReadAsync(force: false, cancellationToken)
+                : Task.CompletedTask;
         }
 
         if (now - ReadTime(ref _lastReadTicks) >= _refreshInterval && now - ReadTime(ref _lastAttemptTicks) >= _unknownKeyInterval
@@ -89,14 +92,25 @@ internal sealed partial class AuthorityKeys : IVerificationKeySource, IDisposabl
         return Task.CompletedTask;
     }
 
-    /// <summary>For a token naming an unknown key: reads again unless that was done within the window (checked and set atomically). True if a read happened.</summary>
+    /// <summary>
+    /// For a token naming an unknown key: reads again unless that was done within the window (checked and set
+    /// atomically). True if a read happened, or one under way was waited for (the token is then checked again).
+    /// </summary>
     public async Task<bool> TryReadForUnknownKeyAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var last = Interlocked.Read(ref _lastUnknownTicks);
         if (now.UtcTicks - last < _unknownKeyInterval.Ticks || Interlocked.CompareExchange(ref _lastUnknownTicks, now.UtcTicks, last) != last)
         {
-            return false;
+            if (_gate.CurrentCount > 0)
+            {
+                return false;
+            }
+
+            // Another request's read is under way (a rotation seen by many requests at once): wait for what it brings.
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _gate.Release();
+            return true;
         }
 
         await ReadAsync(force: true, cancellationToken).ConfigureAwait(false);

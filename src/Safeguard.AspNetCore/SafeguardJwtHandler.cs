@@ -22,7 +22,10 @@ public sealed partial class SafeguardJwtHandler(
     IOptionsMonitor<SafeguardJwtOptions> options, ILoggerFactory logger, UrlEncoder encoder, SafeguardJwtAuthorities authorities)
     : AuthenticationHandler<SafeguardJwtOptions>(options, logger, encoder)
 {
-    private const string FailureKey = "Safeguard.Jwt.Failure";
+    /// <summary>The <see cref="AuthenticationProperties"/> item naming the scopes a 403 answer lists (RFC 6750 <c>scope</c>).</summary>
+    public const string ScopeItem = "safeguard.scope";
+
+    private const string FailureKey = SafeguardResourceAccess.FailureKey;
 
     /// <summary>The events, typed.</summary>
     private new SafeguardJwtEvents Events => (SafeguardJwtEvents)base.Events!;
@@ -69,6 +72,7 @@ public sealed partial class SafeguardJwtHandler(
             return await FailAsync(result.ErrorCode, "token refused").ConfigureAwait(false);
         }
 
+        Context.Features.Set(new SafeguardTokenFeature(result.Token));
         var validated = new SafeguardJwtValidatedContext(Context, Scheme, Options, result.Token) { Principal = Principal(result.Token, Scheme.Name) };
         await Events.TokenValidated(validated).ConfigureAwait(false);
         if (validated.Result is not null)
@@ -95,7 +99,11 @@ public sealed partial class SafeguardJwtHandler(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = 403;
-        Response.Headers.WWWAuthenticate = "Bearer realm=\"safeguard\", error=\"insufficient_scope\"";
+        Response.Headers.WWWAuthenticate = properties?.Items.TryGetValue(ScopeItem, out var scope) == true && scope is { Length: > 0 }
+            && !scope.Contains('"', StringComparison.Ordinal)
+            ? $"Bearer realm=\"safeguard\", error=\"insufficient_scope\", scope=\"{scope}\""
+            : "Bearer realm=\"safeguard\", error=\"insufficient_scope\"";
+        Response.Headers.CacheControl = "no-store";
         return Task.CompletedTask;
     }
 

@@ -58,6 +58,18 @@ public static class LogEvents
     /// <summary>A resource server skipped one published key.</summary>
     public const int AuthorityKeySkipped = 7003;
 
+    /// <summary>A resource's audit trail could not take a request's event; the request was refused with 503.</summary>
+    public const int ResourceAuditUnavailable = 7005;
+
+    /// <summary>A resource's queued audit events waited past the Buffered bound; requests are refused until it commits again.</summary>
+    public const int ResourceAuditLagging = 7006;
+
+    /// <summary>A resource's audit trail commits again.</summary>
+    public const int ResourceAuditCaughtUp = 7007;
+
+    /// <summary>A resource request was refused by an authorization policy (debug: the requirement, never the token).</summary>
+    public const int ResourceRequestForbidden = 7008;
+
     /// <summary>The server is ready.</summary>
     public const int ServerReady = 8001;
 

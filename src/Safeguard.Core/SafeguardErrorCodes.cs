@@ -216,6 +216,30 @@ public static class SafeguardErrorCodes
     /// <summary>A DPoP-bound refresh token came without a proof of its key.</summary>
     public const string RefreshTokenDpopMismatch = "SG3221";
 
+    /// <summary>Resource: the token lacks a scope the endpoint requires.</summary>
+    public const string ResourceScopeMissing = "SG3501";
+
+    /// <summary>Resource: the token carries none of the roles the endpoint requires.</summary>
+    public const string ResourceRoleMissing = "SG3502";
+
+    /// <summary>Resource: the sign-in behind the token was not at the authentication level the endpoint requires (acr; RFC 9470 step-up).</summary>
+    public const string ResourceAcrInsufficient = "SG3503";
+
+    /// <summary>Resource: the sign-in behind the token is older than the endpoint allows (auth_time; RFC 9470 step-up).</summary>
+    public const string ResourceAuthenticationTooOld = "SG3504";
+
+    /// <summary>Resource: the patient-compartment policy refused the patient the request names (or it named none where one is required).</summary>
+    public const string ResourcePatientNotAllowed = "SG3505";
+
+    /// <summary>Resource: the request was refused by a policy requirement other than Safeguard's.</summary>
+    public const string ResourcePolicyRefused = "SG3506";
+
+    /// <summary>Resource: a certificate-bound token (cnf x5t#S256) came without that client certificate.</summary>
+    public const string ResourceCertificateMismatch = "SG3507";
+
+    /// <summary>Resource: a DPoP-bound token was sent as a Bearer token.</summary>
+    public const string ResourceDpopBoundAsBearer = "SG3508";
+
     /// <summary>The store (database) could not be reached: the request is refused with 503.</summary>
     public const string StoreUnavailable = "SG3301";
 

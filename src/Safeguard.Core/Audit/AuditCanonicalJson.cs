@@ -65,6 +65,7 @@ public static class AuditCanonicalJson
         String(b, ref first, "\"cnf\":"u8, e.ConfirmationThumbprint);
         String(b, ref first, "\"correlation_id\":"u8, e.CorrelationId);
         Integer(b, ref first, "\"count\":"u8, e.Count);
+        Integer(b, ref first, "\"duration_ms\":"u8, e.DurationMs);
         if (e.Emergency)
         {
             Name(b, ref first, "\"emergency\":"u8);
@@ -74,6 +75,7 @@ public static class AuditCanonicalJson
         String(b, ref first, "\"event_id\":"u8, e.EventId);
         Integer(b, ref first, "\"http_status\":"u8, e.HttpStatus);
         String(b, ref first, "\"jti\":"u8, e.TokenId);
+        String(b, ref first, "\"method\":"u8, e.Method);
         String(b, ref first, "\"node_id\":"u8, e.NodeId);
         String(b, ref first, "\"outcome\":"u8, AuditEventTypes.WireName(e.Outcome));
         String(b, ref first, "\"patient_id\":"u8, e.PatientId);
@@ -81,6 +83,7 @@ public static class AuditCanonicalJson
         String(b, ref first, "\"reason\":"u8, e.Reason);
         String(b, ref first, "\"resource_id\":"u8, e.ResourceId);
         String(b, ref first, "\"resource_type\":"u8, e.ResourceType);
+        String(b, ref first, "\"route\":"u8, e.Route);
         Integer(b, ref first, "\"seq\":"u8, e.Sequence);
         String(b, ref first, "\"sid\":"u8, e.SessionId);
         String(b, ref first, "\"source_ip\":"u8, e.SourceIp);

@@ -68,6 +68,12 @@ public sealed record AuditEvent
     /// <summary>What was done.</summary>
     public AuditAction? Action { get; init; }
 
+    /// <summary>The HTTP method of the request (a resource access).</summary>
+    public string? Method { get; init; }
+
+    /// <summary>The route the request matched (its template, such as <c>/fhir/{type}/{id}</c>, never the raw path with its values).</summary>
+    public string? Route { get; init; }
+
     /// <summary>The resource type (for example a FHIR type such as <c>Observation</c>, or <c>client</c>).</summary>
     public string? ResourceType { get; init; }
 
@@ -95,6 +101,9 @@ public sealed record AuditEvent
 
     /// <summary>The correlation id tying this event to a request.</summary>
     public string? CorrelationId { get; init; }
+
+    /// <summary>How long the request took to be served, in milliseconds (a completed resource access).</summary>
+    public long? DurationMs { get; init; }
 
     /// <summary>
     /// For a summary of repeated refusals (the same refusal from one source within a window, recorded once with a

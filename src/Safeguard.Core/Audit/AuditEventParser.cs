@@ -57,6 +57,9 @@ public static class AuditEventParser
                     case "http_status": e = e with { HttpStatus = reader.GetInt32() }; break;
                     case "correlation_id": e = e with { CorrelationId = reader.GetString() }; break;
                     case "count": e = e with { Count = reader.GetInt32() }; break;
+                    case "duration_ms": e = e with { DurationMs = reader.GetInt64() }; break;
+                    case "method": e = e with { Method = reader.GetString() }; break;
+                    case "route": e = e with { Route = reader.GetString() }; break;
                     case "amr":
                         while (reader.Read() && reader.TokenType == JsonTokenType.String)
                         {

@@ -98,6 +98,12 @@ public enum AuditEventType
 
     /// <summary>A client read a user's claims at <c>/userinfo</c> (or was refused; the reason says why).</summary>
     UserInfoRead,
+
+    /// <summary>
+    /// A request a resource allowed (recorded durably before it was served, as <see cref="PhiAccessAllowed"/>) has
+    /// completed: the upstream's or endpoint's status and duration, tied to the decision by its correlation id.
+    /// </summary>
+    PhiAccessCompleted,
 }
 
 /// <summary>Outcome of the audited action.</summary>
@@ -177,6 +183,7 @@ public static class AuditEventTypes
         AuditEventType.ConsentGranted => "consent.granted",
         AuditEventType.ConsentDenied => "consent.denied",
         AuditEventType.UserInfoRead => "userinfo.read",
+        AuditEventType.PhiAccessCompleted => "phi.access_completed",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an audit event type."),
     };
 

@@ -219,12 +219,26 @@ public sealed class SafeguardJwtTests : IAsyncLifetime
 public sealed class SafeguardJwtPackageTests
 {
     [Fact]
-    public void TheHandlerPackage_ReferencesNeitherTheServerNorStorageNorEfCore()
+    public void TheHandlerPackage_ReferencesNeitherTheServerNorStorageNorEfCore_EvenTransitively()
     {
-        var references = typeof(SafeguardJwtHandler).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Queue<System.Reflection.AssemblyName>(typeof(SafeguardJwtHandler).Assembly.GetReferencedAssemblies());
+        while (pending.TryDequeue(out var name))
+        {
+            if (!seen.Add(name.Name!) || !name.Name!.StartsWith("Safeguard", StringComparison.Ordinal))
+            {
+                continue;
+            }
 
-        Assert.Contains("Safeguard.Core", references);
-        Assert.DoesNotContain(references, r => r.StartsWith("Safeguard.Server", StringComparison.Ordinal) || r.StartsWith("Safeguard.Storage", StringComparison.Ordinal)
-            || r.StartsWith("Microsoft.EntityFrameworkCore", StringComparison.Ordinal) || r.StartsWith("Npgsql", StringComparison.Ordinal));
+            foreach (var next in System.Reflection.Assembly.Load(name).GetReferencedAssemblies())
+            {
+                pending.Enqueue(next);
+            }
+        }
+
+        Assert.Contains("Safeguard.Core", seen);
+        Assert.Contains("Safeguard.AuditStores", seen);
+        Assert.DoesNotContain(seen, r => r.StartsWith("Safeguard.Server", StringComparison.Ordinal) || r == "Safeguard.Storage"
+            || r.StartsWith("Microsoft.EntityFrameworkCore", StringComparison.Ordinal));
     }
 }

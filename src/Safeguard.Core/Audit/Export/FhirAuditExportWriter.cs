@@ -204,7 +204,7 @@ internal sealed class FhirAuditExportWriter : IAuditExportWriter
     /// <summary>The DICOM type (and subtype) of an event type (DICOM PS3.15 A.5, as FHIR's AuditEvent uses).</summary>
     private static (string Type, string TypeDisplay, string? Subtype, string? SubtypeDisplay) DicomType(AuditEventType type) => type switch
     {
-        AuditEventType.PhiAccessAllowed or AuditEventType.PhiAccessDenied => ("110110", "Patient Record", null, null),
+        AuditEventType.PhiAccessAllowed or AuditEventType.PhiAccessDenied or AuditEventType.PhiAccessCompleted => ("110110", "Patient Record", null, null),
         AuditEventType.LoginSucceeded or AuditEventType.LoginFailed or AuditEventType.MfaSucceeded or AuditEventType.MfaFailed
             or AuditEventType.SessionStarted => ("110114", "User Authentication", "110122", "Login"),
         AuditEventType.SessionEnded or AuditEventType.SessionTimedOut => ("110114", "User Authentication", "110123", "Logout"),

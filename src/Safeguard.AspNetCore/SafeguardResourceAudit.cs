@@ -1,0 +1,180 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Safeguard.Audit;
+using Safeguard.Hosting;
+using Safeguard.Keys;
+using Safeguard.Storage.Audit;
+
+namespace Safeguard.AspNetCore;
+
+/// <summary>
+/// The resource side's own audit trail: one <see cref="AuditWriter"/> on the store <see cref="SafeguardAuditOptions"/>
+/// names, started with the host and stopped after it (a clean stop commits every queued event). Requests ask it
+/// <see cref="CanTakeBuffered"/> before they proceed and <see cref="RecordDurableAsync"/> or
+/// <see cref="RecordBuffered"/> to write; when the trail cannot take an event the request is refused with 503.
+/// </summary>
+public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDisposable
+{
+    private readonly SafeguardAuditOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SafeguardResourceAudit> _logger;
+    private readonly AesGcmKeyProtector _protector;
+    private readonly AuditSigningKeys _keys;
+    private readonly IAuditStore _store;
+    private readonly CompositeCheckpointSink _sink;
+    private ITimer? _watch;
+    private long _lastCommitted;
+    private long _stalledSince;
+    private volatile bool _lagging;
+    private long _lost;
+
+    /// <summary>Opens the data folder, its key-encryption key, audit key and store. The writer starts with the host.</summary>
+    /// <param name="options">Where the trail is kept.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="loggers">The operational log.</param>
+    public SafeguardResourceAudit(IOptions<SafeguardAuditOptions> options, TimeProvider time, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggers);
+        _options = options.Value;
+        _time = time;
+        _logger = loggers.CreateLogger<SafeguardResourceAudit>();
+        var folder = SafeguardDataFolder.At(_options.DataPath).EnsureCreated();
+        _protector = folder.OpenKeyEncryptionKey();
+        _keys = folder.OpenAuditKeys(_protector, time);
+        _store = _options.PostgresConnectionString is { Length: > 0 } connection
+            ? new PostgresAuditStore(connection)
+            : new SqliteAuditStore(folder.AuditDatabase);
+        var auditOptions = new AuditOptions
+        {
+            ChainId = _options.ChainId ?? folder.DefaultAuditChain(),
+            QueueCapacity = _options.QueueCapacity,
+            CheckpointDirectory = _options.CheckpointDirectory,
+        };
+        _sink = CheckpointDestinations.Of(auditOptions, folder).CreateSink();
+        Writer = new AuditWriter(_store, _keys, _sink, Options.Create(auditOptions), time, loggers.CreateLogger<AuditWriter>());
+    }
+
+    /// <summary>The writer (its chain, health and queue).</summary>
+    public AuditWriter Writer { get; }
+
+    /// <summary>The chain this node writes.</summary>
+    public string Chain => Writer.Chain;
+
+    /// <summary>Whether a Buffered event would be taken now: the writer runs, its last commit worked, the queue has room and nothing queued has waited past the bound.</summary>
+    public bool CanTakeBuffered => Writer.IsHealthy && !_lagging && Writer.QueuedEvents < _options.QueueCapacity;
+
+    /// <summary>Completed Buffered requests (and Durable follow-ups) whose event could not be queued because the trail stopped taking events while they ran.</summary>
+    public long LostEvents => Interlocked.Read(ref _lost);
+
+    /// <summary>Counts one event that could not be queued.</summary>
+    internal void CountLost() => Interlocked.Increment(ref _lost);
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await Writer.StartAsync(cancellationToken).ConfigureAwait(false);
+        _lastCommitted = Writer.CommittedSequence;
+        var period = _options.BufferedCommitBound / 4;
+        _watch = _time.CreateTimer(_ => WatchCommits(), null, period, period);
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _watch?.Dispose();
+        await Writer.StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Appends an event and waits until it is durable, at most <see cref="SafeguardAuditOptions.DurableCommitTimeout"/>.
+    /// Anything but <see cref="DurableOutcome.Committed"/> refuses the request with 503; after
+    /// <see cref="DurableOutcome.TimedOut"/> the event is still queued and will be committed when the store recovers,
+    /// so the caller records that the request was not served.
+    /// </summary>
+    /// <param name="auditEvent">The event.</param>
+    /// <param name="cancellationToken">The request's abort token.</param>
+    /// <returns>What became of the event.</returns>
+    public async Task<DurableOutcome> RecordDurableAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Writer.AppendAsync(auditEvent, CancellationToken.None).WaitAsync(_options.DurableCommitTimeout, _time, cancellationToken).ConfigureAwait(false);
+            return DurableOutcome.Committed;
+        }
+        catch (AuditUnavailableException ex)
+        {
+            LogUnavailable(_logger, ex.ErrorCode);
+            return DurableOutcome.NotTaken;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            LogUnavailable(_logger, SafeguardErrorCodes.AuditStoreUnavailable);
+            return DurableOutcome.TimedOut;
+        }
+    }
+
+    /// <summary>What became of a Durable event.</summary>
+    public enum DurableOutcome
+    {
+        /// <summary>Committed: the request may proceed.</summary>
+        Committed,
+
+        /// <summary>Refused at once (queue full, writer stopped): nothing was recorded.</summary>
+        NotTaken,
+
+        /// <summary>Queued but not committed in time (or the caller went away): it will be committed later.</summary>
+        TimedOut,
+    }
+
+    /// <summary>Queues an event to be committed within the bound. False when the trail cannot take it.</summary>
+    /// <param name="auditEvent">The event.</param>
+    /// <returns>Whether it was queued.</returns>
+    public bool RecordBuffered(AuditEvent auditEvent) => !_lagging && Writer.IsHealthy && Writer.TryAppend(auditEvent);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _watch?.Dispose();
+        await Writer.DisposeAsync().ConfigureAwait(false);
+        _store.Dispose();
+        _keys.Dispose();
+        _protector.Dispose();
+        (_sink as IDisposable)?.Dispose();
+    }
+
+    /// <summary>Marks the trail lagging while queued events have seen no commit for longer than the Buffered bound.</summary>
+    private void WatchCommits()
+    {
+        var committed = Writer.CommittedSequence;
+        var now = _time.GetTimestamp();
+        if (committed != _lastCommitted || Writer.QueuedEvents == 0)
+        {
+            _lastCommitted = committed;
+            _stalledSince = now;
+            if (_lagging)
+            {
+                _lagging = false;
+                LogCaughtUp(_logger);
+            }
+
+            return;
+        }
+
+        if (!_lagging && _time.GetElapsedTime(_stalledSince, now) > _options.BufferedCommitBound)
+        {
+            _lagging = true;
+            LogLagging(_logger, Writer.QueuedEvents, _options.BufferedCommitBound);
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.ResourceAuditUnavailable, Level = LogLevel.Error, Message = "The resource audit trail cannot take an event ({Code}); the request is refused with 503.")]
+    private static partial void LogUnavailable(ILogger logger, string code);
+
+    [LoggerMessage(EventId = LogEvents.ResourceAuditLagging, Level = LogLevel.Error, Message = "{Queued} resource audit events have waited longer than {Bound} to be committed; requests are refused with 503 until the trail catches up.")]
+    private static partial void LogLagging(ILogger logger, int queued, TimeSpan bound);
+
+    [LoggerMessage(EventId = LogEvents.ResourceAuditCaughtUp, Level = LogLevel.Information, Message = "The resource audit trail is committing again; requests are served.")]
+    private static partial void LogCaughtUp(ILogger logger);
+}

@@ -1,0 +1,29 @@
+using Safeguard.AspNetCore;
+using Safeguard.Audit;
+
+namespace Safeguard.Server.Tests.Resource;
+
+/// <summary>What the audit event of a FHIR route records from its path.</summary>
+public sealed class FhirRouteTests
+{
+    [Theory]
+    [InlineData("GET", "/fhir/Patient/123", "Patient", "123", "123", AuditAction.Read)]
+    [InlineData("GET", "/fhir/Observation", "Observation", null, null, AuditAction.Search)]
+    [InlineData("POST", "/fhir/Observation/_search", "Observation", null, null, AuditAction.Search)]
+    [InlineData("POST", "/fhir/Observation", "Observation", null, null, AuditAction.Create)]
+    [InlineData("PUT", "/fhir/Observation/o-1.2", "Observation", "o-1.2", null, AuditAction.Update)]
+    [InlineData("DELETE", "/fhir/Condition/c9", "Condition", "c9", null, AuditAction.Delete)]
+    [InlineData("GET", "/fhir/Patient/p7/Observation", "Observation", null, "p7", AuditAction.Search)]
+    [InlineData("GET", "/fhir/Patient/p7/_history/3", "Patient", "p7", "p7", AuditAction.Read)]
+    [InlineData("GET", "/fhir/Patient/p7/$everything", "Patient", "p7", "p7", AuditAction.Execute)]
+    [InlineData("POST", "/fhir/$export", null, null, null, AuditAction.Execute)]
+    [InlineData("GET", "/fhir/metadata", null, null, null, null)]
+    [InlineData("GET", "/other/Patient/1", null, null, null, null)]
+    [InlineData("GET", "/fhir/Patient/" + "../etc", "Patient", null, null, AuditAction.Search)]
+    public void APath_NamesItsTypeIdPatientAndAction(string method, string path, string? type, string? id, string? patient, AuditAction? action)
+    {
+        var parsed = SafeguardResourceAccess.Fhir.Parse(method, path, "/fhir");
+
+        Assert.Equal((type, id, patient, action), (parsed.Type, parsed.Id, parsed.Patient, parsed.Action));
+    }
+}
