@@ -50,17 +50,29 @@ public sealed partial class SafeguardAuthorizationResultHandler(
 
         var failed = authorizeResult.AuthorizationFailure?.FailedRequirements.ToList() ?? [];
         var stepUp = failed.OfType<SafeguardAcrRequirement>().FirstOrDefault() as SafeguardRequirement ?? failed.OfType<SafeguardMaxAgeRequirement>().FirstOrDefault();
-        var first = stepUp ?? failed.OfType<SafeguardRequirement>().FirstOrDefault();
+        var first = failed.OfType<SafeguardDpopRequirement>().FirstOrDefault() ?? stepUp ?? failed.OfType<SafeguardRequirement>().FirstOrDefault();
         var refusal = first?.ErrorCode ?? failed.Select(ReasonOf).FirstOrDefault() ?? SafeguardErrorCodes.ResourcePolicyRefused;
         LogForbidden(logger, refusal, first?.GetType().Name ?? failed.FirstOrDefault()?.GetType().Name ?? "policy");
-        if (!await DenyAsync(context, refusal, stepUp is null ? 403 : 401).ConfigureAwait(false))
+        if (!await DenyAsync(context, refusal, stepUp is null && first is not SafeguardDpopRequirement ? 403 : 401).ConfigureAwait(false))
         {
             return;
         }
 
-        if (stepUp is not null)
+        if (stepUp is not null && first is not SafeguardDpopRequirement)
         {
             StepUp(context, failed);
+            return;
+        }
+
+        if (first is SafeguardDpopRequirement)
+        {
+            // RFC 9449 section 7.1: the route needs a DPoP-bound token; the challenge says so.
+            context.Items[SafeguardResourceAccess.FailureKey] = SafeguardErrorCodes.DpopRequired;
+            foreach (var scheme in policy.AuthenticationSchemes.DefaultIfEmpty(null))
+            {
+                await (scheme is null ? context.ChallengeAsync() : context.ChallengeAsync(scheme)).ConfigureAwait(false);
+            }
+
             return;
         }
 

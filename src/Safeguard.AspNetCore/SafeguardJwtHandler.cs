@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Safeguard.Dpop;
 using Safeguard.Tokens;
 
 namespace Safeguard.AspNetCore;
@@ -26,6 +27,8 @@ public sealed partial class SafeguardJwtHandler(
     public const string ScopeItem = "safeguard.scope";
 
     private const string FailureKey = SafeguardResourceAccess.FailureKey;
+    private const string DpopSchemeKey = "Safeguard.Jwt.DpopScheme";
+    private const string DpopAlgorithms = "ES256 ES384 PS256 RS256";
 
     /// <summary>The events, typed.</summary>
     private new SafeguardJwtEvents Events => (SafeguardJwtEvents)base.Events!;
@@ -52,10 +55,16 @@ public sealed partial class SafeguardJwtHandler(
             return AuthenticateResult.NoResult();
         }
 
-        if (authorization.Count != 1 || !AuthenticationHeaderValue.TryParse(authorization[0], out var header)
-            || !string.Equals(header.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) || header.Parameter is not { Length: > 0 } token)
+        if (authorization.Count != 1 || !AuthenticationHeaderValue.TryParse(authorization[0], out var header) || header.Parameter is not { Length: > 0 } token
+            || !(string.Equals(header.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) || string.Equals(header.Scheme, "DPoP", StringComparison.OrdinalIgnoreCase)))
         {
-            return await FailAsync(SafeguardErrorCodes.TokenMissing, "no single Bearer token").ConfigureAwait(false);
+            return await FailAsync(SafeguardErrorCodes.TokenMissing, "no single Bearer or DPoP token").ConfigureAwait(false);
+        }
+
+        var presentedAsDpop = string.Equals(header.Scheme, "DPoP", StringComparison.OrdinalIgnoreCase);
+        if (presentedAsDpop)
+        {
+            Context.Items[DpopSchemeKey] = true;
         }
 
         var authority = authorities.For(Scheme.Name, Options);
@@ -72,7 +81,30 @@ public sealed partial class SafeguardJwtHandler(
             return await FailAsync(result.ErrorCode, "token refused").ConfigureAwait(false);
         }
 
-        Context.Features.Set(new SafeguardTokenFeature(result.Token));
+        // Sender constraints (RFC 9449, RFC 8705): a DPoP-bound token only with a proof of its key, a certificate-bound
+        // one only over a connection with that client certificate.
+        string? dpopThumbprint = null;
+        if (presentedAsDpop)
+        {
+            var (thumbprint, code) = await CheckProofAsync(authority, token, result.Token).ConfigureAwait(false);
+            if (code is not null)
+            {
+                return await FailAsync(code, "DPoP proof refused").ConfigureAwait(false);
+            }
+
+            dpopThumbprint = thumbprint;
+        }
+        else if (result.Token.ConfirmationJwkThumbprint is not null)
+        {
+            return await FailAsync(SafeguardErrorCodes.ResourceDpopBoundAsBearer, "a DPoP-bound token sent as Bearer").ConfigureAwait(false);
+        }
+
+        if (result.Token.ConfirmationCertificateThumbprint is { } bound && !await HasCertificateAsync(bound).ConfigureAwait(false))
+        {
+            return await FailAsync(SafeguardErrorCodes.ResourceCertificateMismatch, "a certificate-bound token without its certificate").ConfigureAwait(false);
+        }
+
+        Context.Features.Set(new SafeguardTokenFeature(result.Token, dpopThumbprint));
         var validated = new SafeguardJwtValidatedContext(Context, Scheme, Options, result.Token) { Principal = Principal(result.Token, Scheme.Name) };
         await Events.TokenValidated(validated).ConfigureAwait(false);
         if (validated.Result is not null)
@@ -88,11 +120,71 @@ public sealed partial class SafeguardJwtHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = 401;
-        Response.Headers.WWWAuthenticate = Context.Items.ContainsKey(FailureKey)
+        Response.Headers.CacheControl = "no-store";
+        var failure = Context.Items.TryGetValue(FailureKey, out var code) ? code as string : null;
+        if (Context.Items.ContainsKey(DpopSchemeKey) || failure == SafeguardErrorCodes.DpopRequired)
+        {
+            // RFC 9449 section 7.1: the DPoP challenge, with its own error for a proof (the code stays in the trail).
+            var error = failure == SafeguardErrorCodes.DpopNonceInvalid ? "use_dpop_nonce"
+                : failure?.StartsWith("SG31", StringComparison.Ordinal) == true ? "invalid_dpop_proof"
+                : "invalid_token";
+            if (failure == SafeguardErrorCodes.DpopNonceInvalid)
+            {
+                Response.Headers["DPoP-Nonce"] = authorities.For(Scheme.Name, Options).Dpop.CurrentNonce();
+            }
+
+            Response.Headers.WWWAuthenticate = $"DPoP algs=\"{DpopAlgorithms}\", error=\"{error}\"";
+            return Task.CompletedTask;
+        }
+
+        Response.Headers.WWWAuthenticate = failure is not null
             ? "Bearer realm=\"safeguard\", error=\"invalid_token\""
             : "Bearer realm=\"safeguard\"";
-        Response.Headers.CacheControl = "no-store";
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Checks the request's DPoP proof against this token (RFC 9449 section 7): exactly one <c>DPoP</c> header, every
+    /// proof check with <c>htm</c>, <c>htu</c> as the externally visible URL (scheme and host as forwarded-headers
+    /// middleware from known proxies set them) and <c>ath</c>, the proof's key the token's <c>cnf.jkt</c>, then its
+    /// <c>jti</c> recorded (replay) only once all else passed.
+    /// </summary>
+    private async Task<(string? Thumbprint, string? Code)> CheckProofAsync(SafeguardJwtAuthorities.Authority authority, string token, ValidatedAccessToken validated)
+    {
+        var proofs = Request.Headers["DPoP"];
+        if (proofs.Count != 1)
+        {
+            return (null, SafeguardErrorCodes.DpopProofMissing);
+        }
+
+        var target = new Uri(Request.Scheme + "://" + Request.Host.ToUriComponent() + Request.PathBase.ToUriComponent() + Request.Path.ToUriComponent());
+        var check = authority.Dpop.Verify(proofs[0], Request.Method, target, token);
+        if (!check.Result.Succeeded)
+        {
+            return (null, check.Result.ErrorCode);
+        }
+
+        if (!string.Equals(check.Result.JwkThumbprint, validated.ConfirmationJwkThumbprint, StringComparison.Ordinal))
+        {
+            return (null, SafeguardErrorCodes.DpopKeyInvalid);
+        }
+
+        var consumed = await authority.Dpop.ConsumeAsync(check, Context.RequestAborted).ConfigureAwait(false);
+        return consumed.Succeeded ? (consumed.JwkThumbprint, null) : (null, consumed.ErrorCode);
+    }
+
+    /// <summary>RFC 8705: the connection's client certificate is the one the token is bound to (<c>cnf.x5t#S256</c>).</summary>
+    private async Task<bool> HasCertificateAsync(string thumbprint)
+    {
+        var certificate = Context.Connection.ClientCertificate ?? await Context.Connection.GetClientCertificateAsync(Context.RequestAborted).ConfigureAwait(false);
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        var actual = System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData(certificate.RawData));
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.ASCII.GetBytes(actual), System.Text.Encoding.ASCII.GetBytes(thumbprint));
     }
 
     /// <inheritdoc />
@@ -198,6 +290,7 @@ public sealed class SafeguardJwtAuthorities(TimeProvider time, ILoggerFactory lo
         {
             authority.Validator.Dispose();
             authority.Keys.Dispose();
+            authority.Nonces.Dispose();
         }
     }
 
@@ -207,8 +300,13 @@ public sealed class SafeguardJwtAuthorities(TimeProvider time, ILoggerFactory lo
         var validation = new AccessTokenValidationOptions { Issuer = options.Authority.TrimEnd('/'), ClockSkew = options.ClockSkew };
         validation.Audiences.Add(options.Audience);
         var validator = new AccessTokenValidator(keys, Options.Create(validation), time, loggers.CreateLogger<AccessTokenValidator>());
-        return new Authority(keys, validator);
+
+        // DPoP nonces are this process's own (a random key): a proof carries one this resource handed out.
+        var nonces = new DpopNonces(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), TimeSpan.FromMinutes(5), time);
+        var dpop = new DpopProofValidator(
+            new MemoryReplayCache(time), nonces, Options.Create(new DpopOptions { RequireNonce = options.DpopRequireNonce, ProofMaxAge = options.DpopProofMaxAge }), time);
+        return new Authority(keys, validator, dpop, nonces);
     }
 
-    internal sealed record Authority(AuthorityKeys Keys, AccessTokenValidator Validator);
+    internal sealed record Authority(AuthorityKeys Keys, AccessTokenValidator Validator, DpopProofValidator Dpop, DpopNonces Nonces);
 }

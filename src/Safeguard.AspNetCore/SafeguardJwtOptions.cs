@@ -27,6 +27,15 @@ public sealed class SafeguardJwtOptions : AuthenticationSchemeOptions
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// Whether DPoP proofs must carry a nonce this resource issued (RFC 9449 section 9): a proof without one is
+    /// answered 401 <c>use_dpop_nonce</c> with a <c>DPoP-Nonce</c> header, and the client retries. Default true.
+    /// </summary>
+    public bool DpopRequireNonce { get; set; } = true;
+
+    /// <summary>How old a DPoP proof may be (its <c>iat</c>). Default 60 seconds; at most 5 minutes.</summary>
+    public TimeSpan DpopProofMaxAge { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The handler used to reach the authority (a deployment that pins the authority's certificate, or a test). Null:
     /// the system's trust store. Redirects are never followed.
     /// </summary>
@@ -70,6 +79,11 @@ public sealed class SafeguardJwtOptionsValidator : IValidateOptions<SafeguardJwt
         if (options.UnknownKeyRefreshInterval < TimeSpan.FromSeconds(1) || options.UnknownKeyRefreshInterval > TimeSpan.FromMinutes(10))
         {
             errors.Add($"SafeguardJwt ({name}): UnknownKeyRefreshInterval is {options.UnknownKeyRefreshInterval}; set 00:00:01 to 00:10:00.");
+        }
+
+        if (options.DpopProofMaxAge <= TimeSpan.Zero || options.DpopProofMaxAge > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"SafeguardJwt ({name}): DpopProofMaxAge is {options.DpopProofMaxAge}; set above 0 and at most 00:05:00.");
         }
 
         if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromSeconds(60))

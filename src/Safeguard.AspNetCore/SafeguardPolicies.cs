@@ -55,6 +55,15 @@ public static class SafeguardPolicies
         return policy.RequireAuthenticatedUser().AddRequirements(new SafeguardMaxAgeRequirement(maxAge));
     }
 
+    /// <summary>Requires a DPoP-bound token presented with a proof of its key (RFC 9449).</summary>
+    /// <param name="policy">The policy.</param>
+    /// <returns>The policy.</returns>
+    public static AuthorizationPolicyBuilder RequireDpopBoundToken(this AuthorizationPolicyBuilder policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.RequireAuthenticatedUser().AddRequirements(new SafeguardDpopRequirement());
+    }
+
     /// <summary>
     /// Requires the patient the request names (at <paramref name="source"/>) to be one the registered
     /// <see cref="ISafeguardPatientPolicy"/> allows this caller. A request that names no patient, or an application
@@ -240,5 +249,25 @@ public sealed class SafeguardPatientRequirement(SafeguardPatientSource source) :
         {
             context.Succeed(this);
         }
+    }
+}
+
+/// <summary>The token was presented as DPoP with a verified proof of its key (RFC 9449): a Bearer or unbound token is refused with a DPoP challenge.</summary>
+public sealed class SafeguardDpopRequirement : SafeguardRequirement, IAuthorizationHandler
+{
+    /// <inheritdoc />
+    public override string ErrorCode => SafeguardErrorCodes.DpopRequired;
+
+    /// <inheritdoc />
+    public Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.PendingRequirements.Contains(this) && context.Resource is HttpContext http
+            && http.Features.Get<SafeguardTokenFeature>()?.DpopThumbprint is not null)
+        {
+            context.Succeed(this);
+        }
+
+        return Task.CompletedTask;
     }
 }

@@ -8,10 +8,14 @@ namespace Safeguard.AspNetCore;
 
 /// <summary>The verified token of the request, set by the Safeguard JWT handler (for audit, binding checks and the application).</summary>
 /// <param name="token">The token.</param>
-public sealed class SafeguardTokenFeature(ValidatedAccessToken token)
+/// <param name="dpopThumbprint">The key thumbprint of the DPoP proof that came with it, when it was presented as DPoP.</param>
+public sealed class SafeguardTokenFeature(ValidatedAccessToken token, string? dpopThumbprint)
 {
     /// <summary>The verified token.</summary>
     public ValidatedAccessToken Token { get; } = token;
+
+    /// <summary>The RFC 7638 thumbprint of the key whose proof came with the token (it equals the token's <c>cnf.jkt</c>); null for a Bearer token.</summary>
+    public string? DpopThumbprint { get; } = dpopThumbprint;
 }
 
 /// <summary>Builds the audit event of a request to a protected resource: who, what, where, outcome.</summary>

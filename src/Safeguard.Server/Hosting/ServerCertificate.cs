@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
+using Safeguard.AspNetCore;
 using Safeguard.Hosting;
 using Safeguard.Server.Configuration;
 
@@ -11,9 +12,9 @@ internal sealed class ServerCertificate : IDisposable
     public ServerCertificate(IOptions<ServerOptions> options, SafeguardDataFolder folder, TimeProvider time)
     {
         var server = options.Value;
-        Certificate = TlsCertificates.Load(server.Tls, folder, new Uri(server.ResolveIssuer()).Host, time);
-        Chain = TlsCertificates.Intermediates(server.Tls);
-        Fingerprint = TlsCertificates.Fingerprint(Certificate);
+        Certificate = SafeguardTls.Load(server.Tls.CertificatePath, server.Tls.KeyPath, folder, new Uri(server.ResolveIssuer()).Host, time);
+        Chain = SafeguardTls.Intermediates(server.Tls.CertificatePath);
+        Fingerprint = SafeguardTls.Fingerprint(Certificate);
         DevelopmentCertificatePath = server.Tls.CertificatePath is null ? folder.TlsCertificate : null;
     }
 

@@ -1,14 +1,12 @@
 using System.Data.Common;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
+using Safeguard.AspNetCore;
 using Safeguard.Audit;
 using Safeguard.Hosting;
 using Safeguard.Server.Audit;
@@ -71,25 +69,9 @@ internal static class ServerPipeline
         }
     }
 
-    /// <summary>TLS 1.2/1.3 with the product's suites and the server certificate; client certificates allowed, never required.</summary>
-    private static void UseHttps(ListenOptions listen, ServerOptions server, ServerCertificate certificate) => listen.UseHttps(options =>
-    {
-        options.ServerCertificate = certificate.Certificate;
-        options.ServerCertificateChain = certificate.Chain;
-        options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-        options.ClientCertificateMode = server.Tls.AllowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
-
-        // The handshake accepts any client certificate; client authentication decides per client (a chain to
-        // Tls:ClientCaPath and the registered subject, or the pinned certificate). Other requests ignore it.
-        options.ClientCertificateValidation = (_, _, _) => true;
-        options.OnAuthenticate = (_, ssl) =>
-        {
-            if (!OperatingSystem.IsWindows())
-            {
-                ssl.CipherSuitesPolicy = new CipherSuitesPolicy(TlsCertificates.CipherSuites);
-            }
-        };
-    });
+    /// <summary>The product's TLS policy with the server certificate; client certificates allowed (client authentication decides per client), never required.</summary>
+    private static void UseHttps(ListenOptions listen, ServerOptions server, ServerCertificate certificate) =>
+        listen.UseSafeguardTls(certificate.Certificate, certificate.Chain, server.Tls.AllowClientCertificates);
 
     /// <summary>The middleware and the endpoints. Endpoint handlers are resolved per request, so nothing is built before the options are validated.</summary>
     public static void UseSafeguardServer(this WebApplication app)

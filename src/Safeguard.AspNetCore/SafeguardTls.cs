@@ -2,16 +2,20 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Safeguard.Hosting;
-using Safeguard.Server.Configuration;
 
-namespace Safeguard.Server.Hosting;
+namespace Safeguard.AspNetCore;
 
 /// <summary>
-/// The server certificate: PEM files from configuration, or on the embedded default a self-signed ECDSA P-256
-/// development certificate generated once into <c>DATA/tls/</c> (certificate PEM for clients to trust, key PEM 0600).
+/// Safeguard's TLS policy, shared by the server and the gateway: TLS 1.2/1.3 with AEAD suites only, and the
+/// certificate from PEM files, or on the embedded default a self-signed ECDSA P-256 development certificate generated
+/// once into <c>DATA/tls/</c> (certificate PEM for clients to trust, key PEM 0600).
 /// </summary>
-internal static class TlsCertificates
+public static class SafeguardTls
 {
     /// <summary>
     /// The cipher suites offered: TLS 1.3's AEAD suites and, for TLS 1.2, ECDHE key exchange with AEAD ciphers only
@@ -30,15 +34,47 @@ internal static class TlsCertificates
         TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ];
 
+    /// <summary>
+    /// Serves TLS on <paramref name="listen"/> with this policy: TLS 1.2/1.3, <see cref="CipherSuites"/>, the
+    /// certificate and its intermediates. Client certificates are accepted in the handshake when allowed (each use
+    /// decides whether it trusts one), never required.
+    /// </summary>
+    /// <param name="listen">The endpoint.</param>
+    /// <param name="certificate">The certificate with its key.</param>
+    /// <param name="chain">Its intermediates, sent in the handshake.</param>
+    /// <param name="allowClientCertificates">Whether clients may present a certificate (mTLS client authentication, certificate-bound tokens).</param>
+    /// <returns>The endpoint.</returns>
+    public static ListenOptions UseSafeguardTls(this ListenOptions listen, X509Certificate2 certificate, X509Certificate2Collection? chain, bool allowClientCertificates) =>
+        listen.UseHttps(options =>
+        {
+            options.ServerCertificate = certificate;
+            options.ServerCertificateChain = chain;
+            options.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            options.ClientCertificateMode = allowClientCertificates ? ClientCertificateMode.AllowCertificate : ClientCertificateMode.NoCertificate;
+
+            // The handshake accepts any client certificate; what it proves is decided per use (a client's registered
+            // certificate, a token's cnf). Other requests ignore it.
+            options.ClientCertificateValidation = (_, _, _) => true;
+            options.OnAuthenticate = (_, ssl) =>
+            {
+                if (!OperatingSystem.IsWindows())
+                {
+                    ssl.CipherSuitesPolicy = new CipherSuitesPolicy(CipherSuites);
+                }
+            };
+        });
+
     /// <summary>Loads the configured certificate, or the development certificate (creating it when missing).</summary>
-    /// <param name="tls">The TLS options.</param>
+    /// <param name="certificatePath">The certificate PEM (leaf first, then intermediates); null for the development certificate.</param>
+    /// <param name="keyPath">Its private key PEM.</param>
     /// <param name="folder">The data folder (where the development certificate lives).</param>
-    /// <param name="hostName">The host name the certificate must cover (from the issuer).</param>
+    /// <param name="hostName">The host name the certificate must cover.</param>
     /// <param name="time">The clock.</param>
     /// <returns>The certificate with its private key.</returns>
-    public static X509Certificate2 Load(TlsOptions tls, SafeguardDataFolder folder, string hostName, TimeProvider time)
+    public static X509Certificate2 Load(string? certificatePath, string? keyPath, SafeguardDataFolder folder, string hostName, TimeProvider time)
     {
-        if (tls.CertificatePath is { } certificatePath && tls.KeyPath is { } keyPath)
+        ArgumentNullException.ThrowIfNull(folder);
+        if (certificatePath is not null && keyPath is not null)
         {
             return Exportable(X509Certificate2.CreateFromPemFile(certificatePath, keyPath));
         }
@@ -47,12 +83,12 @@ internal static class TlsCertificates
     }
 
     /// <summary>The intermediates after the leaf in the configured PEM file, sent in the handshake so clients can build the chain.</summary>
-    /// <param name="tls">The TLS options.</param>
+    /// <param name="certificatePath">The certificate PEM; null for the development certificate.</param>
     /// <returns>The intermediates; empty for the development certificate.</returns>
-    public static X509Certificate2Collection Intermediates(TlsOptions tls)
+    public static X509Certificate2Collection Intermediates(string? certificatePath)
     {
         var chain = new X509Certificate2Collection();
-        if (tls.CertificatePath is { } path)
+        if (certificatePath is { } path)
         {
             chain.ImportFromPemFile(path);
             if (chain.Count > 0)
@@ -115,7 +151,7 @@ internal static class TlsCertificates
     /// <summary>The SHA-256 fingerprint, as browsers and <c>openssl x509 -fingerprint -sha256</c> show it.</summary>
     /// <param name="certificate">The certificate.</param>
     /// <returns>Colon-separated upper-case hex.</returns>
-    public static string Fingerprint(X509Certificate2 certificate) =>
+    public static string Fingerprint(X509Certificate2 certificate) => certificate is null ? throw new ArgumentNullException(nameof(certificate)) :
         string.Join(':', SHA256.HashData(certificate.RawData).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
 
     private static void WritePrivate(string path, string content)

@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Security;
+using Microsoft.Extensions.Options;
+using Safeguard.AspNetCore;
+using Safeguard.Hosting;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Safeguard.Gateway;
+
+/// <summary>
+/// Builds the gateway: Kestrel on TLS only (Safeguard's TLS policy), <c>AddSafeguardJwt</c> against the authority, one
+/// authorization policy per route from its scopes, roles, acr, sign-in age and DPoP requirement, the resource audit
+/// trail (an event for every request, Durable or Buffered, 503 when it cannot take one), and YARP routes and clusters
+/// from <see cref="GatewayOptions"/> with the header rules of <see cref="GatewayHeaders"/>.
+/// </summary>
+public static class SafeguardGateway
+{
+    private const string PolicyPrefix = "safeguard-route-";
+
+    /// <summary>Builds the gateway from configuration (its <c>Gateway</c> section); options are validated before anything listens.</summary>
+    /// <param name="configuration">The configuration (gateway.json, environment, command line).</param>
+    /// <param name="configure">Changes the builder before it is built (tests, hosts that add logging), or null.</param>
+    /// <returns>The application, not started.</returns>
+    /// <exception cref="OptionsValidationException">The configuration is not valid (every problem listed).</exception>
+    public static WebApplication Build(IConfiguration configuration, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = new GatewayOptions();
+        configuration.GetSection(GatewayOptions.Section).Bind(options);
+        var validation = new GatewayOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(GatewayOptions.Section, typeof(GatewayOptions), validation.Failures);
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddConfiguration(configuration);
+        builder.Services.AddSingleton(Options.Create(options));
+        var folder = SafeguardDataFolder.At(options.DataPath).EnsureCreated();
+        var host = new Uri(options.Listen[0]).Host is "0.0.0.0" or "[::]" or "*" or "+" ? "localhost" : new Uri(options.Listen[0]).Host;
+        var certificate = SafeguardTls.Load(options.Tls.CertificatePath, options.Tls.KeyPath, folder, host, TimeProvider.System);
+        var chain = SafeguardTls.Intermediates(options.Tls.CertificatePath);
+        builder.Services.AddSingleton(new GatewayCertificate(certificate));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var listen in options.Listen.Select(l => new Uri(l)))
+            {
+                var address = listen.Host is "0.0.0.0" or "*" or "+" ? IPAddress.Any
+                    : listen.Host == "[::]" ? IPAddress.IPv6Any
+                    : listen.IsLoopback && !IPAddress.TryParse(listen.Host.Trim('[', ']'), out _) ? IPAddress.Loopback
+                    : IPAddress.Parse(listen.Host.Trim('[', ']'));
+                kestrel.Listen(address, listen.Port, l => l.UseSafeguardTls(certificate, chain, options.Tls.AllowClientCertificates));
+            }
+        });
+
+        builder.Services.AddAuthentication(SafeguardJwtDefaults.AuthenticationScheme).AddSafeguardJwt(jwt =>
+        {
+            jwt.Authority = options.Authority;
+            jwt.Audience = options.Audience;
+            if (options.AuthorityCertificateSha256 is { } pin)
+            {
+                var pinned = Fingerprint.Normalize(pin);
+                jwt.BackchannelHandler = new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    ConnectTimeout = TimeSpan.FromSeconds(5),
+                    SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && Fingerprint.Of(c) == pinned },
+                };
+            }
+        });
+
+        var authorization = builder.Services.AddAuthorizationBuilder();
+        foreach (var (id, route) in options.Routes)
+        {
+            authorization.AddPolicy(PolicyPrefix + id, policy =>
+            {
+                policy.AddAuthenticationSchemes(SafeguardJwtDefaults.AuthenticationScheme).RequireScopes([.. route.Scopes]);
+                if (route.Roles.Count > 0)
+                {
+                    policy.RequireSafeguardRole([.. route.Roles]);
+                }
+
+                if (route.Acr.Count > 0)
+                {
+                    policy.RequireAcr([.. route.Acr]);
+                }
+
+                if (route.MaxAge is { } age)
+                {
+                    policy.RequireAuthenticatedWithin(age);
+                }
+
+                if (route.RequireDpop)
+                {
+                    policy.RequireDpopBoundToken();
+                }
+            });
+        }
+
+        builder.Services.AddSafeguardAudit(audit =>
+        {
+            audit.DataPath = options.DataPath;
+            audit.PostgresConnectionString = options.Audit.PostgresConnectionString;
+            audit.ChainId = options.Audit.ChainId;
+            audit.DefaultMode = options.Audit.DefaultMode;
+            audit.BufferedCommitBound = options.Audit.BufferedCommitBound;
+            audit.DurableCommitTimeout = options.Audit.DurableCommitTimeout;
+        });
+
+        var headers = new GatewayHeaders(options);
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(Routes(options), Clusters(options))
+            .AddTransforms(context =>
+            {
+                context.UseDefaultForwarders = false;
+                context.CopyRequestHeaders = true;
+                context.AddRequestTransform(transform =>
+                {
+                    headers.Apply(transform.HttpContext, transform.ProxyRequest);
+                    return ValueTask.CompletedTask;
+                });
+
+                // Set, never append: what the client sent was dropped above.
+                context.AddXForwardedFor(action: ForwardedTransformActions.Set);
+                context.AddXForwardedProto(action: ForwardedTransformActions.Set);
+                context.AddXForwardedHost(action: ForwardedTransformActions.Set);
+            });
+        builder.Services.AddSingleton<IForwarderHttpClientFactory>(sp => new PinnedForwarderHttpClientFactory(options));
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
+        {
+            if (options.Routes.TryGetValue(route.RouteId, out var configured))
+            {
+                endpoint.WithMetadata(new SafeguardAuditAttribute
+                {
+                    Mode = configured.Audit ?? options.Audit.DefaultMode,
+                    Fhir = configured.Fhir,
+                    FhirBase = configured.FhirBase,
+                    Patient = configured.Patient is { } patient ? GatewayOptionsValidator.ParsePatient(patient) : null,
+                });
+            }
+        });
+        return app;
+    }
+
+    private static List<RouteConfig> Routes(GatewayOptions options) =>
+    [
+        .. options.Routes.Select(pair => new RouteConfig
+        {
+            RouteId = pair.Key,
+            ClusterId = pair.Value.Cluster,
+            Order = pair.Value.Order,
+            AuthorizationPolicy = PolicyPrefix + pair.Key,
+            Match = new RouteMatch { Path = pair.Value.Path, Methods = pair.Value.Methods.Count > 0 ? [.. pair.Value.Methods] : null },
+        }),
+    ];
+
+    private static List<ClusterConfig> Clusters(GatewayOptions options) =>
+    [
+        .. options.Clusters.Select(pair => new ClusterConfig
+        {
+            ClusterId = pair.Key,
+            Destinations = pair.Value.Destinations.Select((address, i) => (address, i))
+                .ToDictionary(d => $"{pair.Key}-{d.i}", d => new DestinationConfig { Address = d.address }, StringComparer.Ordinal),
+            HttpRequest = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(100) },
+        }),
+    ];
+}
+
+/// <summary>The gateway's TLS certificate (its fingerprint is printed at start).</summary>
+/// <param name="Certificate">The certificate.</param>
+public sealed record GatewayCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate);
