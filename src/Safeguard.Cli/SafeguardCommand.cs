@@ -39,6 +39,7 @@ public static class SafeguardCommand
         var root = new RootCommand("Safeguard: HIPAA-grade authentication for health software.");
         root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(ServeCommand.Create(context));
+        root.Subcommands.Add(GatewayCommand.Create(context));
         root.Subcommands.Add(ClientsCommand.Create(context));
         root.Subcommands.Add(UsersCommand.Create(context));
         root.Subcommands.Add(KeysCommand.Create(context));

@@ -36,8 +36,9 @@ public static class GatewayCommandLine
     /// <param name="configuration">The configuration.</param>
     /// <param name="output">Standard output.</param>
     /// <param name="error">Standard error (configuration errors, one per line).</param>
+    /// <param name="cancellationToken">Stops the gateway (as SIGTERM or Ctrl+C do).</param>
     /// <returns>The exit code: 0 after a clean stop, 2 for invalid configuration.</returns>
-    public static async Task<int> RunAsync(IConfiguration configuration, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(IConfiguration configuration, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
@@ -60,7 +61,7 @@ public static class GatewayCommandLine
         {
             try
             {
-                await app.StartAsync().ConfigureAwait(false);
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OptionsValidationException ex)
             {
@@ -75,7 +76,7 @@ public static class GatewayCommandLine
             var certificate = app.Services.GetRequiredService<GatewayCertificate>().Certificate;
             await output.WriteLineAsync($"Safeguard gateway listening on {string.Join(", ", app.Urls)}").ConfigureAwait(false);
             await output.WriteLineAsync($"TLS certificate SHA-256: {Safeguard.AspNetCore.SafeguardTls.Fingerprint(certificate)}").ConfigureAwait(false);
-            await app.WaitForShutdownAsync().ConfigureAwait(false);
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return 0;
