@@ -32,6 +32,12 @@ public sealed class GatewayOptions
     /// </summary>
     public string? AuthorityCertificateSha256 { get; set; }
 
+    /// <summary>
+    /// The authority's certificate as a PEM file, pinned instead of the system trust store (such as the server's
+    /// development certificate <c>data/tls/server.crt</c>). At most one of this and <see cref="AuthorityCertificateSha256"/>.
+    /// </summary>
+    public string? AuthorityCertificatePath { get; set; }
+
     /// <summary>The resource these routes are: tokens must carry it in <c>aud</c>.</summary>
     public string Audience { get; set; } = string.Empty;
 
@@ -189,6 +195,18 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.AuthorityCertificateSha256 is { } pin && Fingerprint.Normalize(pin) is null)
         {
             errors.Add("Gateway:AuthorityCertificateSha256 must be a SHA-256 fingerprint (64 hex digits, colons allowed).");
+        }
+
+        if (options.AuthorityCertificatePath is { } pem)
+        {
+            if (options.AuthorityCertificateSha256 is not null)
+            {
+                errors.Add("Gateway: set AuthorityCertificatePath or AuthorityCertificateSha256, not both.");
+            }
+            else if (Fingerprint.OfPemFile(pem) is null)
+            {
+                errors.Add($"Gateway:AuthorityCertificatePath '{pem}' is not a readable PEM certificate.");
+            }
         }
 
         if (string.IsNullOrWhiteSpace(options.Audience))
@@ -360,6 +378,20 @@ internal static class Fingerprint
     {
         var hex = text.Replace(":", string.Empty, StringComparison.Ordinal).Trim().ToUpperInvariant();
         return hex.Length == 64 && hex.All(char.IsAsciiHexDigit) ? hex : null;
+    }
+
+    /// <summary>The fingerprint of the first certificate in a PEM file, or null when it cannot be read.</summary>
+    public static string? OfPemFile(string path)
+    {
+        try
+        {
+            using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(path);
+            return Of(certificate);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The SHA-256 fingerprint of a certificate, in <see cref="Normalize"/>'s form.</summary>

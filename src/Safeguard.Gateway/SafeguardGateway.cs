@@ -37,6 +37,10 @@ public static class SafeguardGateway
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.AddConfiguration(configuration);
+
+        // Per-request lines belong in the audit trail, not the operational log (unless Logging:LogLevel says otherwise).
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Safeguard.AspNetCore.SafeguardJwtHandler", LogLevel.Warning);
         builder.Services.AddSingleton(Options.Create(options));
         var folder = SafeguardDataFolder.At(options.DataPath).EnsureCreated();
         var host = new Uri(options.Listen[0]).Host is "0.0.0.0" or "[::]" or "*" or "+" ? "localhost" : new Uri(options.Listen[0]).Host;
@@ -60,9 +64,8 @@ public static class SafeguardGateway
         {
             jwt.Authority = options.Authority;
             jwt.Audience = options.Audience;
-            if (options.AuthorityCertificateSha256 is { } pin)
+            if ((options.AuthorityCertificateSha256 is { } sha ? Fingerprint.Normalize(sha) : options.AuthorityCertificatePath is { } pem ? Fingerprint.OfPemFile(pem) : null) is { } pinned)
             {
-                var pinned = Fingerprint.Normalize(pin);
                 jwt.BackchannelHandler = new SocketsHttpHandler
                 {
                     AllowAutoRedirect = false,
