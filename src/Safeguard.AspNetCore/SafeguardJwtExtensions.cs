@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Safeguard.AspNetCore;
@@ -27,6 +28,12 @@ public static class SafeguardJwtExtensions
         builder.Services.TryAddSingleton<SafeguardJwtAuthorities>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeguardJwtOptions>, SafeguardJwtOptionsValidator>());
         builder.Services.AddOptions<SafeguardJwtOptions>(scheme).ValidateOnStart();
+        builder.Services.AddSingleton(new SafeguardJwtScheme(scheme));
+        if (!builder.Services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SafeguardJwtStartup)))
+        {
+            builder.Services.AddHostedService<SafeguardJwtStartup>();
+        }
+
         return builder.AddScheme<SafeguardJwtOptions, SafeguardJwtHandler>(scheme, configure);
     }
 }

@@ -81,6 +81,11 @@ public sealed partial class SafeguardJwtHandler(
             return await FailAsync(result.ErrorCode, "token refused").ConfigureAwait(false);
         }
 
+        if (authority.Revocations?.Check(result.Token) is { } revoked)
+        {
+            return await FailAsync(revoked, "revoked, or revocation state unknown").ConfigureAwait(false);
+        }
+
         // Sender constraints (RFC 9449, RFC 8705): a DPoP-bound token only with a proof of its key, a certificate-bound
         // one only over a connection with that client certificate.
         string? dpopThumbprint = null;
@@ -291,6 +296,7 @@ public sealed class SafeguardJwtAuthorities(TimeProvider time, ILoggerFactory lo
             authority.Validator.Dispose();
             authority.Keys.Dispose();
             authority.Nonces.Dispose();
+            authority.Revocations?.Dispose();
         }
     }
 
@@ -305,8 +311,35 @@ public sealed class SafeguardJwtAuthorities(TimeProvider time, ILoggerFactory lo
         var nonces = new DpopNonces(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), TimeSpan.FromMinutes(5), time);
         var dpop = new DpopProofValidator(
             new MemoryReplayCache(time), nonces, Options.Create(new DpopOptions { RequireNonce = options.DpopRequireNonce, ProofMaxAge = options.DpopProofMaxAge }), time);
-        return new Authority(keys, validator, dpop, nonces);
+        RevocationFeedClient? revocations = null;
+        if (options.RevocationFeedClientId is not null)
+        {
+            revocations = new RevocationFeedClient(options, time, loggers.CreateLogger<RevocationFeedClient>());
+            revocations.Start();
+        }
+
+        return new Authority(keys, validator, dpop, nonces, revocations);
     }
 
-    internal sealed record Authority(AuthorityKeys Keys, AccessTokenValidator Validator, DpopProofValidator Dpop, DpopNonces Nonces);
+    /// <summary>Creates each Safeguard JWT scheme's authority now (so its revocation feed is followed from start-up, not from the first request).</summary>
+    /// <param name="schemes">The scheme names and their options.</param>
+    public void Prepare(IEnumerable<(string Scheme, SafeguardJwtOptions Options)> schemes)
+    {
+        ArgumentNullException.ThrowIfNull(schemes);
+        foreach (var (scheme, options) in schemes)
+        {
+            _ = For(scheme, options);
+        }
+    }
+
+    /// <summary>Whether every scheme that follows a revocation feed is current (for the health check), with a description.</summary>
+    /// <returns>True and null when all are; false and what is stale otherwise.</returns>
+    public (bool Current, string? Stale) RevocationFeedsCurrent()
+    {
+        var stale = _schemes.Where(s => s.Value.IsValueCreated && s.Value.Value.Revocations is { IsCurrent: false })
+            .Select(s => $"{s.Key} ({s.Value.Value.Revocations!.LastError ?? "no answer yet"})").ToList();
+        return stale.Count == 0 ? (true, null) : (false, "revocation feed unreachable past its bound for " + string.Join(", ", stale));
+    }
+
+    internal sealed record Authority(AuthorityKeys Keys, AccessTokenValidator Validator, DpopProofValidator Dpop, DpopNonces Nonces, RevocationFeedClient? Revocations);
 }

@@ -36,6 +36,22 @@ public sealed class SafeguardJwtOptions : AuthenticationSchemeOptions
     public TimeSpan DpopProofMaxAge { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// The client id this resource follows the authority's revocation feed as: a client registered to introspect
+    /// (<c>clients add ... --introspect RESOURCE</c>). With it set, a revoked token, an ended session, a disabled user or
+    /// client and a revoked key are refused here within seconds. Null: only the token's own expiry applies.
+    /// </summary>
+    public string? RevocationFeedClientId { get; set; }
+
+    /// <summary>That client's secret (<c>client_secret_basic</c>).</summary>
+    public string? RevocationFeedClientSecret { get; set; }
+
+    /// <summary>How long the feed may be unreachable before tokens issued before the outage are refused. Default 10 seconds; 2 seconds to 10 minutes.</summary>
+    public TimeSpan RevocationFeedOutageBound { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Keep accepting tokens issued before a feed outage past the bound (not recommended). Default false: fail closed.</summary>
+    public bool RevocationFeedFailOpen { get; set; }
+
+    /// <summary>
     /// The handler used to reach the authority (a deployment that pins the authority's certificate, or a test). Null:
     /// the system's trust store. Redirects are never followed.
     /// </summary>
@@ -84,6 +100,16 @@ public sealed class SafeguardJwtOptionsValidator : IValidateOptions<SafeguardJwt
         if (options.DpopProofMaxAge <= TimeSpan.Zero || options.DpopProofMaxAge > TimeSpan.FromMinutes(5))
         {
             errors.Add($"SafeguardJwt ({name}): DpopProofMaxAge is {options.DpopProofMaxAge}; set above 0 and at most 00:05:00.");
+        }
+
+        if ((options.RevocationFeedClientId is null) != (options.RevocationFeedClientSecret is null))
+        {
+            errors.Add($"SafeguardJwt ({name}): set both RevocationFeedClientId and RevocationFeedClientSecret, or neither.");
+        }
+
+        if (options.RevocationFeedOutageBound < TimeSpan.FromSeconds(2) || options.RevocationFeedOutageBound > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"SafeguardJwt ({name}): RevocationFeedOutageBound is {options.RevocationFeedOutageBound}; set 00:00:02 to 00:10:00.");
         }
 
         if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromSeconds(60))

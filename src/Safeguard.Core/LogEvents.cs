@@ -67,6 +67,12 @@ public static class LogEvents
     /// <summary>A resource's audit trail commits again.</summary>
     public const int ResourceAuditCaughtUp = 7007;
 
+    /// <summary>A resource cannot follow its authority's revocation feed (retrying).</summary>
+    public const int RevocationFeedUnreachable = 7009;
+
+    /// <summary>A resource follows its authority's revocation feed again.</summary>
+    public const int RevocationFeedRecovered = 7010;
+
     /// <summary>A resource request was refused by an authorization policy (debug: the requirement, never the token).</summary>
     public const int ResourceRequestForbidden = 7008;
 

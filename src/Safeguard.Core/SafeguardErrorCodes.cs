@@ -81,6 +81,12 @@ public static class SafeguardErrorCodes
     /// <summary>The token's <c>jti</c> has been revoked.</summary>
     public const string TokenRevoked = "SG1050";
 
+    /// <summary>
+    /// A resource could not follow the revocation feed for longer than its bound, and the token was issued before the
+    /// outage began: it may have been revoked unseen, so it is refused (fail closed).
+    /// </summary>
+    public const string TokenRevocationUnknown = "SG1051";
+
     /// <summary>A claim is not on the access-token allow-list (no PHI in tokens).</summary>
     public const string IssuanceClaimNotAllowed = "SG2001";
 

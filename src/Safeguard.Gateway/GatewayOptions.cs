@@ -41,6 +41,9 @@ public sealed class GatewayOptions
     /// <summary>The resource these routes are: tokens must carry it in <c>aud</c>.</summary>
     public string Audience { get; set; } = string.Empty;
 
+    /// <summary>The client the gateway follows the authority's revocation feed as (a client registered with <c>--introspect</c> for <see cref="Audience"/>).</summary>
+    public GatewayRevocationFeedOptions RevocationFeed { get; set; } = new();
+
     /// <summary>The trail and its modes.</summary>
     public GatewayAuditOptions Audit { get; set; } = new();
 
@@ -62,6 +65,19 @@ public sealed class GatewayOptions
 
     /// <summary>The clusters, by id.</summary>
     public IDictionary<string, GatewayCluster> Clusters { get; } = new Dictionary<string, GatewayCluster>(StringComparer.Ordinal);
+}
+
+/// <summary>The revocation feed's client: both set to follow it (recommended), neither to rely on token expiry alone.</summary>
+public sealed class GatewayRevocationFeedOptions
+{
+    /// <summary>The client id.</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>Its secret (better from the environment: <c>SAFEGUARD_Gateway__RevocationFeed__ClientSecret</c>).</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>How long the feed may be unreachable before tokens issued before the outage are refused (default 10 s).</summary>
+    public TimeSpan OutageBound { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The gateway's certificate.</summary>
@@ -207,6 +223,16 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             {
                 errors.Add($"Gateway:AuthorityCertificatePath '{pem}' is not a readable PEM certificate.");
             }
+        }
+
+        if ((options.RevocationFeed.ClientId is null) != (options.RevocationFeed.ClientSecret is null))
+        {
+            errors.Add("Gateway:RevocationFeed: set both ClientId and ClientSecret, or neither.");
+        }
+
+        if (options.RevocationFeed.OutageBound < TimeSpan.FromSeconds(2) || options.RevocationFeed.OutageBound > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"Gateway:RevocationFeed:OutageBound is {options.RevocationFeed.OutageBound}; set 00:00:02 to 00:10:00.");
         }
 
         if (string.IsNullOrWhiteSpace(options.Audience))

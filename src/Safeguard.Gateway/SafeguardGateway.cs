@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Security;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Safeguard.AspNetCore;
 using Safeguard.Hosting;
@@ -64,6 +65,9 @@ public static class SafeguardGateway
         {
             jwt.Authority = options.Authority;
             jwt.Audience = options.Audience;
+            jwt.RevocationFeedClientId = options.RevocationFeed.ClientId;
+            jwt.RevocationFeedClientSecret = options.RevocationFeed.ClientSecret;
+            jwt.RevocationFeedOutageBound = options.RevocationFeed.OutageBound;
             if ((options.AuthorityCertificateSha256 is { } sha ? Fingerprint.Normalize(sha) : options.AuthorityCertificatePath is { } pem ? Fingerprint.OfPemFile(pem) : null) is { } pinned)
             {
                 jwt.BackchannelHandler = new SocketsHttpHandler
@@ -131,12 +135,17 @@ public static class SafeguardGateway
                 context.AddXForwardedProto(action: ForwardedTransformActions.Set);
                 context.AddXForwardedHost(action: ForwardedTransformActions.Set);
             });
+        builder.Services.AddHealthChecks().AddSafeguardJwt("ready");
         builder.Services.AddSingleton<IForwarderHttpClientFactory>(sp => new PinnedForwarderHttpClientFactory(options));
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
+
+        // The gateway's own health: live, and ready while its revocation feed is current (never proxied).
+        app.MapHealthChecks("/.safeguard/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/.safeguard/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
         {
             if (options.Routes.TryGetValue(route.RouteId, out var configured))

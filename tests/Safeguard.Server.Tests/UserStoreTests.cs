@@ -362,6 +362,39 @@ public sealed class UserStoreTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task TheRevocationFeed_ReadsRevokedTokensEndedSessionsAndDisabledUsers_AfterItsCursor(string provider)
+    {
+        var database = Database(provider);
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var users = new EfUserStore(database);
+        var disabled = NewUser("feed-disabled-" + provider, null, []);
+        var active = NewUser("feed-active-" + provider, null, []);
+        await users.AddAsync(disabled, CancellationToken.None);
+        await users.AddAsync(active, CancellationToken.None);
+        Assert.True(await users.UpdateAsync(disabled with { Status = UserStatus.Disabled, UpdatedAt = start.AddMilliseconds(3) }, disabled.UpdatedAt, CancellationToken.None));
+        var sessions = new EfSessionStore(database);
+        var sid = "f" + Guid.NewGuid().ToString("N")[..20];
+        await sessions.AddAsync(new Safeguard.Sessions.UserSession
+        {
+            Id = sid, SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), Subject = active.Subject,
+            AuthenticatedAt = start, CreatedAt = start, LastSeenAt = start, ExpiresAt = start.AddHours(12),
+        }, CancellationToken.None);
+        Assert.True(await sessions.EndAsync(sid, "logout", start.AddMilliseconds(2), CancellationToken.None));
+        var jti = "j" + Guid.NewGuid().ToString("N");
+        await new EfRevocationStore(database).RevokeAsync(new Safeguard.Tokens.RevokedToken(jti, "app", start.AddMilliseconds(1), start.AddMinutes(5)), CancellationToken.None);
+
+        var feed = new EfRevocationFeedSource(database);
+        var entries = (await feed.ReadSinceAsync(start, 100, CancellationToken.None)).Where(e => e.Value == jti || e.Value == sid || e.Value == disabled.Subject || e.Value == active.Subject).ToList();
+
+        Assert.Equal(
+            [(Safeguard.Tokens.RevocationKind.TokenId, jti, 1), (Safeguard.Tokens.RevocationKind.Session, sid, 2), (Safeguard.Tokens.RevocationKind.Subject, disabled.Subject, 3)],
+            entries.Select(e => (e.Kind, e.Value, (int)(e.At - start).TotalMilliseconds)));
+        Assert.DoesNotContain(await feed.ReadSinceAsync(start.AddMilliseconds(3), 100, CancellationToken.None), e => e.Value == jti || e.Value == sid || e.Value == disabled.Subject);
+    }
+
     private SafeguardDatabase Database(string provider) => provider == "sqlite" ? _sqlite! : _pg!;
 
     private static User NewUser(string username, string? email, string[] roles)

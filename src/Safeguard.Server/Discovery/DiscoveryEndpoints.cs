@@ -56,6 +56,7 @@ internal sealed class DiscoveryEndpoints(
             writer.WriteString("jwks_uri", endpoints.JwksUri);
             writer.WriteString("revocation_endpoint", endpoints.RevocationEndpoint);
             writer.WriteString("introspection_endpoint", endpoints.IntrospectionEndpoint);
+            writer.WriteString("safeguard_revocation_feed_endpoint", endpoints.Issuer + Revocation.RevocationFeedEndpoint.Path);
             WriteArray(writer, "grant_types_supported", grants.Select(g => g.GrantType));
             var codeFlow = grants.Any(g => g.GrantType == GrantTypes.AuthorizationCode);
             if (codeFlow)

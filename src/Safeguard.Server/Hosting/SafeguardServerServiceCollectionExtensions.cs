@@ -106,6 +106,8 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton<TokenEndpoint>();
         services.AddSingleton<RevocationEndpoint>();
         services.AddSingleton<IntrospectionEndpoint>();
+        services.AddSingleton<RevocationFeedEndpoint>();
+        services.AddSingleton<RevocationFeedSignal>();
         services.AddSingleton<DiscoveryEndpoints>();
 
         // Start-up order: schema, audit, keys, clients; then the background loops; then Kestrel.

@@ -88,6 +88,7 @@ internal static class ServerPipeline
         app.MapPost(ServerEndpoints.TokenPath, context => Resolve<TokenEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.RevocationPath, context => Resolve<RevocationEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.IntrospectionPath, context => Resolve<IntrospectionEndpoint>(context).HandleAsync(context));
+        app.MapPost(RevocationFeedEndpoint.Path, context => Resolve<RevocationFeedEndpoint>(context).HandleAsync(context));
         app.MapPost(ServerEndpoints.PushedAuthorizationPath, context => Resolve<PushedAuthorizationEndpoint>(context).HandleAsync(context));
         app.MapGet(AuthorizeEndpoint.Path, context => Resolve<AuthorizeEndpoint>(context).HandleAsync(context));
         app.MapMethods(UserInfoEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], context => Resolve<UserInfoEndpoint>(context).HandleAsync(context));

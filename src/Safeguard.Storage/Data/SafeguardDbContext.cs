@@ -132,6 +132,7 @@ public abstract class SafeguardDbContext : DbContext
             user.Property(u => u.UpdatedAt).HasColumnName("updated_at");
             user.HasIndex(u => u.UsernameKey).IsUnique().HasDatabaseName("ux_users_username_key");
             user.HasIndex(u => u.EmailKey).IsUnique().HasDatabaseName("ux_users_email_key");
+            user.HasIndex(u => u.UpdatedAt).HasDatabaseName("ix_users_updated_at");
         });
 
         modelBuilder.Entity<AuthenticatorEntity>(authenticator =>
@@ -192,6 +193,7 @@ public abstract class SafeguardDbContext : DbContext
             session.Property(x => x.UserAgent).HasColumnName("user_agent").HasMaxLength(512);
             session.HasIndex(x => x.SecretHash).IsUnique().HasDatabaseName("ux_sessions_secret_hash");
             session.HasIndex(x => x.Subject).HasDatabaseName("ix_sessions_subject");
+            session.HasIndex(x => x.EndedAt).HasDatabaseName("ix_sessions_ended_at");
             session.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.Subject).OnDelete(DeleteBehavior.Restrict);
         });
 

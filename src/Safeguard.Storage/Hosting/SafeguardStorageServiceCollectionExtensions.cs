@@ -46,6 +46,7 @@ public static class SafeguardStorageServiceCollectionExtensions
         services.TryAddSingleton<IRefreshTokenStore, EfRefreshTokenStore>();
         services.TryAddSingleton<ISigningKeyStore, EfSigningKeyStore>();
         services.TryAddSingleton<IRevocationStore, EfRevocationStore>();
+        services.TryAddSingleton<IRevocationFeedSource, EfRevocationFeedSource>();
         services.TryAddSingleton<IReplayCache, EfReplayCache>();
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDatabase>().OpenAuditStore());
         return services;

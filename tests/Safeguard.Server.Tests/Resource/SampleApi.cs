@@ -45,7 +45,7 @@ internal sealed class SampleApi : IAsyncDisposable
     public string DataPath { get; }
 
     public static async Task<SampleApi> StartAsync(
-        RunningServer server, Action<WebApplicationBuilder> services, Action<WebApplication> endpoints, Action<SafeguardAuditOptions>? audit = null)
+        RunningServer server, Action<WebApplicationBuilder> services, Action<WebApplication> endpoints, Action<SafeguardAuditOptions>? audit = null, Action<SafeguardJwtOptions>? jwt = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var created = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256).CreateSelfSigned(TimeProvider.System.GetUtcNow().AddMinutes(-5), TimeProvider.System.GetUtcNow().AddHours(1));
@@ -64,6 +64,7 @@ internal sealed class SampleApi : IAsyncDisposable
                 AllowAutoRedirect = false,
                 SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c?.GetCertHashString() == authorityCertificate },
             };
+            jwt?.Invoke(o);
         });
         builder.Services.AddSafeguardAudit(o =>
         {

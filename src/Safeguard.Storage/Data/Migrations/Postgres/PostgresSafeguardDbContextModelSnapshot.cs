@@ -480,6 +480,9 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
+                    b.HasIndex("EndedAt")
+                        .HasDatabaseName("ix_sessions_ended_at");
+
                     b.HasIndex("SecretHash")
                         .IsUnique()
                         .HasDatabaseName("ux_sessions_secret_hash");
@@ -605,6 +608,9 @@ namespace Safeguard.Storage.Data.Migrations.Postgres
                     b.HasIndex("EmailKey")
                         .IsUnique()
                         .HasDatabaseName("ux_users_email_key");
+
+                    b.HasIndex("UpdatedAt")
+                        .HasDatabaseName("ix_users_updated_at");
 
                     b.HasIndex("UsernameKey")
                         .IsUnique()
