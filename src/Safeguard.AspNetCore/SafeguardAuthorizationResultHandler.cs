@@ -101,15 +101,11 @@ public sealed partial class SafeguardAuthorizationResultHandler(
         var decision = SafeguardResourceAccess.Create(context, AuditEventType.PhiAccessAllowed, AuditOutcome.Success, null, null, audit.Chain, time.GetUtcNow());
         if (mode == SafeguardAuditMode.Durable)
         {
-            var outcome = await audit.RecordDurableAsync(decision, context.RequestAborted).ConfigureAwait(false);
+            // Should the decision be committed after the wait gave up, a completion after it says the request was refused.
+            var outcome = await audit.RecordDurableAsync(
+                decision, () => Completion(decision, 503, 0) with { Reason = SafeguardErrorCodes.AuditStoreUnavailable }, context.RequestAborted).ConfigureAwait(false);
             if (outcome != SafeguardResourceAudit.DurableOutcome.Committed)
             {
-                if (outcome == SafeguardResourceAudit.DurableOutcome.TimedOut)
-                {
-                    // The decision will still be committed: say, after it, that the request was not served.
-                    audit.RecordBuffered(Completion(decision, 503, 0) with { Reason = SafeguardErrorCodes.AuditStoreUnavailable });
-                }
-
                 await UnavailableAsync(context).ConfigureAwait(false);
                 return;
             }
@@ -209,6 +205,6 @@ public sealed partial class SafeguardAuthorizationResultHandler(
     [LoggerMessage(EventId = LogEvents.ResourceRequestForbidden, Level = LogLevel.Debug, Message = "A protected request was refused by {Requirement} ({Code}).")]
     private static partial void LogForbidden(ILogger logger, string code, string requirement);
 
-    [LoggerMessage(EventId = LogEvents.ResourceAuditUnavailable, Level = LogLevel.Error, Message = "The audit event of a completed {Mode} request (status {Status}) could not be queued: the trail stopped taking events while it ran.")]
+    [LoggerMessage(EventId = LogEvents.ResourceAuditEventLost, Level = LogLevel.Error, Message = "The audit event of a completed {Mode} request (status {Status}) could not be queued: the trail stopped taking events while it ran.")]
     private static partial void LogCompletionLost(ILogger logger, SafeguardAuditMode mode, int status);
 }

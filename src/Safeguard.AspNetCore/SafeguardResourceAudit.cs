@@ -89,18 +89,32 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
 
     /// <summary>
     /// Appends an event and waits until it is durable, at most <see cref="SafeguardAuditOptions.DurableCommitTimeout"/>.
-    /// Anything but <see cref="DurableOutcome.Committed"/> refuses the request with 503; after
-    /// <see cref="DurableOutcome.TimedOut"/> the event is still queued and will be committed when the store recovers,
-    /// so the caller records that the request was not served.
+    /// Anything but <see cref="DurableOutcome.Committed"/> refuses the request with 503. After
+    /// <see cref="DurableOutcome.TimedOut"/> the event may still be committed (the store recovers before the writer
+    /// gives it up): if it is, <paramref name="notServed"/> is queued after it, so the trail never reads as if the
+    /// request had been served.
     /// </summary>
     /// <param name="auditEvent">The event.</param>
+    /// <param name="notServed">The event saying the request was refused, written only if the decision is committed late.</param>
     /// <param name="cancellationToken">The request's abort token.</param>
     /// <returns>What became of the event.</returns>
-    public async Task<DurableOutcome> RecordDurableAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    public async Task<DurableOutcome> RecordDurableAsync(AuditEvent auditEvent, Func<AuditEvent> notServed, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(notServed);
+        Task<long> append;
         try
         {
-            await Writer.AppendAsync(auditEvent, CancellationToken.None).WaitAsync(_options.DurableCommitTimeout, _time, cancellationToken).ConfigureAwait(false);
+            append = Writer.AppendAsync(auditEvent, CancellationToken.None);
+        }
+        catch (AuditUnavailableException ex)
+        {
+            LogUnavailable(_logger, ex.ErrorCode);
+            return DurableOutcome.NotTaken;
+        }
+
+        try
+        {
+            await append.WaitAsync(_options.DurableCommitTimeout, _time, cancellationToken).ConfigureAwait(false);
             return DurableOutcome.Committed;
         }
         catch (AuditUnavailableException ex)
@@ -111,6 +125,17 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             LogUnavailable(_logger, SafeguardErrorCodes.AuditStoreUnavailable);
+            _ = append.ContinueWith(
+                committed =>
+                {
+                    if (committed.IsCompletedSuccessfully && !RecordBuffered(notServed()))
+                    {
+                        CountLost();
+                    }
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             return DurableOutcome.TimedOut;
         }
     }
@@ -124,7 +149,7 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
         /// <summary>Refused at once (queue full, writer stopped): nothing was recorded.</summary>
         NotTaken,
 
-        /// <summary>Queued but not committed in time (or the caller went away): it will be committed later.</summary>
+        /// <summary>Not committed in time (or the caller went away): it may yet be committed, then followed by its not-served event.</summary>
         TimedOut,
     }
 

@@ -46,6 +46,9 @@ public static class LogEvents
     /// <summary>A periodic reload of clients or revocations failed (retried).</summary>
     public const int SyncFailed = 3003;
 
+    /// <summary>The revocation feed could not read the database (retried every 500 ms).</summary>
+    public const int RevocationFeedReadFailed = 3004;
+
     /// <summary>A resource server's handler refused a request's token (debug: the code, never the token).</summary>
     public const int ResourceTokenRefused = 7004;
 
@@ -66,6 +69,9 @@ public static class LogEvents
 
     /// <summary>A resource's audit trail commits again.</summary>
     public const int ResourceAuditCaughtUp = 7007;
+
+    /// <summary>A completed resource request's audit event could not be queued (the trail stopped taking events while it ran).</summary>
+    public const int ResourceAuditEventLost = 7011;
 
     /// <summary>A resource cannot follow its authority's revocation feed (retrying).</summary>
     public const int RevocationFeedUnreachable = 7009;

@@ -192,6 +192,6 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
         previous.TrySetResult();
     }
 
-    [LoggerMessage(EventId = LogEvents.SyncFailed, Level = LogLevel.Warning, Message = "The revocation feed could not read the database ({Error}); it retries in 500 ms.")]
+    [LoggerMessage(EventId = LogEvents.RevocationFeedReadFailed, Level = LogLevel.Warning, Message = "The revocation feed could not read the database ({Error}); it retries in 500 ms.")]
     private static partial void LogPollFailed(ILogger logger, string error);
 }

@@ -13,6 +13,9 @@ public sealed partial class CatalogueTests
         typeof(Storage.Data.SafeguardDatabase).Assembly,
         typeof(SafeguardServer).Assembly,
         typeof(Cli.SafeguardCommand).Assembly,
+        typeof(Storage.Audit.SqliteAuditStore).Assembly,
+        typeof(AspNetCore.SafeguardJwtHandler).Assembly,
+        typeof(Safeguard.Gateway.SafeguardGateway).Assembly,
     ];
 
     [Fact]

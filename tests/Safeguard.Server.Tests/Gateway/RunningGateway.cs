@@ -129,9 +129,9 @@ internal sealed class RunningGateway : IAsyncDisposable
     }
 
     /// <summary>The trail once at least <paramref name="count"/> events match (Buffered ones commit a moment after the answer).</summary>
-    public async Task<List<AuditEvent>> EventuallyAsync(Func<AuditEvent, bool> match, int count)
+    public async Task<List<AuditEvent>> EventuallyAsync(Func<AuditEvent, bool> match, int count, int seconds = 10)
     {
-        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(10);
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(seconds);
         var events = await AuditEventsAsync();
         while (events.Count(match) < count && TimeProvider.System.GetUtcNow() < deadline)
         {
