@@ -86,14 +86,14 @@ internal static class GatewayRig
         await authorityApp.StartAsync().ConfigureAwait(false);
         issuer = authorityApp.Urls.Single();
 
-        // Tokens as Safeguard issues them (RFC 9068, ES256), each distinct, valid for an hour.
+        // Tokens as Safeguard issues them (RFC 9068, ES256), each distinct, valid for 15 minutes.
         var now = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
         var header = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { alg = "ES256", typ = "at+jwt", kid })));
         string Mint(int i)
         {
             var payload = JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["iss"] = issuer!, ["sub"] = "bench-app", ["aud"] = Audience, ["exp"] = now + 3600, ["iat"] = now, ["nbf"] = now,
+                ["iss"] = issuer!, ["sub"] = "bench-app", ["aud"] = Audience, ["exp"] = now + 900, ["iat"] = now, ["nbf"] = now,
                 ["jti"] = "bench-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["client_id"] = "bench-app", ["scope"] = "patient.read",
             });
             var input = header + "." + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(payload));

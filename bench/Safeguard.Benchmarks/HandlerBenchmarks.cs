@@ -49,7 +49,7 @@ public class HandlerBenchmarks
         {
             var payload = JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["iss"] = Authority, ["sub"] = "bench-app", ["aud"] = Audience, ["exp"] = now + 3600, ["iat"] = now, ["nbf"] = now,
+                ["iss"] = Authority, ["sub"] = "bench-app", ["aud"] = Audience, ["exp"] = now + 900, ["iat"] = now, ["nbf"] = now,
                 ["jti"] = "h" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["client_id"] = "bench-app", ["scope"] = "patient.read",
             });
             var input = header + "." + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(payload));
@@ -62,6 +62,17 @@ public class HandlerBenchmarks
         if (HandlerNew().GetAwaiter().GetResult() != Batch || RawVerify() != Batch)
         {
             throw new InvalidOperationException("The benchmark tokens do not authenticate; the figures would measure the failure path.");
+        }
+
+        // And a token it has not seen with a broken signature must not: else the figure measures a cache, not the handler.
+        var last = _tokens[Pool - 1];
+        var broken = last[..^4] + (last[^4] == 'A' ? "B" : "A") + last[^3..];
+        using var scope = _services.CreateScope();
+        var probe = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        probe.Request.Headers.Authorization = "Bearer " + broken;
+        if (probe.AuthenticateAsync(SafeguardJwtDefaults.AuthenticationScheme).GetAwaiter().GetResult().Succeeded)
+        {
+            throw new InvalidOperationException("A broken signature authenticated: the benchmark is not measuring verification.");
         }
     }
 
@@ -83,7 +94,9 @@ public class HandlerBenchmarks
         var authenticated = 0;
         for (var i = 0; i < Batch; i++)
         {
-            var context = new DefaultHttpContext { RequestServices = _services };
+            // A scope per request, as ASP.NET Core makes one: the handler provider (and so the handler) is per request.
+            await using var scope = _services.CreateAsyncScope();
+            var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
             context.Request.Method = "GET";
             context.Request.Scheme = "https";
             context.Request.Host = new HostString("fhir.bench.example");

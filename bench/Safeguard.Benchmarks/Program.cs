@@ -40,6 +40,25 @@ if (args.Length > 0 && args[0] == "memory")
     return probe.Events > 0 ? 0 : 1;
 }
 
+if (args.Length > 0 && args[0] == "handler-probe")
+{
+    var probe = new HandlerBenchmarks();
+    probe.Setup();
+    for (var round = 0; round < 5; round++)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ok = 0;
+        for (var i = 0; i < 40; i++)
+        {
+            ok += await probe.HandlerNew().ConfigureAwait(false);
+        }
+
+        Console.WriteLine($"{ok} in {watch.Elapsed.TotalMilliseconds:0} ms: {watch.Elapsed.TotalMilliseconds * 1000 / ok:0.0} us each");
+    }
+
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "handler")
 {
     // Only the handler figure (a quick job), for a check after changing the resource side.

@@ -64,7 +64,11 @@ run() {
   before=$(ticks "$pid")
   out=$(SAFEGUARD_BENCH_TOKENS="$tokens" wrk -t2 -c"$connections" -d"${seconds}s" -s "$script" "$url")
   after=$(ticks "$pid")
-  if grep -q "Non-2xx" <<<"$out"; then echo "$name: some requests failed" >&2; echo "$out" >&2; exit 1; fi
+  if grep -q "Non-2xx" <<<"$out"; then
+    # A cold writer can fall behind a Buffered warm-up and answer 503 (queue full); measured runs must all pass.
+    [ "$name" = warm ] && { log "warm-up: $(awk '/Non-2xx/ {print $5}' <<<"$out") of $(awk '/requests in/ {print $1}' <<<"$out") requests refused"; return 0; }
+    echo "$name: some requests failed" >&2; echo "$out" >&2; exit 1
+  fi
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   [ "$name" = warm ] && return 0
   log "$name: $(awk '/^Requests\/sec/ {print $2}' <<<"$out") req/s, $(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }') us CPU each"

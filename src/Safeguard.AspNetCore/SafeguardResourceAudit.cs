@@ -76,6 +76,7 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
     {
         await Writer.StartAsync(cancellationToken).ConfigureAwait(false);
         _lastCommitted = Writer.CommittedSequence;
+        _stalledSince = _time.GetTimestamp();
         var period = _options.BufferedCommitBound / 4;
         _watch = _time.CreateTimer(_ => WatchCommits(), null, period, period);
     }
