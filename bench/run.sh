@@ -3,10 +3,12 @@
 #   bench/run.sh quick   a short job (a few minutes on 2 cores)
 #   bench/run.sh full    BenchmarkDotNet's default job
 #   bench/run.sh memory  the verifier's memory over a 10,000,000-event trail (needs ~8 GB of disk, ~2 minutes)
-#   bench/run.sh load    only the load tests against the real server: the token endpoint (bench/load/token_cc.sh, wrk)
-#                        and full sign-ins (bench/load/login.sh: password + TOTP through the code flow to tokens)
+#   bench/run.sh load    only the load tests: the token endpoint against the real server (bench/load/token_cc.sh, wrk),
+#                        full sign-ins (bench/load/login.sh: password + TOTP through the code flow to tokens) and the
+#                        gateway against plain YARP and YARP with AddJwtBearer (bench/load/gateway.sh)
 # quick and full end with the load tests. The full BenchmarkDotNet output goes to bench/results/<mode>.log,
-# the token load test's wrk output to bench/results/load.log, the sign-in test's to bench/results/login.log.
+# the token load test's wrk output to bench/results/load.log, the sign-in test's to bench/results/login.log, the
+# gateway test's to bench/results/gateway.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
@@ -21,6 +23,9 @@ load() {
   local sign_ins=400
   [ "$mode" = full ] && sign_ins=1000
   bench/load/login.sh "$sign_ins" 4 300 2>bench/results/login.log || { echo "sign-in load test failed; see bench/results/login.log" >&2; tail -n 30 bench/results/login.log >&2; exit 1; }
+  local gateway_run=6
+  [ "$mode" = full ] && gateway_run=15
+  bench/load/gateway.sh "$gateway_run" 32 2>bench/results/gateway.log || { echo "gateway load test failed; see bench/results/gateway.log" >&2; tail -n 30 bench/results/gateway.log >&2; exit 1; }
 }
 if [ "$mode" = load ]; then
   load

@@ -29,7 +29,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
 trap cleanup EXIT
 
-per_chunk=${SAFEGUARD_BENCH_TOKENS_PER_RUN:-90000}
+# New-token runs use each token once: six files (two warm-ups, four measured runs), each enough for 11,000 requests a
+# second, more than either variant serves here.
+warm_new=${SAFEGUARD_BENCH_WARM_NEW:-8}
+per_chunk=${SAFEGUARD_BENCH_TOKENS_PER_RUN:-$(( (duration > warm_new ? duration : warm_new) * 11000 ))}
 log "minting $((per_chunk * 6)) tokens"
 dotnet "$bench" gateway-rig "$dir" $((per_chunk * 6)) >"$dir/rig.log" 2>&1 &
 pids+=($!)
@@ -82,8 +85,8 @@ log "warm-up (${warm}s per variant)"
 run warm "$yarp_pid" "$yarp_url/fhir/Patient/1" "$warm"
 run warm "$gateway_pid" "$gateway_url/durable/fhir/Patient/1" "$warm"
 run warm "$gateway_pid" "$gateway_url/buffered/fhir/Patient/1" "$warm"
-run warm "$jwt_pid" "$jwt_url/fhir/Patient/1" "$warm" bench/load/bearer_new.lua "$dir/tokens.0"
-run warm "$gateway_pid" "$gateway_url/buffered/fhir/Patient/1" "$warm" bench/load/bearer_new.lua "$dir/tokens.1"
+run warm "$jwt_pid" "$jwt_url/fhir/Patient/1" "$warm_new" bench/load/bearer_new.lua "$dir/tokens.0"
+run warm "$gateway_pid" "$gateway_url/buffered/fhir/Patient/1" "$warm_new" bench/load/bearer_new.lua "$dir/tokens.1"
 
 log "measured: ${duration}s per run, ABBA"
 run yarp "$yarp_pid" "$yarp_url/fhir/Patient/1" "$duration"

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -55,13 +54,11 @@ public sealed partial class SafeguardJwtHandler(
             return AuthenticateResult.NoResult();
         }
 
-        if (authorization.Count != 1 || !AuthenticationHeaderValue.TryParse(authorization[0], out var header) || header.Parameter is not { Length: > 0 } token
-            || !(string.Equals(header.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase) || string.Equals(header.Scheme, "DPoP", StringComparison.OrdinalIgnoreCase)))
+        if (authorization.Count != 1 || !TryReadCredentials(authorization[0], out var presentedAsDpop, out var token))
         {
             return await FailAsync(SafeguardErrorCodes.TokenMissing, "no single Bearer or DPoP token").ConfigureAwait(false);
         }
 
-        var presentedAsDpop = string.Equals(header.Scheme, "DPoP", StringComparison.OrdinalIgnoreCase);
         if (presentedAsDpop)
         {
             Context.Items[DpopSchemeKey] = true;
@@ -146,6 +143,44 @@ public sealed partial class SafeguardJwtHandler(
             ? "Bearer realm=\"safeguard\", error=\"invalid_token\""
             : "Bearer realm=\"safeguard\"";
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Reads <c>Bearer TOKEN</c> or <c>DPoP TOKEN</c> (RFC 6750 section 2.1, RFC 9449 section 7.1): the scheme, case
+    /// insensitive, one or more spaces, then the token68 and nothing after it. What the token holds is the validator's
+    /// business (its strict reader refuses anything that is not a compact JWS).
+    /// </summary>
+    internal static bool TryReadCredentials(string? value, out bool dpop, out string token)
+    {
+        dpop = false;
+        token = string.Empty;
+        if (value is null)
+        {
+            return false;
+        }
+
+        var span = value.AsSpan();
+        var space = span.IndexOf(' ');
+        if (space <= 0)
+        {
+            return false;
+        }
+
+        var scheme = span[..space];
+        dpop = scheme.Equals("DPoP", StringComparison.OrdinalIgnoreCase);
+        if (!dpop && !scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var rest = span[(space + 1)..].TrimStart(' ');
+        if (rest.IsEmpty || rest.IndexOfAny(' ', '\t', ',') >= 0)
+        {
+            return false;
+        }
+
+        token = rest.Length == value.Length - space - 1 ? value[(space + 1)..] : rest.ToString();
+        return true;
     }
 
     /// <summary>

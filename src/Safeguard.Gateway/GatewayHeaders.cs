@@ -13,6 +13,8 @@ internal sealed class GatewayHeaders
 {
     private static readonly string[] BuiltInPrefixes = ["X-Forwarded-", "Forwarded", "X-Real-IP", "X-User-", "X-Client-Cert", "X-Original-", "X-ARR-ClientCert"];
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Safeguard.Tokens.ValidatedAccessToken, JoinedLists> Joined = new();
+
     private readonly string[] _prefixes;
     private readonly bool _forwardAuthorization;
     private readonly string _subject;
@@ -61,10 +63,14 @@ internal sealed class GatewayHeaders
             return;
         }
 
+        // A cached token is the same object on every request: its joined lists are made once.
+        var lists = Joined.GetValue(token, t => new JoinedLists(
+            t.Scopes.Count > 0 ? string.Join(' ', t.Scopes) : null,
+            t.Roles.Count > 0 ? string.Join(',', t.Roles) : null));
         Set(proxy, _subject, token.Subject);
         Set(proxy, _clientId, token.ClientId);
-        Set(proxy, _scope, token.Scopes.Count > 0 ? string.Join(' ', token.Scopes) : null);
-        Set(proxy, _roles, token.Roles.Count > 0 ? string.Join(',', token.Roles) : null);
+        Set(proxy, _scope, lists.Scope);
+        Set(proxy, _roles, lists.Roles);
         Set(proxy, _session, token.SessionId);
         Set(proxy, _acr, token.AuthenticationContextClass);
         Set(proxy, _tokenId, token.TokenId);
@@ -96,4 +102,6 @@ internal sealed class GatewayHeaders
             proxy.Headers.TryAddWithoutValidation(name, value);
         }
     }
+
+    private sealed record JoinedLists(string? Scope, string? Roles);
 }

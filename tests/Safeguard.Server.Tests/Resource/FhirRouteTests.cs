@@ -27,3 +27,28 @@ public sealed class FhirRouteTests
         Assert.Equal((type, id, patient, action), (parsed.Type, parsed.Id, parsed.Patient, parsed.Action));
     }
 }
+
+/// <summary>How the handler reads the Authorization header.</summary>
+public sealed class CredentialsHeaderTests
+{
+    [Theory]
+    [InlineData("Bearer abc.def.ghi", true, false, "abc.def.ghi")]
+    [InlineData("bearer abc.def.ghi", true, false, "abc.def.ghi")]
+    [InlineData("DPoP abc.def.ghi", true, true, "abc.def.ghi")]
+    [InlineData("dpop   abc.def.ghi", true, true, "abc.def.ghi")]
+    [InlineData("Bearer", false, false, "")]
+    [InlineData("Bearer ", false, false, "")]
+    [InlineData("Basic abc", false, false, "")]
+    [InlineData("Bearer abc def", false, false, "")]
+    [InlineData("Bearer abc,def", false, false, "")]
+    [InlineData("Bearerabc", false, false, "")]
+    [InlineData(" Bearer abc", false, false, "")]
+    public void TheSchemeAndOneToken_AndNothingElse(string value, bool read, bool dpop, string token)
+    {
+        Assert.Equal(read, SafeguardJwtHandler.TryReadCredentials(value, out var isDpop, out var parsed));
+        if (read)
+        {
+            Assert.Equal((dpop, token), (isDpop, parsed));
+        }
+    }
+}
