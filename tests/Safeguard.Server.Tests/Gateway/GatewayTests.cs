@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Duende.IdentityModel.Client;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,7 +37,12 @@ public sealed class GatewayTests : IAsyncLifetime
     {
         _server = await RunningServer.StartAsync();
         _secret = (await _server.AddClientAsync("ehr-app", scopes: ["patient.read", "patient.write"], resources: [RunningGateway.Audience, "https://other.example.org"]))!;
-        _gateway = await RunningGateway.StartAsync(_server);
+        var feedSecret = (await _server.AddClientAsync("gateway-feed", scopes: ["patient.read"], resources: [RunningGateway.Audience], introspect: [RunningGateway.Audience]))!;
+        _gateway = await RunningGateway.StartAsync(_server, settings =>
+        {
+            settings["Gateway:RevocationFeed:ClientId"] = "gateway-feed";
+            settings["Gateway:RevocationFeed:ClientSecret"] = feedSecret;
+        });
     }
 
     public async Task DisposeAsync()
@@ -143,6 +149,35 @@ public sealed class GatewayTests : IAsyncLifetime
         var denied = (await _gateway.EventuallyAsync(e => e.Type == AuditEventType.PhiAccessDenied, 1)).Single(e => e.Type == AuditEventType.PhiAccessDenied);
         Assert.Equal((code, 401), (denied.Reason, denied.HttpStatus ?? 0));
         Assert.Equal(0, _gateway.Reached);
+    }
+
+    [Fact]
+    public async Task ARevokedToken_IsRefusedAtTheGatewayWithin2Seconds_AndNoLongerForwarded()
+    {
+        var token = await TokenAsync("patient.read");
+        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(HttpMethod.Get, "/fhir/Patient/1", "Bearer", token)).StatusCode);
+        using (var ready = await _gateway.Http.GetAsync("/.safeguard/readyz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        var revoked = await _server.CreateClient().RevokeTokenAsync(new TokenRevocationRequest { Address = _server.Issuer + "/revoke", ClientId = "ehr-app", ClientSecret = _secret, Token = token });
+        Assert.False(revoked.IsError);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var status = HttpStatusCode.OK;
+        while (status == HttpStatusCode.OK && watch.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+            status = (await _gateway.SendAsync(HttpMethod.Get, "/fhir/Patient/1", "Bearer", token)).StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"refused after {watch.Elapsed}");
+        var reached = _gateway.Reached;
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _gateway.SendAsync(HttpMethod.Get, "/fhir/Patient/1", "Bearer", token)).StatusCode);
+        Assert.Equal(reached, _gateway.Reached);
+        var denied = (await _gateway.EventuallyAsync(e => e.Type == AuditEventType.PhiAccessDenied, 1)).Last(e => e.Type == AuditEventType.PhiAccessDenied);
+        Assert.Equal(SafeguardErrorCodes.TokenRevoked, denied.Reason);
     }
 
     [Fact]
