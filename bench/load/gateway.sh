@@ -120,6 +120,23 @@ print(allowed, round(avg(sizes["durable"]) + avg(sizes["completed"])), round(avg
 PY
 )
 
+# Buffered on a kill: a second gateway (its own trail) under Buffered load is killed with SIGKILL; the requests the
+# upstream received from it without an allowed event in its trail are what a kill loses (at most what it served in
+# the last BufferedCommitBound, 1 s).
+sed "s#$dir/gateway-data#$dir/gateway-kill-data#" "$dir/gateway.json" > "$dir/gateway-kill.json"
+dotnet "$gateway" --config "$dir/gateway-kill.json" >"$dir/gateway-kill.log" 2>&1 &
+kill_pid=$!; pids+=($kill_pid)
+for _ in $(seq 1 100); do grep -q "listening on" "$dir/gateway-kill.log" 2>/dev/null && break; sleep 0.2; done
+kill_url=$(sed -n 's/^Safeguard gateway listening on \(https:[^ ,]*\).*/\1/p' "$dir/gateway-kill.log")
+before_kill=$(curl -s "$UPSTREAM/__count")
+wrk -t2 -c"$connections" -d10s -s bench/load/bearer.lua "$kill_url/buffered/fhir/Patient/1" >/dev/null 2>&1 &
+wrk_pid=$!
+sleep 6
+kill -KILL "$kill_pid"; wait "$kill_pid" 2>/dev/null || true
+wait "$wrk_pid" 2>/dev/null || true
+killed_forwarded=$(( $(curl -s "$UPSTREAM/__count") - before_kill ))
+killed_allowed=$(python3 -c 'import sqlite3,sys,json; print(sum(1 for (b,) in sqlite3.connect(sys.argv[1]).execute("SELECT body FROM audit_events") if json.loads(b)["type"] == "phi.access_allowed"))' "$dir/gateway-kill-data/audit.db")
+
 y=$(avg "${cpu[yarp]}" "${runs[yarp]}"); d=$(avg "${cpu[durable]}" "${runs[durable]}"); b=$(avg "${cpu[buffered]}" "${runs[buffered]}")
 j=$(avg "${cpu[jwtbearer]}" "${runs[jwtbearer]}"); n=$(avg "${cpu[new]}" "${runs[new]}")
 echo "yarp_rps=$(avg "${rps[yarp]}" "${runs[yarp]}")"
@@ -140,3 +157,5 @@ echo "gateway_audit_bytes_buffered=$buffered_bytes"
 echo "gateway_forwarded=$forwarded"
 echo "gateway_allowed_events=$allowed"
 echo "gateway_unaudited=$((forwarded > allowed ? forwarded - allowed : 0))"
+echo "gateway_buffered_killed_forwarded=$killed_forwarded"
+echo "gateway_buffered_lost_on_kill=$((killed_forwarded > killed_allowed ? killed_forwarded - killed_allowed : 0))"
