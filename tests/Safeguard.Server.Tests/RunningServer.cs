@@ -67,6 +67,35 @@ internal sealed class RunningServer : IAsyncDisposable
     public static Task<RunningServer> StartAsync(string? postgres = null, string? dataPath = null, params string[] extra) =>
         StartAsync(postgres, dataPath, configure: null, extra);
 
+    /// <summary>
+    /// A server listening on a port chosen here (for an issuer that names it, such as https://localhost:PORT): the port
+    /// is found free, then bound by the server, so a start that finds another test's listener took it in between tries
+    /// another port.
+    /// </summary>
+    /// <param name="extraFor">The arguments for a port.</param>
+    /// <returns>The server and its port.</returns>
+    public static async Task<(RunningServer Server, int Port)> StartOnFreePortAsync(Func<int, string[]> extraFor)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+                probe.Stop();
+            }
+
+            try
+            {
+                return (await StartAsync(extra: extraFor(port)), port);
+            }
+            catch (IOException) when (attempt < 5)
+            {
+            }
+        }
+    }
+
     /// <summary>A server on SQLite whose services <paramref name="configure"/> may add to or replace (a fault, a log capture).</summary>
     public static Task<RunningServer> StartWithAsync(Action<IServiceCollection> configure, string? dataPath, params string[] extra) =>
         StartAsync(postgres: null, dataPath, configure, extra);

@@ -16,11 +16,26 @@ public sealed class TransportTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        _httpPort = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _server = await RunningServer.StartAsync(extra: $"--Safeguard:HttpRedirectListen=http://127.0.0.1:{_httpPort}");
+        // The plain-http port is found free and then bound by the server: another test's listener may take it in
+        // between, so a start that finds it taken tries another.
+        for (var attempt = 1; ; attempt++)
+        {
+            using (var probe = new TcpListener(IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                _httpPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+                probe.Stop();
+            }
+
+            try
+            {
+                _server = await RunningServer.StartAsync(extra: $"--Safeguard:HttpRedirectListen=http://127.0.0.1:{_httpPort}");
+                return;
+            }
+            catch (IOException) when (attempt < 5)
+            {
+            }
+        }
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

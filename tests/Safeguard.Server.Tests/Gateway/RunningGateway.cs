@@ -49,11 +49,29 @@ internal sealed class RunningGateway : IAsyncDisposable
     /// <summary>The headers of each request that reached the upstream, in order.</summary>
     public ConcurrentQueue<Dictionary<string, string>> UpstreamRequests { get; } = new();
 
-    public static async Task<RunningGateway> StartAsync(RunningServer server, Action<Dictionary<string, string?>>? configure = null)
+    /// <summary>The upstream's certificate when it serves https (its SHA-256, for a cluster pin).</summary>
+    public string? UpstreamCertificateSha256 { get; private set; }
+
+    public static async Task<RunningGateway> StartAsync(RunningServer server, Action<Dictionary<string, string?>>? configure = null, bool httpsUpstream = false)
     {
         RunningGateway? created = null;
         var upstreamBuilder = WebApplication.CreateSlimBuilder();
-        upstreamBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        System.Security.Cryptography.X509Certificates.X509Certificate2? upstreamCertificate = null;
+        if (httpsUpstream)
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            using var made = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=ehr.internal", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+                .CreateSelfSigned(TimeProvider.System.GetUtcNow().AddMinutes(-5), TimeProvider.System.GetUtcNow().AddHours(1));
+            upstreamCertificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+        }
+
+        upstreamBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l =>
+        {
+            if (upstreamCertificate is not null)
+            {
+                l.UseHttps(upstreamCertificate);
+            }
+        }));
         var upstream = upstreamBuilder.Build();
         upstream.Run(async context =>
         {
@@ -90,10 +108,18 @@ internal sealed class RunningGateway : IAsyncDisposable
             ["Gateway:Routes:admin:Scopes:0"] = "patient.write",
             ["Gateway:Clusters:ehr:Destinations:0"] = upstream.Urls.Single(),
         };
+        if (upstreamCertificate is not null)
+        {
+            settings["Gateway:Clusters:ehr:CertificateSha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(upstreamCertificate.RawData));
+        }
+
         configure?.Invoke(settings);
         var gateway = SafeguardGateway.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         await gateway.StartAsync();
-        created = new RunningGateway(upstream, gateway, dataPath);
+        created = new RunningGateway(upstream, gateway, dataPath)
+        {
+            UpstreamCertificateSha256 = upstreamCertificate is null ? null : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(upstreamCertificate.RawData)),
+        };
         return created;
     }
 

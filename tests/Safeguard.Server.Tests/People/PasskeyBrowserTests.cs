@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -37,9 +36,8 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
             throw new InvalidOperationException($"Chromium is not at {chromium}: run the tests with ./test.sh, which installs Debian's chromium.");
         }
 
-        var port = FreePort();
+        (_server, var port) = await RunningServer.StartOnFreePortAsync(port => [$"--Safeguard:Listen=https://127.0.0.1:{port}", $"--Safeguard:Issuer=https://localhost:{port}"]);
         _origin = $"https://localhost:{port}";
-        _server = await RunningServer.StartAsync(extra: [$"--Safeguard:Listen=https://127.0.0.1:{port}", $"--Safeguard:Issuer={_origin}"]);
         _secret = (await _server.AddCodeFlowClientAsync("chart-app", RedirectUri, scopes: ["patient.read"]))!;
         var spki = Convert.ToBase64String(SHA256.HashData(_server.ServerCertificate.PublicKey.ExportSubjectPublicKeyInfo()));
         _playwright = await Playwright.CreateAsync();
@@ -209,13 +207,6 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
         Assert.Single(factors, a => a.Kind == AuthenticatorKind.Passkey);
         Assert.DoesNotContain(factors, a => a.Kind == AuthenticatorKind.Totp);
         Assert.Contains(await _server.AuditEventsAsync(), e => e.Type == AuditEventType.SessionStarted && e.Subject == user.Subject && e.Amr.SequenceEqual(["pwd", "hwk", "mfa"]));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<TaskCompletionSource<string>> CaptureCallbackAsync(IPage page)

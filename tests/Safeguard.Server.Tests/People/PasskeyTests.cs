@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Safeguard.Server.SignIn;
@@ -75,12 +74,6 @@ public sealed class PasskeyTests
         Assert.False((await passkeys.FinishRegistrationAsync(alice, registration.State, "{}", CancellationToken.None)).Succeeded);
     }
 
-    private static Task<RunningServer> StartOnLocalhostAsync()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return RunningServer.StartAsync(extra: [$"--Safeguard:Listen=https://127.0.0.1:{port}", $"--Safeguard:Issuer=https://localhost:{port}"]);
-    }
+    private static async Task<RunningServer> StartOnLocalhostAsync() =>
+        (await RunningServer.StartOnFreePortAsync(port => [$"--Safeguard:Listen=https://127.0.0.1:{port}", $"--Safeguard:Issuer=https://localhost:{port}"])).Server;
 }
