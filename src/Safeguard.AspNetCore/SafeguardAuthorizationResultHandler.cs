@@ -158,7 +158,10 @@ public sealed partial class SafeguardAuthorizationResultHandler(
     private async Task<bool> DenyAsync(HttpContext context, string? reason, int status)
     {
         var denied = SafeguardResourceAccess.Create(context, AuditEventType.PhiAccessDenied, AuditOutcome.Denied, reason, status, audit.Chain, time.GetUtcNow());
-        if (audit.RecordBuffered(denied))
+
+        // Without a verified token anyone can send these: they may not take the last quarter of the queue.
+        var priority = context.Features.Get<SafeguardTokenFeature>() is null ? AuditPriority.Low : AuditPriority.Normal;
+        if (audit.RecordBuffered(denied, priority))
         {
             return true;
         }

@@ -156,8 +156,10 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
 
     /// <summary>Queues an event to be committed within the bound. False when the trail cannot take it.</summary>
     /// <param name="auditEvent">The event.</param>
+    /// <param name="priority">Low for a refusal of a request without a verified token: refused once the queue is three quarters full, so a flood of them cannot take the room allowed requests need.</param>
     /// <returns>Whether it was queued.</returns>
-    public bool RecordBuffered(AuditEvent auditEvent) => !_lagging && Writer.IsHealthy && Writer.TryAppend(auditEvent);
+    public bool RecordBuffered(AuditEvent auditEvent, AuditPriority priority = AuditPriority.Normal) =>
+        !_lagging && Writer.IsHealthy && Writer.TryAppend(auditEvent, priority);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

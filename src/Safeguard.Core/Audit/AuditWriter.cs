@@ -207,10 +207,24 @@ public sealed partial class AuditWriter : IAsyncDisposable
     /// <summary>Queues an event without waiting for it to be durable. False (and an operational alarm) if it was refused.</summary>
     /// <param name="auditEvent">The event.</param>
     /// <returns>True if queued.</returns>
-    public bool TryAppend(AuditEvent auditEvent)
+    public bool TryAppend(AuditEvent auditEvent) => TryAppend(auditEvent, AuditPriority.Normal);
+
+    /// <summary>
+    /// Queues an event without waiting for it to be durable. An event of <see cref="AuditPriority.Low"/> priority is
+    /// refused once the queue is three quarters full, as with <see cref="AppendAsync(AuditEvent, AuditPriority, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="auditEvent">The event.</param>
+    /// <param name="priority">Its priority.</param>
+    /// <returns>True if queued.</returns>
+    public bool TryAppend(AuditEvent auditEvent, AuditPriority priority)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
         CheckEvent(auditEvent);
+        if (priority == AuditPriority.Low && _queue.Reader.Count >= LowPriorityLimit)
+        {
+            return false;
+        }
+
         return Enqueue(new Pending(auditEvent, null), throwWhenRefused: false);
     }
 

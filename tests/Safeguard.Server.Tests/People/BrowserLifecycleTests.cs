@@ -152,8 +152,12 @@ public sealed class BrowserLifecycleTests : IAsyncLifetime
         await page.GotoAsync(_server.ListenAddress + "/signin");
         await page.GetByLabel("Username").FillAsync(username);
         await page.GetByLabel("Password").FillAsync(password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
-        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+        // Wait for the form's answer itself (a password check takes a while on a busy machine), then for its page.
+        await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync(),
+            response => response.Request.Method == "POST" && new Uri(response.Url).AbsolutePath == "/signin",
+            new() { Timeout = 60_000 });
+        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded, new() { Timeout = 60_000 });
     }
 
     private async Task<JsonElement> SignInThroughTheCodeFlowAsync(IPage page, string username, Authenticator totp)

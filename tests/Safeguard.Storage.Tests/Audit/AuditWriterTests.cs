@@ -119,6 +119,7 @@ public sealed class AuditWriterTests
         Assert.Equal(6, writer.QueuedEvents);
 
         var refused = await Assert.ThrowsAsync<AuditUnavailableException>(() => writer.AppendAsync(AuditTrailFixture.Event(9), AuditPriority.Low, CancellationToken.None));
+        Assert.False(writer.TryAppend(AuditTrailFixture.Event(11), AuditPriority.Low)); // queued without waiting: refused alike
         var issuance = writer.AppendAsync(AuditTrailFixture.Event(10), AuditPriority.Normal, CancellationToken.None);
 
         Assert.Equal(SafeguardErrorCodes.AuditQueueFull, refused.ErrorCode);
