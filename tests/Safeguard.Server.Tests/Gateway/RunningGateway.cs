@@ -7,10 +7,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Safeguard.AspNetCore;
 using Safeguard.Audit;
 using Safeguard.Gateway;
-using Safeguard.Storage.Audit;
 
 namespace Safeguard.Server.Tests.Gateway;
 
@@ -140,19 +138,7 @@ internal sealed class RunningGateway : IAsyncDisposable
     }
 
     /// <summary>Every committed event of the gateway's trail.</summary>
-    public async Task<List<AuditEvent>> AuditEventsAsync()
-    {
-        var chain = App.Services.GetRequiredService<SafeguardResourceAudit>().Chain;
-        using var store = new SqliteAuditStore(Path.Combine(DataPath, "audit.db"));
-        var events = new List<AuditEvent>();
-        await foreach (var record in store.ReadChainAsync(chain, 1, CancellationToken.None))
-        {
-            Assert.True(AuditEventParser.TryParse(record.Body, out var parsed));
-            events.Add(parsed);
-        }
-
-        return events;
-    }
+    public Task<List<AuditEvent>> AuditEventsAsync() => Resource.SampleApi.ReadTrailAsync(App, DataPath);
 
     /// <summary>The trail once at least <paramref name="count"/> events match (Buffered ones commit a moment after the answer).</summary>
     public async Task<List<AuditEvent>> EventuallyAsync(Func<AuditEvent, bool> match, int count, int seconds = 10)

@@ -1,13 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Security;
 using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -23,32 +20,36 @@ namespace Safeguard.Server.Tests.Resource;
 /// </summary>
 public sealed class SafeguardJwtTests : IAsyncLifetime
 {
-    private const string Api = "https://api.example.org";
+    private const string Api = SampleApi.Audience;
 
     private RunningServer _server = null!;
-    private WebApplication _api = null!;
-    private X509Certificate2 _apiCertificate = null!;
-    private HttpClient _http = null!;
+    private SampleApi _api = null!;
     private string _secret = null!;
 
     public async Task InitializeAsync()
     {
         _server = await RunningServer.StartAsync();
         _secret = (await _server.AddClientAsync("billing", scopes: ["patient.read", "patient.write"], resources: [Api, "https://other.example.org"]))!;
-        (_api, _apiCertificate) = await StartApiAsync(_server);
-        var pinned = _apiCertificate.GetCertHashString();
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c?.GetCertHashString() == pinned },
-        })
-        { BaseAddress = new Uri(_api.Urls.Single()) };
+        _api = await SampleApi.StartAsync(
+            _server,
+            builder => builder.Services.AddAuthorizationBuilder()
+                .AddPolicy("read", p => p.RequireAuthenticatedUser().RequireClaim("scope", "patient.read"))
+                .AddPolicy("write", p => p.RequireAuthenticatedUser().RequireClaim("scope", "patient.write")),
+            app =>
+            {
+                app.MapGet("/patients/{id}", (ClaimsPrincipal user) => Results.Json(new
+                {
+                    sub = user.FindFirstValue("sub"),
+                    client_id = user.FindFirstValue("client_id"),
+                    scopes = user.FindAll("scope").Select(c => c.Value).ToArray(),
+                })).RequireAuthorization("read");
+                app.MapPost("/patients/{id}/notes", () => Results.Ok()).RequireAuthorization("write");
+            });
     }
 
     public async Task DisposeAsync()
     {
-        _http.Dispose();
         await _api.DisposeAsync();
-        _apiCertificate.Dispose();
         await _server.DisposeAsync();
     }
 
@@ -84,9 +85,9 @@ public sealed class SafeguardJwtTests : IAsyncLifetime
             Assert.DoesNotContain("SG", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         }
 
-        var inQuery = await _http.GetAsync("/patients/42?access_token=" + good);
+        var inQuery = await _api.Http.GetAsync("/patients/42?access_token=" + good);
         Assert.Equal(HttpStatusCode.Unauthorized, inQuery.StatusCode);
-        var inForm = await _http.PostAsync("/patients/42/notes", new FormUrlEncodedContent([new("access_token", good)]));
+        var inForm = await _api.Http.PostAsync("/patients/42/notes", new FormUrlEncodedContent([new("access_token", good)]));
         Assert.Equal(HttpStatusCode.Unauthorized, inForm.StatusCode);
     }
 
@@ -95,7 +96,7 @@ public sealed class SafeguardJwtTests : IAsyncLifetime
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, "/patients/42/notes") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
         message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync("patient.read"));
-        var response = await _http.SendAsync(message);
+        var response = await _api.Http.SendAsync(message);
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("insufficient_scope", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -160,59 +161,10 @@ public sealed class SafeguardJwtTests : IAsyncLifetime
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
-        return await _http.SendAsync(message);
+        return await _api.Http.SendAsync(message);
     }
 
-    private async Task<string> TokenAsync(string scope, string resource = Api)
-    {
-        using var http = _server.CreateClient();
-        using var message = new HttpRequestMessage(HttpMethod.Post, "/token")
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = scope, ["resource"] = resource }),
-        };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("billing:" + _secret)));
-        var response = await http.SendAsync(message);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.True(response.IsSuccessStatusCode, json.RootElement.ToString());
-        return json.RootElement.GetProperty("access_token").GetString()!;
-    }
-
-    /// <summary>The sample API: one read endpoint, one that needs patient.write; TLS with its own certificate; the authority's certificate pinned.</summary>
-    private static async Task<(WebApplication App, X509Certificate2 Certificate)> StartApiAsync(RunningServer server)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var created = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256).CreateSelfSigned(TimeProvider.System.GetUtcNow().AddMinutes(-5), TimeProvider.System.GetUtcNow().AddHours(1));
-        var certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
-        var authorityCertificate = server.ServerCertificate.GetCertHashString();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
-        builder.Services.AddAuthentication().AddSafeguardJwt(o =>
-        {
-            o.Authority = server.Issuer;
-            o.Audience = Api;
-            o.UnknownKeyRefreshInterval = TimeSpan.FromSeconds(1);
-            o.BackchannelHandler = new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c?.GetCertHashString() == authorityCertificate },
-            };
-        });
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy("read", p => p.RequireAuthenticatedUser().RequireClaim("scope", "patient.read"))
-            .AddPolicy("write", p => p.RequireAuthenticatedUser().RequireClaim("scope", "patient.write"));
-        var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.MapGet("/patients/{id}", (ClaimsPrincipal user) => Results.Json(new
-        {
-            sub = user.FindFirstValue("sub"),
-            client_id = user.FindFirstValue("client_id"),
-            scopes = user.FindAll("scope").Select(c => c.Value).ToArray(),
-        })).RequireAuthorization("read");
-        app.MapPost("/patients/{id}/notes", () => Results.Ok()).RequireAuthorization("write");
-        await app.StartAsync();
-        return (app, certificate);
-    }
+    private Task<string> TokenAsync(string scope, string resource = Api) => SampleApi.TokenAsync(_server, "billing", _secret, scope, resource);
 }
 
 /// <summary>The handler talks to the server over HTTPS only: it references neither the server nor EF Core.</summary>

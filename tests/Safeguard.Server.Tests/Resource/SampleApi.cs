@@ -96,11 +96,14 @@ internal sealed class SampleApi : IAsyncDisposable
         return await Http.SendAsync(message);
     }
 
-    /// <summary>Every committed event of the resource's trail, read through a second store on its database.</summary>
-    public async Task<List<AuditEvent>> AuditEventsAsync()
+    /// <summary>Every committed event of the resource's trail.</summary>
+    public Task<List<AuditEvent>> AuditEventsAsync() => ReadTrailAsync(App, DataPath);
+
+    /// <summary>Every committed event of a resource's trail (an API's or the gateway's), read through a second store on its database.</summary>
+    public static async Task<List<AuditEvent>> ReadTrailAsync(WebApplication app, string dataPath)
     {
-        var chain = App.Services.GetRequiredService<SafeguardResourceAudit>().Chain;
-        using var store = new SqliteAuditStore(Path.Combine(DataPath, "audit.db"));
+        var chain = app.Services.GetRequiredService<SafeguardResourceAudit>().Chain;
+        using var store = new SqliteAuditStore(Path.Combine(dataPath, "audit.db"));
         var events = new List<AuditEvent>();
         await foreach (var record in store.ReadChainAsync(chain, 1, CancellationToken.None))
         {
