@@ -24,6 +24,7 @@ internal sealed class GatewayHeaders
     private readonly string _session;
     private readonly string _acr;
     private readonly string _tokenId;
+    private readonly string _assertion;
 
     public GatewayHeaders(GatewayOptions options)
     {
@@ -37,9 +38,13 @@ internal sealed class GatewayHeaders
         _session = prefix + "Session";
         _acr = prefix + "Acr";
         _tokenId = prefix + "Token-Id";
+        _assertion = prefix + "Assertion";
     }
 
-    public void Apply(HttpContext context, HttpRequestMessage proxy)
+    /// <summary>The assertion maker when <see cref="GatewayOptions.IdentityAssertion"/> is on.</summary>
+    public GatewayIdentityAssertion? Assertions { get; init; }
+
+    public void Apply(HttpContext context, HttpRequestMessage proxy, string cluster)
     {
         List<string>? drop = null;
         foreach (var header in proxy.Headers)
@@ -74,6 +79,10 @@ internal sealed class GatewayHeaders
         Set(proxy, _session, token.SessionId);
         Set(proxy, _acr, token.AuthenticationContextClass);
         Set(proxy, _tokenId, token.TokenId);
+        if (Assertions is not null)
+        {
+            Set(proxy, _assertion, Assertions.For(token, cluster));
+        }
     }
 
     private bool Stripped(string name)

@@ -54,6 +54,13 @@ public sealed class GatewayOptions
     /// </summary>
     public string IdentityHeaderPrefix { get; set; } = "X-Safeguard-";
 
+    /// <summary>
+    /// Also send the verified identity as a short-lived signed assertion in <c>{IdentityHeaderPrefix}Assertion</c>
+    /// (ES256, 60 s, audience the cluster id; the key at <c>/.safeguard/jwks</c>), for upstreams that would rather
+    /// verify a signature than trust headers from the network. Default false.
+    /// </summary>
+    public bool IdentityAssertion { get; set; }
+
     /// <summary>More header prefixes to drop from client requests, beyond the built-in ones (<c>X-Forwarded-</c>, <c>Forwarded</c>, <c>X-User-</c>, <c>X-Client-Cert</c>, <c>X-Real-IP</c>).</summary>
     public IList<string> StripHeaderPrefixes { get; } = [];
 

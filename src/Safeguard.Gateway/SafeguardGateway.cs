@@ -117,16 +117,23 @@ public static class SafeguardGateway
             audit.DurableCommitTimeout = options.Audit.DurableCommitTimeout;
         });
 
-        var headers = new GatewayHeaders(options);
+        var assertions = options.IdentityAssertion ? new GatewayIdentityAssertion(options.Audience, TimeProvider.System) : null;
+        var headers = new GatewayHeaders(options) { Assertions = assertions };
+        if (assertions is not null)
+        {
+            builder.Services.AddSingleton(assertions);
+        }
+
         builder.Services.AddReverseProxy()
             .LoadFromMemory(Routes(options), Clusters(options))
             .AddTransforms(context =>
             {
                 context.UseDefaultForwarders = false;
                 context.CopyRequestHeaders = true;
+                var cluster = context.Route.ClusterId ?? string.Empty;
                 context.AddRequestTransform(transform =>
                 {
-                    headers.Apply(transform.HttpContext, transform.ProxyRequest);
+                    headers.Apply(transform.HttpContext, transform.ProxyRequest, cluster);
                     return ValueTask.CompletedTask;
                 });
 
@@ -146,6 +153,11 @@ public static class SafeguardGateway
         // The gateway's own health: live, and ready while its revocation feed is current (never proxied).
         app.MapHealthChecks("/.safeguard/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/.safeguard/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        if (assertions is not null)
+        {
+            app.MapGet(GatewayIdentityAssertion.JwksPath, () => Results.Text(assertions.Jwks, "application/jwk-set+json"));
+        }
+
         app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
         {
             if (options.Routes.TryGetValue(route.RouteId, out var configured))
