@@ -39,7 +39,7 @@ internal sealed partial class RevocationFeedClient : IDisposable
     public RevocationFeedClient(SafeguardJwtOptions options, TimeProvider time, ILogger logger)
     {
         _feed = new Uri(options.Authority.TrimEnd('/') + "/revocations");
-        _http = new HttpClient(options.BackchannelHandler ?? new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(5) }, disposeHandler: false)
+        _http = new HttpClient(options.BackchannelHandler ?? new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(5) }, disposeHandler: options.BackchannelHandler is null)
         {
             Timeout = TimeSpan.FromSeconds(40),
             MaxResponseContentBufferSize = MaxResponseBytes,
