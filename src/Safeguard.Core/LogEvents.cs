@@ -49,6 +49,12 @@ public static class LogEvents
     /// <summary>The revocation feed could not read the database (retried every 500 ms).</summary>
     public const int RevocationFeedReadFailed = 3004;
 
+    /// <summary>The revocation feed lost its database push channel (PostgreSQL LISTEN); it polls until it listens again.</summary>
+    public const int RevocationFeedListenLost = 3005;
+
+    /// <summary>The revocation feed listens to its database's pushes again.</summary>
+    public const int RevocationFeedListening = 3006;
+
     /// <summary>A resource server's handler refused a request's token (debug: the code, never the token).</summary>
     public const int ResourceTokenRefused = 7004;
 

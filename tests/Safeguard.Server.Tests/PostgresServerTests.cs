@@ -74,6 +74,59 @@ public sealed class PostgresServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARevocationOnOneNode_WakesTheOtherNodesFeed_ThroughTheDatabasesPush()
+    {
+        await using var a = await NodeAsync("feed-a");
+        await using var b = await NodeAsync("feed-b");
+        var secret = await a.AddClientAsync("pg-feed", resources: ["https://api.example.org"], introspect: ["https://api.example.org"]);
+        await b.SyncAsync();
+        var token = await a.CreateClient().RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest { Address = a.TokenEndpoint, ClientId = "pg-feed", ClientSecret = secret });
+        Assert.False(token.IsError, token.Error);
+        using var http = b.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes("pg-feed:" + secret)));
+
+        // The first call returns at once; the second waits for anything newer, and starts node B's listener.
+        var first = await FeedAsync(http, b, null, 0, 0);
+        var waiting = FeedAsync(http, b, first.GetProperty("next").GetInt64(), first.GetProperty("have").GetInt32(), 20);
+        var pushes = b.Services.GetRequiredServiceOf<Safeguard.Tokens.IRevocationFeedNotifications>();
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+        while (!pushes.IsListening)
+        {
+            Assert.True(TimeProvider.System.GetUtcNow() < deadline, "node B never listened for the database's pushes");
+            await Task.Delay(50);
+        }
+
+        var jti = System.Text.Json.JsonDocument.Parse(Convert.FromBase64String(Pad(token.AccessToken!.Split('.')[1]))).RootElement.GetProperty("jti").GetString();
+        var revoked = System.Diagnostics.Stopwatch.StartNew();
+        var revoke = await a.CreateClient().RevokeTokenAsync(new TokenRevocationRequest { Address = a.ListenAddress + "/revoke", ClientId = "pg-feed", ClientSecret = secret, Token = token.AccessToken! });
+        Assert.False(revoke.IsError);
+        var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Contains(answer.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "jti" && e.GetProperty("value").GetString() == jti);
+        Assert.True(revoked.Elapsed < TimeSpan.FromSeconds(2), $"node B's feed answered {revoked.Elapsed} after node A's revocation");
+    }
+
+    private static async Task<System.Text.Json.JsonElement> FeedAsync(HttpClient http, RunningServer node, long? since, int have, int wait)
+    {
+        var form = new Dictionary<string, string> { ["have"] = have.ToString(System.Globalization.CultureInfo.InvariantCulture), ["wait"] = wait.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (since is { } value)
+        {
+            form["since"] = value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        using var response = await http.PostAsync(node.ListenAddress + "/revocations", new FormUrlEncodedContent(form));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return System.Text.Json.JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private static string Pad(string base64Url)
+    {
+        var text = base64Url.Replace('-', '+').Replace('_', '/');
+        return text + new string('=', (4 - (text.Length % 4)) % 4);
+    }
+
+    [Fact]
     public async Task TwoNodesOnOneHost_ConfiguredWithNothingButTheDatabase_EachWriteTheirOwnChain()
     {
         // Same machine name, same database, no chain id: the data folders' ids keep the chains apart.

@@ -395,6 +395,90 @@ public sealed class UserStoreTests : IAsyncLifetime
         Assert.DoesNotContain(await feed.ReadSinceAsync(start.AddMilliseconds(3), 100, CancellationToken.None), e => e.Value == jti || e.Value == sid || e.Value == disabled.Subject);
     }
 
+    [Fact]
+    public async Task OnPostgreSql_EveryKindOfRevocation_IsPushedAtItsCommit_AndALostListenerListensAgain()
+    {
+        var database = _pg!;
+        using var pushes = new PostgresRevocationNotifications(database);
+        await ListeningAsync(pushes);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var users = new EfUserStore(database);
+        var user = NewUser("pushed-" + Guid.NewGuid().ToString("N")[..8], null, []);
+        await users.AddAsync(user, CancellationToken.None);
+        var sessions = new EfSessionStore(database);
+        var sid = "p" + Guid.NewGuid().ToString("N")[..20];
+        await sessions.AddAsync(new Safeguard.Sessions.UserSession
+        {
+            Id = sid, SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), Subject = user.Subject,
+            AuthenticatedAt = now, CreatedAt = now, LastSeenAt = now, ExpiresAt = now.AddHours(12),
+        }, CancellationToken.None);
+        var clients = new EfClientStore(database);
+        var clientId = "pushed-client-" + Guid.NewGuid().ToString("N")[..8];
+        await clients.AddAsync(new Client { ClientId = clientId, AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, GrantTypes = [GrantTypes.ClientCredentials], Enabled = true, CreatedAt = now, UpdatedAt = now }, CancellationToken.None);
+        var keys = new EfSigningKeyStore(database);
+        var key = new Safeguard.Keys.StoredSigningKey { KeyId = "k" + Guid.NewGuid().ToString("N"), Algorithm = "ES256", CreatedAt = now, ActivatesAt = now, PublicKey = [1], ProtectedPrivateKey = [2] };
+        await keys.AddAsync(key, CancellationToken.None);
+
+        // Ordinary writes to the same tables push nothing.
+        await QuietAsync(pushes, () => sessions.TouchAsync(sid, now.AddSeconds(1), CancellationToken.None));
+        await QuietAsync(pushes, () => users.UpdateAsync(user with { Email = "moved@clinic.example", UpdatedAt = now.AddSeconds(1) }, user.UpdatedAt, CancellationToken.None));
+
+        await PushedAsync(pushes, () => new EfRevocationStore(database).RevokeAsync(new Safeguard.Tokens.RevokedToken("j" + Guid.NewGuid().ToString("N"), "app", now, now.AddMinutes(5)), CancellationToken.None));
+        await PushedAsync(pushes, () => sessions.EndAsync(sid, "logout", now.AddSeconds(2), CancellationToken.None));
+        await PushedAsync(pushes, () => users.UpdateAsync(user with { Email = "moved@clinic.example", Status = UserStatus.Disabled, UpdatedAt = now.AddSeconds(2) }, now.AddSeconds(1), CancellationToken.None));
+        await PushedAsync(pushes, () => clients.DisableAsync(clientId, now.AddSeconds(2), CancellationToken.None));
+        await PushedAsync(pushes, () => keys.UpdateAsync(key with { RevokedAt = now.AddSeconds(2) }, CancellationToken.None));
+
+        // The listener's connection is killed: it says so (a push may have been missed), listens again, and pushes again.
+        var lost = pushes.WhenChanged();
+        await using (var admin = new NpgsqlConnection(_postgres!.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var kill = new NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'safeguard-revocation-feed' AND datname = current_database()", admin);
+            Assert.Equal(1L, (long)(await kill.ExecuteScalarAsync())!);
+        }
+
+        await lost.WaitAsync(TimeSpan.FromSeconds(30));
+        await ListeningAsync(pushes);
+        await PushedAsync(pushes, () => new EfRevocationStore(database).RevokeAsync(new Safeguard.Tokens.RevokedToken("j" + Guid.NewGuid().ToString("N"), "app", now, now.AddMinutes(5)), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task OnSqlite_NothingIsPushed_SoTheFeedPolls()
+    {
+        using var pushes = new PostgresRevocationNotifications(_sqlite!);
+        var next = pushes.WhenChanged();
+        await new EfRevocationStore(_sqlite!).RevokeAsync(new Safeguard.Tokens.RevokedToken("j" + Guid.NewGuid().ToString("N"), "app", TimeProvider.System.GetUtcNow(), TimeProvider.System.GetUtcNow().AddMinutes(5)), CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(pushes.IsListening);
+        Assert.False(next.IsCompleted);
+    }
+
+    private static async Task ListeningAsync(PostgresRevocationNotifications pushes)
+    {
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+        while (!pushes.IsListening)
+        {
+            Assert.True(TimeProvider.System.GetUtcNow() < deadline, "the listener did not start listening within 30 s");
+            await pushes.WhenChanged().WaitAsync(TimeSpan.FromSeconds(1)).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private static async Task PushedAsync(PostgresRevocationNotifications pushes, Func<Task> revoke)
+    {
+        var next = pushes.WhenChanged();
+        await revoke();
+        await next.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    private static async Task QuietAsync(PostgresRevocationNotifications pushes, Func<Task> write)
+    {
+        var next = pushes.WhenChanged();
+        await write();
+        await Task.Delay(300);
+        Assert.False(next.IsCompleted, "an ordinary write pushed a revocation notice");
+    }
+
     private SafeguardDatabase Database(string provider) => provider == "sqlite" ? _sqlite! : _pg!;
 
     private static User NewUser(string username, string? email, string[] roles)

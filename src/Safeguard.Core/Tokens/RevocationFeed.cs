@@ -75,3 +75,21 @@ public interface IRevocationFeedSource
     /// <returns>The entries.</returns>
     Task<IReadOnlyList<RevocationFeedEntry>> ReadSinceAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A push from the shared database when any node commits a revocation (on PostgreSQL, <c>LISTEN</c>/<c>NOTIFY</c>
+/// from triggers on the state tables), so the revocation feed wakes its waiting requests at once instead of at its
+/// next poll. Where there is none (SQLite) or while it is lost, the feed polls.
+/// </summary>
+public interface IRevocationFeedNotifications
+{
+    /// <summary>Whether pushes are being received now; while not, the feed polls.</summary>
+    bool IsListening { get; }
+
+    /// <summary>
+    /// A task that completes at the next push, and also when listening starts or stops (a push may have been missed
+    /// meanwhile). The first call starts listening.
+    /// </summary>
+    /// <returns>The task.</returns>
+    Task WhenChanged();
+}

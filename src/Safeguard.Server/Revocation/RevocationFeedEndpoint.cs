@@ -13,7 +13,8 @@ namespace Safeguard.Server.Revocation;
 /// that may introspect (a resource server), sends <c>since</c> (ms since the epoch) and <c>have</c> (how many entries
 /// after <c>since</c> it already holds), and the answer comes as soon as the database holds more, or after
 /// <c>wait</c> seconds (at most 25). Every node serves what any node revoked: the entries are read from the state
-/// tables, and each node's <see cref="RevocationFeedSignal"/> polls them twice a second while anyone waits.
+/// tables, and each node's <see cref="RevocationFeedSignal"/> wakes its waiting requests (PostgreSQL pushes each commit;
+/// SQLite is polled twice a second).
 /// </summary>
 internal sealed class RevocationFeedEndpoint(
     ServerEndpoints endpoints, AuthenticatedRequestReader requests, IRevocationFeedSource source, RevocationFeedSignal signal, ServerAudit audit, TimeProvider time)
@@ -110,13 +111,15 @@ internal sealed class RevocationFeedEndpoint(
 }
 
 /// <summary>
-/// Wakes this node's waiting feed requests when the revocation tables change: while anyone waits, it reads the last
-/// minute of revocations every 500 ms and pulses when their count or newest time moved. Revocations made on any node
-/// are seen within a poll.
+/// Wakes this node's waiting feed requests when the revocation tables change. On PostgreSQL the database pushes every
+/// committed revocation, from any node (<see cref="IRevocationFeedNotifications"/>: <c>LISTEN</c>/<c>NOTIFY</c>), and
+/// a read every 5 s is only a safety net; on SQLite, or while the push channel is lost, it reads the last minute of
+/// revocations every 500 ms and pulses when their count or newest time moved. It runs only while someone waits.
 /// </summary>
-internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source, TimeProvider time, ILogger<RevocationFeedSignal> logger) : IDisposable
+internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source, TimeProvider time, ILogger<RevocationFeedSignal> logger, IRevocationFeedNotifications? notifications = null) : IDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan SafetyInterval = TimeSpan.FromSeconds(5);
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
     private TaskCompletionSource _pulse = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -148,7 +151,24 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
             try
             {
                 // Real elapsed time: how soon another node's revocation is seen does not depend on the server's clock.
-                await Task.Delay(Interval, _stop.Token).ConfigureAwait(false);
+                var push = notifications?.WhenChanged();
+                if (push is not null && notifications!.IsListening)
+                {
+                    var delay = Task.Delay(SafetyInterval, _stop.Token);
+                    if (await Task.WhenAny(push, delay).ConfigureAwait(false) == push)
+                    {
+                        // A commit on some node (or the channel's state changed): the waiting requests read again.
+                        Pulse();
+                        continue;
+                    }
+
+                    await delay.ConfigureAwait(false);
+                }
+                else
+                {
+                    await Task.Delay(Interval, _stop.Token).ConfigureAwait(false);
+                }
+
                 var recent = await source.ReadSinceAsync(time.GetUtcNow() - TimeSpan.FromMinutes(1), 10_000, _stop.Token).ConfigureAwait(false);
                 var now = (recent.Count, recent.Count > 0 ? recent[^1].At : default);
                 if (now != seen)

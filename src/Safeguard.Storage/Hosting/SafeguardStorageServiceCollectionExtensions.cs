@@ -21,7 +21,7 @@ public static class SafeguardStorageServiceCollectionExtensions
     /// <summary>
     /// Adds the stores behind Safeguard's core interfaces, on the database <c>Safeguard:Database</c> names (bound once,
     /// validated on start): <see cref="IStateStore"/> and <see cref="ILeaderLock"/> (the database itself),
-    /// <see cref="IClientStore"/>, <see cref="IUserStore"/>, <see cref="IAuthenticatorStore"/>, <see cref="ISessionStore"/>, <see cref="IAuthorizationStore"/>, <see cref="IRefreshTokenStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>,
+    /// <see cref="IClientStore"/>, <see cref="IUserStore"/>, <see cref="IAuthenticatorStore"/>, <see cref="ISessionStore"/>, <see cref="IAuthorizationStore"/>, <see cref="IRefreshTokenStore"/>, <see cref="ISigningKeyStore"/>, <see cref="IRevocationStore"/>, <see cref="IRevocationFeedSource"/> and <see cref="IRevocationFeedNotifications"/> (PostgreSQL <c>LISTEN</c>),
     /// <see cref="IReplayCache"/> and <see cref="IAuditStore"/> (the append-only trail). Hosts depend on those
     /// interfaces, never on the EF Core classes. Needs <c>AddSafeguardCore</c> (the data folder). Calling this twice
     /// is harmless.
@@ -47,6 +47,7 @@ public static class SafeguardStorageServiceCollectionExtensions
         services.TryAddSingleton<ISigningKeyStore, EfSigningKeyStore>();
         services.TryAddSingleton<IRevocationStore, EfRevocationStore>();
         services.TryAddSingleton<IRevocationFeedSource, EfRevocationFeedSource>();
+        services.TryAddSingleton<IRevocationFeedNotifications, PostgresRevocationNotifications>();
         services.TryAddSingleton<IReplayCache, EfReplayCache>();
         services.TryAddSingleton(sp => sp.GetRequiredService<SafeguardDatabase>().OpenAuditStore());
         return services;
