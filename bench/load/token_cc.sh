@@ -4,7 +4,9 @@
 # limiter is on, with limits far above what one load generator on loopback sends.
 # Side by side in the same run, the same wrk settings against GET /healthz give the TLS + Kestrel baseline.
 # Then, on the same server in the same run, refresh-token grants (rotation, the new token's row, the session touched,
-# durable audit), each with a token used once (seeded by bench/load/seed_refresh.py), against the same wrk settings.
+# durable audit), each with a token used once (seeded by bench/load/seed_refresh.py), against the same wrk settings,
+# measured in ABBA order (client credentials, refresh, refresh, client credentials; each figure the mean of its two
+# windows, p50/p99 the worse of the two) after a warm-up of each path.
 # Prints name=value lines: token_cc (tokens/s), token_cc_p50_ms, token_cc_p99_ms, token_cc_cpu_us (server CPU per
 # token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz,
 # token_refresh (grants/s), token_refresh_p99_ms, token_refresh_cpu_us, token_refresh_vs_cc, token_cc_unaudited
@@ -43,12 +45,14 @@ web_secret=$("$bin/safeguard" clients add --data "$data" --id bench-web --grant 
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_WEB_BASIC=$(printf 'bench-web:%s' "$web_secret" | base64 -w0)
 export SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-tokens.txt" SAFEGUARD_BENCH_THREADS=2
-refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-200000}
+refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-300000}
 log "seeding $refresh_tokens refresh tokens"
 python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
-# Two wrk runs must never present the same token (a second use revokes its family): the warm-up gets the first 30 %.
-head -n $((refresh_tokens * 3 / 10)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
-tail -n +$((refresh_tokens * 3 / 10 + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure.txt"
+# Disjoint tokens for the warm-up (35 %) and the two measured windows (a second use would revoke a family).
+warm_count=$((refresh_tokens * 35 / 100)); half=$(((refresh_tokens - warm_count) / 2))
+head -n "$warm_count" "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
+sed -n "$((warm_count + 1)),$((warm_count + half))p" "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure-1.txt"
+tail -n +$((warm_count + half + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure-2.txt"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 url="https://127.0.0.1:$(free_port)"
@@ -72,7 +76,6 @@ warm_requests=$(awk '/requests in/ {print $1}' <<<"$warm")
 wrk -t2 -c"$connections" -d3s "$url/healthz" >/dev/null
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
-sys_ticks() { awk '{print $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 
 log "baseline: GET /healthz, $connections connections, ${duration}s"
@@ -82,41 +85,34 @@ health_after=$(cpu_ticks)
 health_rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$health")
 health_requests=$(awk '/requests in/ {print $1}' <<<"$health")
 
-log "token endpoint: client_credentials, $connections connections, ${duration}s"
-before=$(cpu_ticks)
-result=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/load/token_cc.lua "$url/token")
-after=$(cpu_ticks)
-echo "$result" >&2
-if grep -q "Non-2xx" <<<"$result"; then
-  echo "some token requests failed:" >&2
-  grep "Non-2xx" <<<"$result" >&2
-  exit 1
-fi
-
-requests=$(awk '/requests in/ {print $1}' <<<"$result")
-
-# Refresh grants: a warm-up for the refresh path's JIT, then the measured window; every token is used once.
-refresh_warm=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-warm.txt" wrk -t2 -c"$connections" -d6s -s bench/load/token_refresh.lua "$url/token")
+# The refresh path's own warm-up (its JIT tiers are not the client-credentials path's): 15 s.
+refresh_warm=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-warm.txt" wrk -t2 -c"$connections" -d15s -s bench/load/token_refresh.lua "$url/token")
 grep -q "Non-2xx" <<<"$refresh_warm" && { echo "refresh warm-up requests failed:" >&2; echo "$refresh_warm" >&2; exit 1; }
 refresh_warm_requests=$(awk '/requests in/ {print $1}' <<<"$refresh_warm")
-log "token endpoint: refresh_token, $connections connections, ${duration}s"
-refresh_before=$(cpu_ticks); refresh_sys_before=$(sys_ticks)
-refresh=$(SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-measure.txt" wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/load/token_refresh.lua "$url/token")
-refresh_after=$(cpu_ticks); refresh_sys_after=$(sys_ticks)
-log "refresh: $((refresh_after - refresh_before)) ticks of CPU, $((refresh_sys_after - refresh_sys_before)) of them in the kernel"
-echo "$refresh" >&2
-if grep -q "Non-2xx" <<<"$refresh"; then
-  echo "some refresh requests failed (too few seeded tokens? set SAFEGUARD_BENCH_REFRESH_COUNT):" >&2
-  grep "Non-2xx" <<<"$refresh" >&2
-  exit 1
-fi
-refresh_requests=$(awk '/requests in/ {print $1}' <<<"$refresh")
-refresh_rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$refresh")
-rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$result")
+
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else { sub(/s$/,"",v); print v*1000 } }'; }
-p50=$(awk '$1=="50%" {print $2}' <<<"$result" | to_ms)
-p99=$(awk '$1=="99%" {print $2}' <<<"$result" | to_ms)
-refresh_p99=$(awk '$1=="99%" {print $2}' <<<"$refresh" | to_ms)
+# One measured window: prints "requests/s requests cpu_ticks p50_ms p99_ms".
+measure() { # name lua [refresh tokens file]
+  local out before after
+  log "token endpoint: $1, $connections connections, ${duration}s"
+  before=$(cpu_ticks)
+  out=$(SAFEGUARD_BENCH_REFRESH_TOKENS="${3:-}" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$url/token")
+  after=$(cpu_ticks)
+  echo "$out" >&2
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "some $1 requests failed (refresh: too few seeded tokens? set SAFEGUARD_BENCH_REFRESH_COUNT):" >&2
+    exit 1
+  fi
+  printf '%s %s %s %s %s\n' "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" "$(awk '/requests in/ {print $1}' <<<"$out")" "$((after - before))" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)" "$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)"
+}
+
+# ABBA: client credentials, refresh, refresh, client credentials, so the machine's drift hits both sides alike.
+cc1=$(measure client_credentials bench/load/token_cc.lua)
+rf1=$(measure refresh_token bench/load/token_refresh.lua "$data/refresh-measure-1.txt")
+rf2=$(measure refresh_token bench/load/token_refresh.lua "$data/refresh-measure-2.txt")
+cc2=$(measure client_credentials bench/load/token_cc.lua)
+log "client credentials: $cc1 / $cc2; refresh: $rf1 / $rf2 (requests/s, requests, CPU ticks, p50 ms, p99 ms)"
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
 # Every token has its committed audit event: stop the server cleanly, then count token.issued events in the trail.
@@ -124,9 +120,13 @@ kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 audited=$("$bin/safeguard" audit search --data "$data" --type token.issued 2>/dev/null | tail -n +2 | wc -l)
 "$bin/safeguard" audit verify --data "$data" >&2
 
-awk -v rps="$rps" -v h="$health_rps" -v ticks="$((after - before))" -v hz="$hz" -v n="$requests" -v p50="$p50" -v p99="$p99" \
+read -r cc1_rps cc1_n cc1_ticks cc1_p50 cc1_p99 <<<"$cc1"; read -r cc2_rps cc2_n cc2_ticks cc2_p50 cc2_p99 <<<"$cc2"
+read -r rf1_rps rf1_n rf1_ticks _ rf1_p99 <<<"$rf1"; read -r rf2_rps rf2_n rf2_ticks _ rf2_p99 <<<"$rf2"
+awk -v rps="$(awk -v a="$cc1_rps" -v b="$cc2_rps" 'BEGIN { print (a + b) / 2 }')" -v h="$health_rps" -v ticks="$((cc1_ticks + cc2_ticks))" -v hz="$hz" \
+    -v n="$((cc1_n + cc2_n))" -v p50="$(printf '%s\n%s\n' "$cc1_p50" "$cc2_p50" | sort -g | tail -1)" -v p99="$(printf '%s\n%s\n' "$cc1_p99" "$cc2_p99" | sort -g | tail -1)" \
     -v rss="$rss_kb" -v audited="$audited" -v warm="$warm_requests" -v hticks="$((health_after - health_before))" -v hn="$health_requests" \
-    -v rrps="$refresh_rps" -v rticks="$((refresh_after - refresh_before))" -v rn="$refresh_requests" -v rp99="$refresh_p99" -v rwarm="$refresh_warm_requests" 'BEGIN {
+    -v rrps="$(awk -v a="$rf1_rps" -v b="$rf2_rps" 'BEGIN { print (a + b) / 2 }')" -v rticks="$((rf1_ticks + rf2_ticks))" -v rn="$((rf1_n + rf2_n))" \
+    -v rp99="$(printf '%s\n%s\n' "$rf1_p99" "$rf2_p99" | sort -g | tail -1)" -v rwarm="$refresh_warm_requests" 'BEGIN {
   printf "token_cc=%.0f\n", rps
   printf "token_cc_p50_ms=%.2f\n", p50
   printf "token_cc_p99_ms=%.2f\n", p99

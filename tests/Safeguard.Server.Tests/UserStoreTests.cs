@@ -323,6 +323,63 @@ public sealed class UserStoreTests : IAsyncLifetime
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgresql")]
+    public async Task ARefreshFindsTheToken_ItsSessionAndItsUser_InOneRead(string provider)
+    {
+        var database = Database(provider);
+        var users = new EfUserStore(database);
+        var user = NewUser("use-" + provider, "use-" + provider + "@clinic.example", ["clinician", "nurse"]);
+        await users.AddAsync(user, CancellationToken.None);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var session = new Safeguard.Sessions.UserSession
+        {
+            Id = "u" + Guid.NewGuid().ToString("N")[..20],
+            SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
+            Subject = user.Subject,
+            AuthenticatedAt = now,
+            CreatedAt = now,
+            LastSeenAt = now.AddMinutes(1),
+            ExpiresAt = now.AddHours(12),
+            Acr = "urn:safeguard:aal2",
+            Amr = ["pwd", "otp"],
+        };
+        var sessions = new EfSessionStore(database);
+        await sessions.AddAsync(session, CancellationToken.None);
+        await using var store = new EfRefreshTokenStore(database);
+        var token = new Safeguard.Authorization.RefreshToken
+        {
+            TokenHash = Guid.NewGuid().ToString("N"), FamilyId = "family-use", ClientId = "chart-app", Subject = user.Subject, SessionId = session.Id,
+            Scopes = ["openid", "patient.read"], AuthenticatedAt = now, CreatedAt = now, ExpiresAt = now.AddHours(12),
+        };
+        await store.AddAsync(token, CancellationToken.None);
+        var orphan = token with { TokenHash = Guid.NewGuid().ToString("N"), SessionId = "gone-" + Guid.NewGuid().ToString("N")[..8] };
+        await store.AddAsync(orphan, CancellationToken.None);
+
+        var found = await store.FindForUseAsync(token.TokenHash, CancellationToken.None);
+
+        Assert.NotNull(found);
+        Assert.Equal(token.Scopes, found.Token.Scopes);
+        Assert.Null(found.Token.UsedAt);
+        Assert.Equal((session.Id, session.LastSeenAt, session.Acr, (string?)null), (found.Session!.Id, found.Session.LastSeenAt, found.Session.Acr, found.Session.EndReason));
+        Assert.Equal(session.Amr, found.Session.Amr);
+        var expected = (await users.FindBySubjectAsync(user.Subject, CancellationToken.None))!;
+        Assert.Equal(expected with { Roles = found.User!.Roles }, found.User);
+        Assert.Equal(user.Roles, found.User.Roles);
+
+        // What a refresh must notice: a used token, an ended session, a missing session, an unknown token.
+        Assert.True(await store.RotateAsync(token.TokenHash, now.AddMinutes(2), session.Id, null, CancellationToken.None));
+        Assert.True(await sessions.EndAsync(session.Id, "logout", now.AddMinutes(3), CancellationToken.None));
+        var after = await store.FindForUseAsync(token.TokenHash, CancellationToken.None);
+        Assert.Equal(now.AddMinutes(2), after!.Token.UsedAt);
+        Assert.Equal(now.AddMinutes(3), after.Session!.EndedAt);
+        var lonely = await store.FindForUseAsync(orphan.TokenHash, CancellationToken.None);
+        Assert.Null(lonely!.Session);
+        Assert.Null(lonely.User);
+        Assert.Null(await store.FindForUseAsync("no-such-hash", CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
     public async Task ASessionRecordsEachClientGivenACode_Once(string provider)
     {
         var database = Database(provider);

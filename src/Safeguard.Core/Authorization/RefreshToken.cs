@@ -53,6 +53,12 @@ public sealed record RefreshToken
     public DateTimeOffset? RevokedAt { get; init; }
 }
 
+/// <summary>A refresh token as a refresh finds it: with its session and the session's user.</summary>
+/// <param name="Token">The token.</param>
+/// <param name="Session">Its session, or null if it no longer exists.</param>
+/// <param name="User">The session's user, or null if none.</param>
+public sealed record RefreshTokenUse(RefreshToken Token, Sessions.UserSession? Session, Users.User? User);
+
 /// <summary>Where refresh tokens are kept (shared by every node).</summary>
 public interface IRefreshTokenStore
 {
@@ -61,6 +67,13 @@ public interface IRefreshTokenStore
 
     /// <summary>A token by hash, or null.</summary>
     Task<RefreshToken?> FindAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A token by hash with its session and that session's user, read together (one statement): what a refresh decides
+    /// on. Null when there is no such token; <see cref="RefreshTokenUse.Session"/> or <see cref="RefreshTokenUse.User"/>
+    /// null when they no longer exist.
+    /// </summary>
+    Task<RefreshTokenUse?> FindForUseAsync(string tokenHash, CancellationToken cancellationToken);
 
     /// <summary>
     /// Rotates a token in one transaction: marks <paramref name="usedHash"/> used only if it is still unused and

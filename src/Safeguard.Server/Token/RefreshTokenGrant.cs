@@ -17,7 +17,7 @@ namespace Safeguard.Server.Token;
 /// bound to a DPoP key needs a proof of that key. Scopes may be narrowed, never widened.
 /// </summary>
 internal sealed class RefreshTokenGrant(
-    IRefreshTokenStore refreshTokens, SessionManager sessions, ISessionStore sessionStore, IUserStore users, UserTokens tokens, ServerAudit audit, TimeProvider time) : ITokenGrantHandler
+    IRefreshTokenStore refreshTokens, SessionManager sessions, UserTokens tokens, ServerAudit audit, TimeProvider time) : ITokenGrantHandler
 {
     public string GrantType => GrantTypes.RefreshToken;
 
@@ -34,7 +34,9 @@ internal sealed class RefreshTokenGrant(
 
         var now = time.GetUtcNow();
         var hash = RefreshTokens.Hash(presented);
-        var token = await refreshTokens.FindAsync(hash, cancellationToken).ConfigureAwait(false);
+        // The token, its session and its user in one read.
+        var found = await refreshTokens.FindForUseAsync(hash, cancellationToken).ConfigureAwait(false);
+        var token = found?.Token;
         if (token is null || token.ClientId != client.ClientId || token.RevokedAt is not null)
         {
             await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The refresh token is invalid.", SafeguardErrorCodes.RefreshTokenInvalid).ConfigureAwait(false);
@@ -54,8 +56,8 @@ internal sealed class RefreshTokenGrant(
             return;
         }
 
-        var session = await sessionStore.FindAsync(token.SessionId, cancellationToken).ConfigureAwait(false);
-        var user = await users.FindBySubjectAsync(token.Subject, cancellationToken).ConfigureAwait(false);
+        var session = found!.Session;
+        var user = found.User is { } owner && owner.Subject == token.Subject ? owner : null;
         // The token's own end is the session's absolute end; past it (or past the idle timeout) the session ends here.
         var limit = session is null ? "missing" : session.EndedAt is not null ? "ended" : sessions.LimitReached(session, now) ?? (now >= token.ExpiresAt ? "absolute" : null);
         if (limit is not null || user is not { Status: UserStatus.Active })

@@ -99,6 +99,10 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
+                // Three statements per rotation, each parsed once per batch (parsing costs more than running them).
+                using var markUsed = Prepared(connection, transaction, "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL", "at", "hash");
+                using var touch = Prepared(connection, transaction, "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at", "at", "id");
+                using var insert = Prepared(connection, transaction, InsertSql, "hash", "family", "session", "payload", "expires");
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var rotation = batch[i];
@@ -113,21 +117,16 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
                         }
                     }
 
-                    results[i] = await ExecuteAsync(connection, transaction,
-                        "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL",
-                        ("at", rotation.At), ("hash", rotation.UsedHash)).ConfigureAwait(false) == 1;
+                    results[i] = await ExecuteAsync(markUsed, rotation.At, rotation.UsedHash).ConfigureAwait(false) == 1;
                     if (!results[i])
                     {
                         continue;
                     }
 
-                    await ExecuteAsync(connection, transaction,
-                        "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at",
-                        ("at", rotation.At), ("id", rotation.SessionId)).ConfigureAwait(false);
+                    await ExecuteAsync(touch, rotation.At, rotation.SessionId).ConfigureAwait(false);
                     if (rotation.Next is { } next)
                     {
-                        await ExecuteAsync(connection, transaction, InsertSql,
-                            ("hash", next.TokenHash), ("family", next.FamilyId), ("session", next.SessionId), ("payload", next.Payload), ("expires", next.ExpiresAt)).ConfigureAwait(false);
+                        await ExecuteAsync(insert, next.TokenHash, next.FamilyId, next.SessionId, next.Payload, next.ExpiresAt).ConfigureAwait(false);
                     }
                 }
 
@@ -141,10 +140,21 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
         }
     }
 
-    private static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>A command of the transaction whose parameters <see cref="ExecuteAsync"/> sets, in this order, on each run.</summary>
+    private static DbCommand Prepared(DbConnection connection, DbTransaction transaction, string sql, params string[] names)
     {
-        using var command = SafeguardDatabase.Command(connection, sql, parameters);
+        var command = SafeguardDatabase.Command(connection, sql, [.. names.Select(n => (n, (object?)null))]);
         command.Transaction = transaction;
+        return command;
+    }
+
+    private static async Task<int> ExecuteAsync(DbCommand command, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
         return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
@@ -192,6 +202,45 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             return await ReadAsync(connection, tokenHash, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <inheritdoc />
+    public async Task<RefreshTokenUse?> FindForUseAsync(string tokenHash, CancellationToken cancellationToken)
+    {
+        // One statement, one read transaction: a refresh reads nothing else (see SafeguardDatabase.OpenConnectionAsync).
+        var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var read = SafeguardDatabase.Command(connection, FindForUseSql, ("hash", tokenHash));
+            var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                var token = ToToken(new RefreshTokenEntity
+                {
+                    TokenHash = tokenHash,
+                    Payload = reader.GetString(0),
+                    UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                    RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                });
+                const int session = 3;
+                const int user = session + 14;
+                return new RefreshTokenUse(
+                    token,
+                    reader.IsDBNull(session) ? null : EfSessionStore.Read(reader, session),
+                    reader.IsDBNull(user) ? null : EfUserStore.Read(reader, user));
+            }
+        }
+    }
+
+    private static readonly string FindForUseSql =
+        "SELECT t.payload, t.used_at, t.revoked_at, " + Prefixed("s", EfSessionStore.Columns) + ", " + Prefixed("u", EfUserStore.Columns) +
+        " FROM refresh_tokens t LEFT JOIN sessions s ON s.id = t.session_id LEFT JOIN users u ON u.subject = s.subject WHERE t.token_hash = @hash";
+
+    private static string Prefixed(string table, string columns) => string.Join(", ", columns.Split(", ").Select(c => table + "." + c));
 
     private static async Task<RefreshToken?> ReadAsync(DbConnection connection, string tokenHash, CancellationToken cancellationToken)
     {

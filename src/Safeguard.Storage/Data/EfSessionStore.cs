@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Safeguard.Sessions;
 
@@ -31,38 +32,36 @@ public sealed class EfSessionStore(SafeguardDatabase database) : ISessionStore
         var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using var read = SafeguardDatabase.Command(
-                connection,
-                "SELECT id, secret_hash, subject, authenticated_at, amr, acr, created_at, last_seen_at, expires_at, ended_at, end_reason, source_ip, user_agent, client_ids FROM sessions WHERE id = @id",
-                ("id", id));
+            using var read = SafeguardDatabase.Command(connection, "SELECT " + Columns + " FROM sessions WHERE id = @id", ("id", id));
             var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                return ToSession(new SessionEntity
-                {
-                    Id = reader.GetString(0),
-                    SecretHash = (byte[])reader.GetValue(1),
-                    Subject = reader.GetString(2),
-                    AuthenticatedAt = reader.GetInt64(3),
-                    Amr = reader.GetString(4),
-                    Acr = reader.IsDBNull(5) ? null : reader.GetString(5),
-                    CreatedAt = reader.GetInt64(6),
-                    LastSeenAt = reader.GetInt64(7),
-                    ExpiresAt = reader.GetInt64(8),
-                    EndedAt = reader.IsDBNull(9) ? null : reader.GetInt64(9),
-                    EndReason = reader.IsDBNull(10) ? null : reader.GetString(10),
-                    SourceIp = reader.IsDBNull(11) ? null : reader.GetString(11),
-                    UserAgent = reader.IsDBNull(12) ? null : reader.GetString(12),
-                    ClientIds = reader.GetString(13),
-                });
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader, 0) : null;
             }
         }
     }
+
+    /// <summary>The columns <see cref="Read"/> reads, in its order.</summary>
+    internal const string Columns = "id, secret_hash, subject, authenticated_at, amr, acr, created_at, last_seen_at, expires_at, ended_at, end_reason, source_ip, user_agent, client_ids";
+
+    /// <summary>A session from the current row, its <see cref="Columns"/> starting at <paramref name="first"/>.</summary>
+    internal static UserSession Read(DbDataReader reader, int first) => ToSession(new SessionEntity
+    {
+        Id = reader.GetString(first),
+        SecretHash = (byte[])reader.GetValue(first + 1),
+        Subject = reader.GetString(first + 2),
+        AuthenticatedAt = reader.GetInt64(first + 3),
+        Amr = reader.GetString(first + 4),
+        Acr = reader.IsDBNull(first + 5) ? null : reader.GetString(first + 5),
+        CreatedAt = reader.GetInt64(first + 6),
+        LastSeenAt = reader.GetInt64(first + 7),
+        ExpiresAt = reader.GetInt64(first + 8),
+        EndedAt = reader.IsDBNull(first + 9) ? null : reader.GetInt64(first + 9),
+        EndReason = reader.IsDBNull(first + 10) ? null : reader.GetString(first + 10),
+        SourceIp = reader.IsDBNull(first + 11) ? null : reader.GetString(first + 11),
+        UserAgent = reader.IsDBNull(first + 12) ? null : reader.GetString(first + 12),
+        ClientIds = reader.GetString(first + 13),
+    });
 
     /// <inheritdoc />
     public async Task<bool> TouchAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Safeguard.Users;
@@ -15,35 +16,33 @@ public sealed class EfUserStore(SafeguardDatabase database) : IUserStore
         var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using var read = SafeguardDatabase.Command(
-                connection,
-                "SELECT subject, username, email, roles, status, password_hash, password_changed_at, failed_sign_ins, last_failed_sign_in_at, created_at, updated_at FROM users WHERE subject = @subject",
-                ("subject", subject));
+            using var read = SafeguardDatabase.Command(connection, "SELECT " + Columns + " FROM users WHERE subject = @subject", ("subject", subject));
             var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                return ToUser(new UserEntity
-                {
-                    Subject = reader.GetString(0),
-                    Username = reader.GetString(1),
-                    Email = reader.IsDBNull(2) ? null : reader.GetString(2),
-                    Roles = reader.GetString(3),
-                    Status = reader.GetString(4),
-                    PasswordHash = reader.IsDBNull(5) ? null : reader.GetString(5),
-                    PasswordChangedAt = reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                    FailedSignIns = reader.GetInt32(7),
-                    LastFailedSignInAt = reader.IsDBNull(8) ? null : reader.GetInt64(8),
-                    CreatedAt = reader.GetInt64(9),
-                    UpdatedAt = reader.GetInt64(10),
-                });
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader, 0) : null;
             }
         }
     }
+
+    /// <summary>The columns <see cref="Read"/> reads, in its order.</summary>
+    internal const string Columns = "subject, username, email, roles, status, password_hash, password_changed_at, failed_sign_ins, last_failed_sign_in_at, created_at, updated_at";
+
+    /// <summary>A user from the current row, its <see cref="Columns"/> starting at <paramref name="first"/>.</summary>
+    internal static User Read(DbDataReader reader, int first) => ToUser(new UserEntity
+    {
+        Subject = reader.GetString(first),
+        Username = reader.GetString(first + 1),
+        Email = reader.IsDBNull(first + 2) ? null : reader.GetString(first + 2),
+        Roles = reader.GetString(first + 3),
+        Status = reader.GetString(first + 4),
+        PasswordHash = reader.IsDBNull(first + 5) ? null : reader.GetString(first + 5),
+        PasswordChangedAt = reader.IsDBNull(first + 6) ? null : reader.GetInt64(first + 6),
+        FailedSignIns = reader.GetInt32(first + 7),
+        LastFailedSignInAt = reader.IsDBNull(first + 8) ? null : reader.GetInt64(first + 8),
+        CreatedAt = reader.GetInt64(first + 9),
+        UpdatedAt = reader.GetInt64(first + 10),
+    });
 
     /// <inheritdoc />
     public async Task<User?> FindByUsernameAsync(string username, CancellationToken cancellationToken)
