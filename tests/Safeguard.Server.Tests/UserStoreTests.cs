@@ -314,10 +314,41 @@ public sealed class UserStoreTests : IAsyncLifetime
             await store.AddAsync(token, CancellationToken.None);
         }
 
-        await store.RevokeFamilyAsync("family-m0", later, CancellationToken.None);
+        await store.RevokeFamilyAsync(session.Id, "family-m0", later, CancellationToken.None);
         var rotations = await Task.WhenAll(many.Select(t => store.RotateAsync(t.TokenHash, later.AddSeconds(1), session.Id, Token(t.FamilyId), CancellationToken.None)));
         Assert.False(rotations[0]);
         Assert.All(rotations.Skip(1), Assert.True);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgresql")]
+    public async Task ExpiredRefreshTokensArePurged_AndAFamilyIsRevokedWithinItsSession(string provider)
+    {
+        var database = Database(provider);
+        await using var store = new EfRefreshTokenStore(database);
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+        var session = "p" + Guid.NewGuid().ToString("N")[..20];
+        Safeguard.Authorization.RefreshToken Token(string family, DateTimeOffset expires) => new()
+        {
+            TokenHash = Guid.NewGuid().ToString("N"), FamilyId = family, ClientId = "chart-app", Subject = "usr_purge", SessionId = session,
+            AuthenticatedAt = now, CreatedAt = now, ExpiresAt = expires,
+        };
+        var expired = Enumerable.Range(0, 1500).Select(i => Token("old-" + (i % 3), now.AddDays(-2))).ToList();
+        var live = new[] { Token("live", now.AddHours(1)), Token("live", now.AddHours(1)), Token("other", now.AddHours(1)) };
+        foreach (var token in expired.Concat(live))
+        {
+            await store.AddAsync(token, CancellationToken.None);
+        }
+
+        Assert.True(await store.PurgeExpiredAsync(now.AddDays(-1), CancellationToken.None) >= 1500);
+        Assert.Null(await store.FindAsync(expired[0].TokenHash, CancellationToken.None));
+        Assert.Null(await store.FindAsync(expired[^1].TokenHash, CancellationToken.None));
+
+        Assert.Equal(2, await store.RevokeFamilyAsync(session, "live", now, CancellationToken.None));
+        Assert.Equal(0, await store.RevokeFamilyAsync("another-session", "other", now, CancellationToken.None));
+        Assert.NotNull((await store.FindAsync(live[0].TokenHash, CancellationToken.None))!.RevokedAt);
+        Assert.Null((await store.FindAsync(live[2].TokenHash, CancellationToken.None))!.RevokedAt);
     }
 
     [Theory]

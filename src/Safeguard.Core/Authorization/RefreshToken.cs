@@ -88,9 +88,9 @@ public interface IRefreshTokenStore
     /// <returns>True if this call rotated it; false if it was already used or revoked.</returns>
     Task<bool> RotateAsync(string usedHash, DateTimeOffset at, string sessionId, RefreshToken? replacement, CancellationToken cancellationToken);
 
-    /// <summary>Revokes every token of a family.</summary>
+    /// <summary>Revokes every token of a family (the family's session is named too: tokens are found by session, then family).</summary>
     /// <returns>How many were revoked now.</returns>
-    Task<int> RevokeFamilyAsync(string familyId, DateTimeOffset at, CancellationToken cancellationToken);
+    Task<int> RevokeFamilyAsync(string sessionId, string familyId, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>Revokes every token bound to a session (the session ended).</summary>
     /// <returns>How many were revoked now.</returns>

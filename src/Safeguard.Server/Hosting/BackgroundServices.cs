@@ -102,14 +102,19 @@ internal sealed partial class KeyMaintenanceService(
     private static partial void LogFailed(ILogger logger, Exception exception);
 }
 
-/// <summary>Pulls changed clients and new revocations, and prunes the replay cache and expired revocations once a minute.</summary>
+/// <summary>
+/// Pulls changed clients and new revocations, prunes the replay cache, expired revocations and codes once a minute, and
+/// expired refresh tokens once an hour (found by a scan: they have no index on their end).
+/// </summary>
 internal sealed partial class SyncService(
     ClientRegistry clients, RevocationService revocations, IReplayCache replay, IRevocationStore revocationStore, RefusalAggregator refusals,
     IAuthorizationStore authorizations, IRefreshTokenStore refreshTokens, IOptions<ServerOptions> options, TimeProvider clock, ILogger<SyncService> logger) : PeriodicService(clock)
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan RefreshPurgeEvery = TimeSpan.FromHours(1);
     private readonly TimeProvider _clock = clock;
     private DateTimeOffset _nextPrune = clock.GetUtcNow() + PruneEvery;
+    private DateTimeOffset _nextRefreshPurge = clock.GetUtcNow() + PruneEvery;
 
     protected override TimeSpan Interval => TimeSpan.FromTicks(Math.Min(options.Value.ClientRefreshInterval.Ticks, options.Value.RevocationSyncInterval.Ticks));
 
@@ -130,7 +135,11 @@ internal sealed partial class SyncService(
             // still revokes; refresh tokens a day past their end, so a late one is still recognised and its session
             // closed with the right reason.
             await authorizations.PurgeExpiredAsync(now - TimeSpan.FromMinutes(15), cancellationToken).ConfigureAwait(false);
-            await refreshTokens.PurgeExpiredAsync(now - TimeSpan.FromDays(1), cancellationToken).ConfigureAwait(false);
+            if (now >= _nextRefreshPurge)
+            {
+                _nextRefreshPurge = now + RefreshPurgeEvery;
+                await refreshTokens.PurgeExpiredAsync(now - TimeSpan.FromDays(1), cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

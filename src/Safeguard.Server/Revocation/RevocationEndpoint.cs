@@ -113,7 +113,7 @@ internal sealed class RevocationEndpoint(
 
         if (own)
         {
-            await refreshTokens.RevokeFamilyAsync(found!.FamilyId, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
+            await refreshTokens.RevokeFamilyAsync(found!.SessionId, found.FamilyId, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
         }
 
         context.Response.StatusCode = 200;

@@ -51,7 +51,7 @@ internal sealed class RefreshTokenGrant(
 
         if (token.DpopJkt is not null && token.DpopJkt != request.DpopThumbprint)
         {
-            await refreshTokens.RevokeFamilyAsync(token.FamilyId, now, cancellationToken).ConfigureAwait(false);
+            await refreshTokens.RevokeFamilyAsync(token.SessionId, token.FamilyId, now, cancellationToken).ConfigureAwait(false);
             await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "This refresh token needs a DPoP proof of its key.", SafeguardErrorCodes.RefreshTokenDpopMismatch).ConfigureAwait(false);
             return;
         }
@@ -67,7 +67,7 @@ internal sealed class RefreshTokenGrant(
                 await audit.RecordAsync(SessionEvents.TimedOut(audit, context, session with { EndedAt = now, EndReason = limit }), cancellationToken).ConfigureAwait(false);
             }
 
-            await refreshTokens.RevokeFamilyAsync(token.FamilyId, now, cancellationToken).ConfigureAwait(false);
+            await refreshTokens.RevokeFamilyAsync(token.SessionId, token.FamilyId, now, cancellationToken).ConfigureAwait(false);
             await request.RefuseAsync(audit, 400, OAuthResponses.InvalidGrant, "The sign-in behind this refresh token has ended; sign in again.", SafeguardErrorCodes.SessionNotActive).ConfigureAwait(false);
             return;
         }
@@ -96,7 +96,7 @@ internal sealed class RefreshTokenGrant(
     {
         var context = request.Context;
         var clientId = request.Client.Client.ClientId;
-        var revoked = await refreshTokens.RevokeFamilyAsync(token.FamilyId, now, context.RequestAborted).ConfigureAwait(false);
+        var revoked = await refreshTokens.RevokeFamilyAsync(token.SessionId, token.FamilyId, now, context.RequestAborted).ConfigureAwait(false);
         var reuse = audit.Create(context, AuditEventType.RefreshReuseDetected, AuditOutcome.Denied, clientId,
             $"{SafeguardErrorCodes.RefreshTokenReused} a rotated refresh token was presented again: its family ({revoked} token(s)) is revoked", 400) with
         {

@@ -264,11 +264,11 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async Task<int> RevokeFamilyAsync(string familyId, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<int> RevokeFamilyAsync(string sessionId, string familyId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var atMs = at.ToUnixTimeMilliseconds();
         using var context = database.CreateContext();
-        return await context.RefreshTokens.Where(t => t.FamilyId == familyId && t.RevokedAt == null)
+        return await context.RefreshTokens.Where(t => t.SessionId == sessionId && t.FamilyId == familyId && t.RevokedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(t => t.RevokedAt, atMs), cancellationToken).ConfigureAwait(false);
     }
 
@@ -284,9 +284,23 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
     /// <inheritdoc />
     public async Task<int> PurgeExpiredAsync(DateTimeOffset before, CancellationToken cancellationToken)
     {
+        // No index on expires_at (every rotation would write it at a random place): the expired rows are found by a scan
+        // in a read transaction, which does not hold up writers, then deleted by key, a thousand per transaction.
         var beforeMs = before.ToUnixTimeMilliseconds();
-        using var context = database.CreateContext();
-        return await context.RefreshTokens.Where(t => t.ExpiresAt < beforeMs).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        List<string> expired;
+        using (var context = database.CreateContext())
+        {
+            expired = await context.RefreshTokens.AsNoTracking().Where(t => t.ExpiresAt < beforeMs).Select(t => t.TokenHash).ToListAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var deleted = 0;
+        foreach (var chunk in expired.Chunk(1000))
+        {
+            using var context = database.CreateContext();
+            deleted += await context.RefreshTokens.Where(t => chunk.Contains(t.TokenHash) && t.ExpiresAt < beforeMs).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return deleted;
     }
 
     private static RefreshToken ToToken(RefreshTokenEntity entity) => JsonSerializer.Deserialize(entity.Payload, AuthorizationJsonContext.Default.RefreshToken)! with

@@ -230,9 +230,10 @@ public abstract class SafeguardDbContext : DbContext
             token.Property(x => x.ExpiresAt).HasColumnName("expires_at");
             token.Property(x => x.UsedAt).HasColumnName("used_at");
             token.Property(x => x.RevokedAt).HasColumnName("revoked_at");
-            token.HasIndex(x => x.FamilyId).HasDatabaseName("ix_refresh_tokens_family_id");
-            token.HasIndex(x => x.SessionId).HasDatabaseName("ix_refresh_tokens_session_id");
-            token.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_refresh_tokens_expires_at");
+            // One secondary index, by session then family: a rotation inserts a row, and each index is one more page
+            // written at a random place (docs/performance.md). Revoking a family names its session too; the hourly
+            // purge of expired rows scans.
+            token.HasIndex(x => new { x.SessionId, x.FamilyId }).HasDatabaseName("ix_refresh_tokens_session_family");
         });
     }
 }

@@ -333,14 +333,8 @@ namespace Safeguard.Storage.Data.Migrations.Sqlite
 
                     b.HasKey("TokenHash");
 
-                    b.HasIndex("ExpiresAt")
-                        .HasDatabaseName("ix_refresh_tokens_expires_at");
-
-                    b.HasIndex("FamilyId")
-                        .HasDatabaseName("ix_refresh_tokens_family_id");
-
-                    b.HasIndex("SessionId")
-                        .HasDatabaseName("ix_refresh_tokens_session_id");
+                    b.HasIndex("SessionId", "FamilyId")
+                        .HasDatabaseName("ix_refresh_tokens_session_family");
 
                     b.ToTable("refresh_tokens", (string)null);
                 });
