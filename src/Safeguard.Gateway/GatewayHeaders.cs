@@ -46,8 +46,9 @@ internal sealed class GatewayHeaders
 
     public void Apply(HttpContext context, HttpRequestMessage proxy, string cluster)
     {
+        // NonValidated: enumerating the headers themselves would parse every value (the Authorization header among them).
         List<string>? drop = null;
-        foreach (var header in proxy.Headers)
+        foreach (var header in proxy.Headers.NonValidated)
         {
             if (Stripped(header.Key))
             {
@@ -106,7 +107,7 @@ internal sealed class GatewayHeaders
     /// <summary>Sets a header when the value is plain visible ASCII (a value that is not is left out rather than mangled).</summary>
     private static void Set(HttpRequestMessage proxy, string name, string? value)
     {
-        if (value is { Length: > 0 } && value.All(c => c is >= ' ' and <= '~'))
+        if (value is { Length: > 0 } && !value.AsSpan().ContainsAnyExceptInRange(' ', '~'))
         {
             proxy.Headers.TryAddWithoutValidation(name, value);
         }
