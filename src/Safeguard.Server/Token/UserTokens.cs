@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Safeguard.Audit;
 using Safeguard.Authorization;
 using Safeguard.Clients;
@@ -19,7 +20,9 @@ internal sealed record UserGrant(
 /// new refresh token of the family when the client may refresh. Nothing is released until the issuance is durable in
 /// the audit trail; the refresh token is stored before the answer.
 /// </summary>
-internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idTokens, IRefreshTokenStore refreshTokens, ServerAudit audit, ServerMetrics metrics, TimeProvider time)
+internal sealed class UserTokens(
+    AccessTokenIssuer issuer, IdTokenIssuer idTokens, IRefreshTokenStore refreshTokens, ServerAudit audit, ServerMetrics metrics,
+    IOptions<AccessTokenOptions> accessTokenOptions, IOptions<Safeguard.Sessions.SessionOptions> sessionOptions, TimeProvider time)
 {
     /// <summary>Issues and answers; returns the access token's id, or null when the request was refused (and answered).</summary>
     /// <param name="request">The token request.</param>
@@ -41,8 +44,10 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
         var context = request.Context;
         var client = request.Client.Client;
         var certificate = request.Client.CertificateThumbprint;
+        var now = time.GetUtcNow();
         var issued = issuer.Issue(new AccessTokenRequest
         {
+            Lifetime = LifetimeWithin(now, refreshExpiresAt),
             Subject = grant.Subject,
             ClientId = client.ClientId,
             Audiences = grant.Resources,
@@ -75,7 +80,6 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
             return null;
         }
 
-        var now = time.GetUtcNow();
         (string Value, RefreshToken Record)? refresh = null;
         if (refreshFamily is not null && client.GrantTypes.Contains(GrantTypes.RefreshToken, StringComparer.Ordinal) && refreshExpiresAt > now)
         {
@@ -169,5 +173,16 @@ internal sealed class UserTokens(AccessTokenIssuer issuer, IdTokenIssuer idToken
             }
         }).ConfigureAwait(false);
         return issued.TokenId;
+    }
+
+    /// <summary>
+    /// A person's access token never outlives the sign-in behind it: it ends by the session's absolute end and by its idle
+    /// deadline (this issuance is the session's latest activity), so no resource server honours a <c>sid</c> that time
+    /// has ended. Null (the configured lifetime) when that is shorter anyway.
+    /// </summary>
+    private TimeSpan? LifetimeWithin(DateTimeOffset now, DateTimeOffset sessionEnd)
+    {
+        var limit = sessionEnd - now < sessionOptions.Value.IdleTimeout ? sessionEnd - now : sessionOptions.Value.IdleTimeout;
+        return limit < accessTokenOptions.Value.Lifetime ? TimeSpan.FromSeconds(Math.Max(1, Math.Floor(limit.TotalSeconds))) : null;
     }
 }

@@ -83,6 +83,31 @@ public sealed class RefreshTokenTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAccessTokenIssuedNearTheSessionsEnd_ExpiresWithTheSession()
+    {
+        var tokens = await SignInAsync("closing.user");
+        _server.Time.Advance(TimeSpan.FromMinutes(14));
+        var early = await RefreshAsync(tokens.Refresh);
+        _server.Time.Advance(TimeSpan.FromMinutes(14));
+        var middle = await RefreshAsync(early.Json.GetProperty("refresh_token").GetString()!);
+        _server.Time.Advance(TimeSpan.FromMinutes(14)); // 42 minutes after sign-in: the session ends at 45
+        var late = await RefreshAsync(middle.Json.GetProperty("refresh_token").GetString()!);
+
+        // Far from the end: the configured five minutes. Three minutes before it: what is left of the three minutes (whole
+        // seconds, never past the end), and expires_in says so.
+        Assert.Equal(300, Lifetime(early.Json));
+        Assert.Equal(HttpStatusCode.OK, late.Status);
+        Assert.InRange(Lifetime(late.Json), 178, 180);
+        Assert.InRange(late.Json.GetProperty("expires_in").GetInt64(), Lifetime(late.Json) - 1, Lifetime(late.Json));
+
+        static long Lifetime(JsonElement answer)
+        {
+            var payload = Jws.Payload(answer.GetProperty("access_token").GetString()!);
+            return payload.GetProperty("exp").GetInt64() - payload.GetProperty("iat").GetInt64();
+        }
+    }
+
+    [Fact]
     public async Task SigningOut_AndRevokingARefreshToken_EndItsFamily()
     {
         var signedOut = await SignInAsync("logout.user", keepBrowser: true);
