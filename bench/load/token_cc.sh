@@ -45,11 +45,13 @@ web_secret=$("$bin/safeguard" clients add --data "$data" --id bench-web --grant 
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_WEB_BASIC=$(printf 'bench-web:%s' "$web_secret" | base64 -w0)
 export SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-tokens.txt" SAFEGUARD_BENCH_THREADS=2
-refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-300000}
+# Enough for 7,000 grants a second (more than this VM serves): 15 s of warm-up and two measured windows.
+refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-$((7000 * (15 + 2 * duration)))}
 log "seeding $refresh_tokens refresh tokens"
 python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
-# Disjoint tokens for the warm-up (35 %) and the two measured windows (a second use would revoke a family).
-warm_count=$((refresh_tokens * 35 / 100)); half=$(((refresh_tokens - warm_count) / 2))
+# Disjoint tokens for the warm-up and the two measured windows, in proportion to their lengths (a second use would
+# revoke a family).
+warm_count=$((refresh_tokens * 15 / (15 + 2 * duration))); half=$(((refresh_tokens - warm_count) / 2))
 head -n "$warm_count" "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-warm.txt"
 sed -n "$((warm_count + 1)),$((warm_count + half))p" "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure-1.txt"
 tail -n +$((warm_count + half + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/refresh-measure-2.txt"

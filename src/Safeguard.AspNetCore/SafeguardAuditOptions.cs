@@ -109,6 +109,13 @@ public sealed class SafeguardAuditOptions
 
     /// <summary>A directory outside the data folder that receives a copy of every checkpoint (recommended); null for DATA/audit-checkpoints.</summary>
     public string? CheckpointDirectory { get; set; }
+
+    /// <summary>
+    /// Requests refused without a verified token (anyone can send them): the first of a kind (source address, reason
+    /// code) in this window is an event of its own, the rest of the window one summary event with their count, so a
+    /// flood of junk cannot fill the trail. Default 1 minute; 1 second to 1 hour.
+    /// </summary>
+    public TimeSpan RefusalSummaryWindow { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Checks <see cref="SafeguardAuditOptions"/> at start-up, every problem at once.</summary>
@@ -157,6 +164,11 @@ public sealed class SafeguardAuditOptionsValidator : IValidateOptions<SafeguardA
         if (options.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
         {
             errors.Add("SafeguardAudit: CheckpointDirectory is empty; set a directory, or remove it for DATA/audit-checkpoints.");
+        }
+
+        if (options.RefusalSummaryWindow < TimeSpan.FromSeconds(1) || options.RefusalSummaryWindow > TimeSpan.FromHours(1))
+        {
+            errors.Add($"SafeguardAudit: RefusalSummaryWindow is {options.RefusalSummaryWindow}; use 00:00:01 to 01:00:00.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -159,9 +159,16 @@ public sealed partial class SafeguardAuthorizationResultHandler(
     {
         var denied = SafeguardResourceAccess.Create(context, AuditEventType.PhiAccessDenied, AuditOutcome.Denied, reason, status, audit.Chain, time.GetUtcNow());
 
-        // Without a verified token anyone can send these: they may not take the last quarter of the queue.
-        var priority = context.Features.Get<SafeguardTokenFeature>() is null ? AuditPriority.Low : AuditPriority.Normal;
-        if (audit.RecordBuffered(denied, priority))
+        // Without a verified token anyone can send these: the first of a kind (source, reason code) in a window is an
+        // event of its own, never in the last quarter of the queue; the rest are counted into one summary. The request
+        // is refused either way.
+        if (context.Features.Get<SafeguardTokenFeature>() is null)
+        {
+            audit.Refusals.Record(denied, ReasonCode(reason));
+            return true;
+        }
+
+        if (audit.RecordBuffered(denied))
         {
             return true;
         }
@@ -169,6 +176,10 @@ public sealed partial class SafeguardAuthorizationResultHandler(
         await UnavailableAsync(context).ConfigureAwait(false);
         return false;
     }
+
+    /// <summary>The SGxxxx code a reason starts with, or the whole reason.</summary>
+    private static string ReasonCode(string? reason) =>
+        reason is null ? string.Empty : reason.IndexOf(' ', StringComparison.Ordinal) is > 0 and var space ? reason[..space] : reason;
 
     /// <summary>RFC 9470: 401 <c>insufficient_user_authentication</c>, naming the <c>acr_values</c> and <c>max_age</c> that would do.</summary>
     private static void StepUp(HttpContext context, List<IAuthorizationRequirement> failed)

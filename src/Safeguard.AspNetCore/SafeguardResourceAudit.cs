@@ -54,7 +54,11 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
         };
         _sink = CheckpointDestinations.Of(auditOptions, folder).CreateSink();
         Writer = new AuditWriter(_store, _keys, _sink, Options.Create(auditOptions), time, loggers.CreateLogger<AuditWriter>());
+        Refusals = new RefusalAggregator(Writer, _options.RefusalSummaryWindow, time, loggers.CreateLogger<RefusalAggregator>());
     }
+
+    /// <summary>Refusals of requests without a verified token: one event per kind and window, the rest summarised.</summary>
+    public RefusalAggregator Refusals { get; }
 
     /// <summary>The writer (its chain, health and queue).</summary>
     public AuditWriter Writer { get; }
@@ -85,6 +89,7 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _watch?.Dispose();
+        Refusals.Flush(all: true);
         await Writer.StopAsync().ConfigureAwait(false);
     }
 
@@ -175,6 +180,7 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
     /// <summary>Marks the trail lagging while queued events have seen no commit for longer than the Buffered bound.</summary>
     private void WatchCommits()
     {
+        Refusals.Flush(all: false);
         var committed = Writer.CommittedSequence;
         var now = _time.GetTimestamp();
         if (committed != _lastCommitted || Writer.QueuedEvents == 0)

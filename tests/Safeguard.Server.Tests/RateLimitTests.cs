@@ -77,7 +77,7 @@ public sealed class RateLimitTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, issuance.StatusCode);
-        Assert.Equal(1, server.Services.GetRequiredServiceOf<Safeguard.Server.Audit.RefusalAggregator>().Pending);
+        Assert.Equal(1, server.Services.GetRequiredServiceOf<Safeguard.Audit.RefusalAggregator>().Pending);
     }
 
     [Fact]

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
+using Safeguard.Audit;
 using Safeguard.Authorization;
 using Safeguard.Dpop;
 using Safeguard.Keys;
-using Safeguard.Server.Audit;
 using Safeguard.Server.ClientAuthentication;
 using Safeguard.Server.Configuration;
 using Safeguard.Server.Revocation;

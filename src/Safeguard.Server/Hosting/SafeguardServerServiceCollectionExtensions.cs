@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Safeguard.Audit;
 using Safeguard.Hosting;
 using Safeguard.Server.Audit;
 using Safeguard.Server.Authorize;
@@ -70,7 +71,9 @@ public static class SafeguardServerServiceCollectionExtensions
         services.AddSingleton(sp => ClientCertificateAuthorities.From(sp.GetRequiredService<IOptions<ServerOptions>>().Value.Tls));
         services.AddSingleton<ServerCertificate>();
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton<RefusalAggregator>();
+        services.AddSingleton(sp => new RefusalAggregator(
+            sp.GetRequiredService<AuditWriter>(), sp.GetRequiredService<IOptions<ServerOptions>>().Value.RateLimits.RefusalSummaryWindow,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RefusalAggregator>>()));
         services.AddSingleton<ServerAudit>();
         services.AddSafeguardRateLimits();
 

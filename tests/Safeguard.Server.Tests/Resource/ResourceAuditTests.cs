@@ -234,6 +234,33 @@ public sealed class ResourceAuditTests : IAsyncLifetime
         Assert.Equal(0, _api.App.Services.GetRequiredService<SafeguardResourceAudit>().LostEvents);
     }
 
+    [Fact]
+    public async Task AFloodOfJunkTokens_IsOneEventAndOneSummary_PerSourceAndReason_AndNothingReachesTheEndpoint()
+    {
+        var token = await TokenAsync("patient.read");
+        var parts = token.Split('.');
+        var tampered = parts[0] + "." + parts[1] + "." + (parts[2][0] == 'A' ? 'B' : 'A') + parts[2][1..];
+        var junk = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => _api.GetAsync($"/fhir/Patient/{i}", i % 2 == 0 ? tampered : "not-a-token")));
+        Assert.All(junk, r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        Assert.Equal(HttpStatusCode.OK, (await _api.GetAsync("/fhir/Patient/1", token)).StatusCode);
+
+        await _api.App.StopAsync(); // a clean stop writes the open windows' summaries
+
+        var denied = (await _api.AuditEventsAsync()).Where(e => e.Type == AuditEventType.PhiAccessDenied).ToList();
+        foreach (var code in new[] { SafeguardErrorCodes.TokenSignatureInvalid, SafeguardErrorCodes.TokenMalformed })
+        {
+            var ofCode = denied.Where(e => e.Reason!.StartsWith(code, StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, ofCode.Count);
+            var first = Assert.Single(ofCode, e => e.Count is null);
+            var summary = Assert.Single(ofCode, e => e.Count is not null);
+            Assert.Equal(29, summary.Count);
+            Assert.Equal(first.EventId, summary.CorrelationId);
+            Assert.Equal(first.SourceIp, summary.SourceIp);
+        }
+
+        Assert.Equal(1, _reached);
+    }
+
     private IResult Reach()
     {
         Interlocked.Increment(ref _reached);

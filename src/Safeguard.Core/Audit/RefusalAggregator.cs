@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Microsoft.Extensions.Options;
-using Safeguard.Audit;
-using Safeguard.Server.Configuration;
+using Microsoft.Extensions.Logging;
 
-namespace Safeguard.Server.Audit;
+namespace Safeguard.Audit;
 
 /// <summary>
 /// Records refusals of unauthenticated requests without letting a flood of them fill the disk or the audit queue. The
@@ -13,15 +11,21 @@ namespace Safeguard.Server.Audit;
 /// window are counted and recorded as one summary event, with <see cref="AuditEvent.Count"/>, when the window ends.
 /// Nothing is dropped: a refusal the queue has no room for is counted too; a summary the queue cannot take now is kept
 /// and written later; beyond <see cref="MaxKinds"/> open kinds, refusals are counted by event type and code alone.
+/// The server and the resource side (handler, gateway) each keep one beside their writer; <see cref="Flush"/> runs
+/// every few seconds and, with <c>all</c>, when the node stops.
 /// </summary>
-internal sealed partial class RefusalAggregator(AuditWriter writer, TimeProvider time, IOptions<ServerOptions> options, ILogger<RefusalAggregator> logger)
+/// <param name="writer">The trail.</param>
+/// <param name="window">How long one summary window lasts.</param>
+/// <param name="time">The clock.</param>
+/// <param name="logger">Where a deferred summary is logged.</param>
+public sealed partial class RefusalAggregator(AuditWriter writer, TimeSpan window, TimeProvider time, ILogger<RefusalAggregator> logger)
 {
     /// <summary>The most kinds counted at once: bounded memory whatever the flood's variety.</summary>
     internal const int MaxKinds = 10_000;
 
     private readonly ConcurrentDictionary<Kind, Tally> _open = new();
     private readonly ConcurrentQueue<AuditEvent> _unwritten = new();
-    private readonly TimeSpan _window = options.Value.RateLimits.RefusalSummaryWindow;
+    private readonly TimeSpan _window = window > TimeSpan.Zero ? window : throw new ArgumentOutOfRangeException(nameof(window));
 
     /// <summary>Refusals counted and not yet written, for tests and metrics.</summary>
     internal int Pending => _open.Values.Sum(t => t.Count) + _unwritten.Sum(e => e.Count ?? 0);
@@ -36,33 +40,9 @@ internal sealed partial class RefusalAggregator(AuditWriter writer, TimeProvider
     /// <returns>True when recorded on its own; false when counted.</returns>
     public async Task<bool> RecordAsync(AuditEvent refusal, string code, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(refusal);
-        var now = time.GetUtcNow();
-        var kind = new Kind(refusal.SourceIp, refusal.Type, code, refusal.ClientId);
-        if (_open.Count >= MaxKinds && !_open.ContainsKey(kind))
+        if (Open(refusal, code) is not { } opened)
         {
-            kind = new Kind("*", refusal.Type, code, null);
-        }
-
-        Tally opened;
-        while (true)
-        {
-            if (_open.TryGetValue(kind, out var tally))
-            {
-                if (now < tally.End && tally.TryCount())
-                {
-                    return false;
-                }
-
-                Close(kind, tally);
-                continue;
-            }
-
-            opened = new Tally(kind.Source == "*" ? refusal with { SourceIp = null, ClientId = null } : refusal, now, now + _window);
-            if (_open.TryAdd(kind, opened))
-            {
-                break;
-            }
+            return false;
         }
 
         try
@@ -73,14 +53,76 @@ internal sealed partial class RefusalAggregator(AuditWriter writer, TimeProvider
         }
         catch (AuditUnavailableException)
         {
-            // No room, or the store is down: the refusal goes into its window's summary instead (or, if the window
-            // closed while the write was tried, into a summary of its own).
-            if (!opened.TryCount())
+            Unrecorded(opened);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="RecordAsync"/>, without waiting for the write: the first of its kind is queued (Buffered), the
+    /// others counted. Never fails for an unavailable trail.
+    /// </summary>
+    /// <param name="refusal">The refusal's event.</param>
+    /// <param name="code">Its SGxxxx code (part of its kind).</param>
+    /// <returns>True when queued on its own; false when counted.</returns>
+    public bool Record(AuditEvent refusal, string code)
+    {
+        if (Open(refusal, code) is not { } opened)
+        {
+            return false;
+        }
+
+        if (writer.TryAppend(refusal, AuditPriority.Low))
+        {
+            opened.FirstRecorded = true;
+            return true;
+        }
+
+        Unrecorded(opened);
+        return false;
+    }
+
+    /// <summary>Counts the refusal into its kind's open window (null), or opens a window with it as the first (the tally).</summary>
+    private Tally? Open(AuditEvent refusal, string code)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        var now = time.GetUtcNow();
+        var kind = new Kind(refusal.SourceIp, refusal.Type, code, refusal.ClientId);
+        if (_open.Count >= MaxKinds && !_open.ContainsKey(kind))
+        {
+            kind = new Kind("*", refusal.Type, code, null);
+        }
+
+        while (true)
+        {
+            if (_open.TryGetValue(kind, out var tally))
             {
-                Defer(Summarize(opened.First, pointAtFirst: false, 1, now, time.GetUtcNow()));
+                if (now < tally.End && tally.TryCount())
+                {
+                    return null;
+                }
+
+                Close(kind, tally);
+                continue;
             }
 
-            return false;
+            var opened = new Tally(kind.Source == "*" ? refusal with { SourceIp = null, ClientId = null } : refusal, now, now + _window);
+            if (_open.TryAdd(kind, opened))
+            {
+                return opened;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first of a window could not be written (no room, or the store is down): it goes into its window's summary
+    /// instead (or, if the window closed meanwhile, into a summary of its own).
+    /// </summary>
+    private void Unrecorded(Tally opened)
+    {
+        if (!opened.TryCount())
+        {
+            Defer(Summarize(opened.First, pointAtFirst: false, 1, opened.Start, time.GetUtcNow()));
         }
     }
 
