@@ -265,16 +265,7 @@ public sealed class UserStoreTests : IAsyncLifetime
         var user = NewUser("rotate-" + provider, null, []);
         await new EfUserStore(database).AddAsync(user, CancellationToken.None);
         var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
-        var session = new Safeguard.Sessions.UserSession
-        {
-            Id = "s" + Guid.NewGuid().ToString("N")[..20],
-            SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
-            Subject = user.Subject,
-            AuthenticatedAt = now,
-            CreatedAt = now,
-            LastSeenAt = now,
-            ExpiresAt = now.AddHours(12),
-        };
+        var session = NewSession(user.Subject, now);
         var sessions = new EfSessionStore(database);
         await sessions.AddAsync(session, CancellationToken.None);
         await using var store = new EfRefreshTokenStore(database);
@@ -361,18 +352,7 @@ public sealed class UserStoreTests : IAsyncLifetime
         var user = NewUser("use-" + provider, "use-" + provider + "@clinic.example", ["clinician", "nurse"]);
         await users.AddAsync(user, CancellationToken.None);
         var now = DateTimeOffset.FromUnixTimeMilliseconds(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
-        var session = new Safeguard.Sessions.UserSession
-        {
-            Id = "u" + Guid.NewGuid().ToString("N")[..20],
-            SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
-            Subject = user.Subject,
-            AuthenticatedAt = now,
-            CreatedAt = now,
-            LastSeenAt = now.AddMinutes(1),
-            ExpiresAt = now.AddHours(12),
-            Acr = "urn:safeguard:aal2",
-            Amr = ["pwd", "otp"],
-        };
+        var session = NewSession(user.Subject, now) with { LastSeenAt = now.AddMinutes(1), Acr = "urn:safeguard:aal2", Amr = ["pwd", "otp"] };
         var sessions = new EfSessionStore(database);
         await sessions.AddAsync(session, CancellationToken.None);
         await using var store = new EfRefreshTokenStore(database);
@@ -568,6 +548,17 @@ public sealed class UserStoreTests : IAsyncLifetime
     }
 
     private SafeguardDatabase Database(string provider) => provider == "sqlite" ? _sqlite! : _pg!;
+
+    private static Safeguard.Sessions.UserSession NewSession(string subject, DateTimeOffset now) => new()
+    {
+        Id = "s" + Guid.NewGuid().ToString("N")[..20],
+        SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
+        Subject = subject,
+        AuthenticatedAt = now,
+        CreatedAt = now,
+        LastSeenAt = now,
+        ExpiresAt = now.AddHours(12),
+    };
 
     private static User NewUser(string username, string? email, string[] roles)
     {

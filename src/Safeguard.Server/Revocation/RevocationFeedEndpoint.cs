@@ -122,7 +122,7 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
     private static readonly TimeSpan SafetyInterval = TimeSpan.FromSeconds(5);
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource _pulse = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _changed = new();
     private Task? _loop;
     private long _lastUse;
 
@@ -133,7 +133,7 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
         lock (_lock)
         {
             _loop ??= Task.Run(PollAsync);
-            return _pulse.Task;
+            return _changed.Next;
         }
     }
 
@@ -158,7 +158,7 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
                     if (await Task.WhenAny(push, delay).ConfigureAwait(false) == push)
                     {
                         // A commit on some node (or the channel's state changed): the waiting requests read again.
-                        Pulse();
+                        _changed.Pulse();
                         continue;
                     }
 
@@ -174,7 +174,7 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
                 if (now != seen)
                 {
                     seen = now;
-                    Pulse();
+                    _changed.Pulse();
                 }
 
                 // Idle for a minute (nobody waiting): stop until the next request.
@@ -198,18 +198,6 @@ internal sealed partial class RevocationFeedSignal(IRevocationFeedSource source,
                 LogPollFailed(logger, ex.GetType().Name);
             }
         }
-    }
-
-    private void Pulse()
-    {
-        TaskCompletionSource previous;
-        lock (_lock)
-        {
-            previous = _pulse;
-            _pulse = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        previous.TrySetResult();
     }
 
     [LoggerMessage(EventId = LogEvents.RevocationFeedReadFailed, Level = LogLevel.Warning, Message = "The revocation feed could not read the database ({Error}); it retries in 500 ms.")]

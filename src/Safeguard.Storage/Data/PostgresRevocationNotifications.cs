@@ -23,7 +23,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _changed = new();
     private Task? _loop;
     private volatile bool _listening;
 
@@ -54,7 +54,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
                 _loop ??= Task.Run(ListenAsync);
             }
 
-            return _next.Task;
+            return _changed.Next;
         }
     }
 
@@ -80,7 +80,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
                 var connection = new NpgsqlConnection(_connectionString);
                 await using var _ = connection.ConfigureAwait(false);
                 await connection.OpenAsync(_stop.Token).ConfigureAwait(false);
-                connection.Notification += (_, _) => Pulse();
+                connection.Notification += (_, _) => _changed.Pulse();
                 using (var listen = new NpgsqlCommand("LISTEN " + Channel, connection))
                 {
                     await listen.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
@@ -89,7 +89,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
                 _listening = true;
                 quiet = false;
                 LogListening(_logger);
-                Pulse();
+                _changed.Pulse();
                 while (true)
                 {
                     await connection.WaitAsync(_stop.Token).ConfigureAwait(false);
@@ -114,7 +114,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
 
                 if (was)
                 {
-                    Pulse();
+                    _changed.Pulse();
                 }
             }
 
@@ -129,19 +129,7 @@ public sealed partial class PostgresRevocationNotifications : IRevocationFeedNot
         }
 
         _listening = false;
-        Pulse();
-    }
-
-    private void Pulse()
-    {
-        TaskCompletionSource previous;
-        lock (_lock)
-        {
-            previous = _next;
-            _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        previous.TrySetResult();
+        _changed.Pulse();
     }
 
     [LoggerMessage(EventId = LogEvents.RevocationFeedListenLost, Level = LogLevel.Warning, Message = "The revocation feed is not receiving the database's pushes ({Error}); it polls every 500 ms and listens again in a second.")]
