@@ -444,12 +444,9 @@ public sealed class UserStoreTests : IAsyncLifetime
         await users.AddAsync(active, CancellationToken.None);
         Assert.True(await users.UpdateAsync(disabled with { Status = UserStatus.Disabled, UpdatedAt = start.AddMilliseconds(3) }, disabled.UpdatedAt, CancellationToken.None));
         var sessions = new EfSessionStore(database);
-        var sid = "f" + Guid.NewGuid().ToString("N")[..20];
-        await sessions.AddAsync(new Safeguard.Sessions.UserSession
-        {
-            Id = sid, SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), Subject = active.Subject,
-            AuthenticatedAt = start, CreatedAt = start, LastSeenAt = start, ExpiresAt = start.AddHours(12),
-        }, CancellationToken.None);
+        var session = NewSession(active.Subject, start);
+        var sid = session.Id;
+        await sessions.AddAsync(session, CancellationToken.None);
         Assert.True(await sessions.EndAsync(sid, "logout", start.AddMilliseconds(2), CancellationToken.None));
         var jti = "j" + Guid.NewGuid().ToString("N");
         await new EfRevocationStore(database).RevokeAsync(new Safeguard.Tokens.RevokedToken(jti, "app", start.AddMilliseconds(1), start.AddMinutes(5)), CancellationToken.None);
@@ -474,12 +471,9 @@ public sealed class UserStoreTests : IAsyncLifetime
         var user = NewUser("pushed-" + Guid.NewGuid().ToString("N")[..8], null, []);
         await users.AddAsync(user, CancellationToken.None);
         var sessions = new EfSessionStore(database);
-        var sid = "p" + Guid.NewGuid().ToString("N")[..20];
-        await sessions.AddAsync(new Safeguard.Sessions.UserSession
-        {
-            Id = sid, SecretHash = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), Subject = user.Subject,
-            AuthenticatedAt = now, CreatedAt = now, LastSeenAt = now, ExpiresAt = now.AddHours(12),
-        }, CancellationToken.None);
+        var session = NewSession(user.Subject, now);
+        var sid = session.Id;
+        await sessions.AddAsync(session, CancellationToken.None);
         var clients = new EfClientStore(database);
         var clientId = "pushed-client-" + Guid.NewGuid().ToString("N")[..8];
         await clients.AddAsync(new Client { ClientId = clientId, AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, GrantTypes = [GrantTypes.ClientCredentials], Enabled = true, CreatedAt = now, UpdatedAt = now }, CancellationToken.None);
