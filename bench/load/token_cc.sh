@@ -11,6 +11,9 @@
 # token), token_cc_rss_mb, healthz_rps, healthz_cpu_us (server CPU per /healthz request), token_cc_vs_healthz,
 # token_refresh (grants/s), token_refresh_p99_ms, token_refresh_cpu_us, token_refresh_vs_cc, token_cc_unaudited
 # (tokens answered without a committed audit event; must be 0).
+# With SAFEGUARD_BENCH_POSTGRES set to a superuser's libpq connection (say "host=127.0.0.1 port=5432 user=postgres")
+# the state and the audit trail go to a throwaway database there instead of SQLite (init as its owner, the server as
+# an application role, as in production); the figures then say what PostgreSQL gives on the same machine.
 #   bench/load/token_cc.sh [duration_seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,14 +36,31 @@ dotnet build src/Safeguard.Cli -c Release -nologo -clp:ErrorsOnly >&2
 bin=src/Safeguard.Cli/bin/Release/net10.0
 data=$(mktemp -d /tmp/safeguard-bench.XXXXXX)
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; rm -rf "$data"; }
+pg=${SAFEGUARD_BENCH_POSTGRES:-}
+pg_name="sgbench_$$"
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -n "$pg" ] && psql "$pg dbname=postgres" -qc "DROP DATABASE IF EXISTS $pg_name WITH (FORCE)" -c "DROP ROLE IF EXISTS ${pg_name}_app" >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
 trap cleanup EXIT
 
-"$bin/safeguard" init --data "$data" >/dev/null
-secret=$("$bin/safeguard" clients add --data "$data" --id bench --scope bench.read --resource https://api.bench.example --json \
+database=()
+server_database=()
+if [ -n "$pg" ]; then
+  # key=value pairs for psql, the same as an Npgsql connection string (host, port, user, dbname become Host, Port, ...).
+  npgsql() { awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kv[1]; if (k == "dbname") k = "Database"; if (k == "user") k = "Username"; printf "%s=%s;", k, kv[2] } }' <<<"$1"; }
+  psql "$pg dbname=postgres" -qc "CREATE DATABASE $pg_name" -c "CREATE ROLE ${pg_name}_app LOGIN" >/dev/null
+  database=(--database "$(npgsql "$pg dbname=$pg_name")")
+  server_database=(--Safeguard:Database:Provider=PostgreSql "--Safeguard:Database:ConnectionString=$(npgsql "$pg dbname=$pg_name")Username=${pg_name}_app;")
+  export Safeguard__Database__ApplicationRole="${pg_name}_app"
+fi
+
+"$bin/safeguard" init --data "$data" "${database[@]}" >/dev/null
+secret=$("$bin/safeguard" clients add --data "$data" "${database[@]}" --id bench --scope bench.read --resource https://api.bench.example --json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_BASIC=$(printf 'bench:%s' "$secret" | base64 -w0)
-web_secret=$("$bin/safeguard" clients add --data "$data" --id bench-web --grant authorization_code --grant refresh_token \
+web_secret=$("$bin/safeguard" clients add --data "$data" "${database[@]}" --id bench-web --grant authorization_code --grant refresh_token \
   --redirect-uri https://app.bench.example/cb --scope bench.read --resource https://api.bench.example --json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 export SAFEGUARD_BENCH_WEB_BASIC=$(printf 'bench-web:%s' "$web_secret" | base64 -w0)
@@ -48,7 +68,13 @@ export SAFEGUARD_BENCH_REFRESH_TOKENS="$data/refresh-tokens.txt" SAFEGUARD_BENCH
 # Enough for 7,000 grants a second (more than this VM serves): 15 s of warm-up and two measured windows.
 refresh_tokens=${SAFEGUARD_BENCH_REFRESH_COUNT:-$((7000 * (15 + 2 * duration)))}
 log "seeding $refresh_tokens refresh tokens"
-python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
+if [ -n "$pg" ]; then
+  python3 bench/load/seed_refresh.py - bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS" \
+    | psql "$pg dbname=$pg_name" -q -v ON_ERROR_STOP=1 >/dev/null
+  psql "$pg dbname=$pg_name" -qc "ANALYZE" >/dev/null
+else
+  python3 bench/load/seed_refresh.py "$data/safeguard.db" bench-web https://api.bench.example bench.read "$refresh_tokens" 1000 "$SAFEGUARD_BENCH_REFRESH_TOKENS"
+fi
 # Disjoint tokens for the warm-up and the two measured windows, in proportion to their lengths (a second use would
 # revoke a family).
 warm_count=$((refresh_tokens * 15 / (15 + 2 * duration))); half=$(((refresh_tokens - warm_count) / 2))
@@ -59,7 +85,7 @@ tail -n +$((warm_count + half + 1)) "$SAFEGUARD_BENCH_REFRESH_TOKENS" > "$data/r
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 url="https://127.0.0.1:$(free_port)"
 management="https://127.0.0.1:$(free_port)"
-Logging__LogLevel__Default=Warning dotnet "$bin/Safeguard.Server.dll" --Safeguard:DataPath="$data" --Safeguard:Listen="$url" \
+Logging__LogLevel__Default=Warning dotnet "$bin/Safeguard.Server.dll" --Safeguard:DataPath="$data" "${server_database[@]}" --Safeguard:Listen="$url" \
   --Safeguard:ManagementListen="$management" \
   --Safeguard:RateLimits:PerAddressPerSecond=1000000 --Safeguard:RateLimits:PerAddressBurst=1000000 \
   --Safeguard:RateLimits:GlobalPerSecond=1000000 --Safeguard:RateLimits:GlobalBurst=1000000 >"$data/server.log" 2>&1 &
@@ -119,8 +145,8 @@ rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
 # Every token has its committed audit event: stop the server cleanly, then count token.issued events in the trail.
 kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-audited=$("$bin/safeguard" audit search --data "$data" --type token.issued 2>/dev/null | tail -n +2 | wc -l)
-"$bin/safeguard" audit verify --data "$data" >&2
+audited=$("$bin/safeguard" audit search --data "$data" "${database[@]}" --type token.issued 2>/dev/null | tail -n +2 | wc -l)
+"$bin/safeguard" audit verify --data "$data" "${database[@]}" >&2
 
 read -r cc1_rps cc1_n cc1_ticks cc1_p50 cc1_p99 <<<"$cc1"; read -r cc2_rps cc2_n cc2_ticks cc2_p50 cc2_p99 <<<"$cc2"
 read -r rf1_rps rf1_n rf1_ticks _ rf1_p99 <<<"$rf1"; read -r rf2_rps rf2_n rf2_ticks _ rf2_p99 <<<"$rf2"

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using Safeguard.Authorization;
 
 namespace Safeguard.Storage.Data;
@@ -99,6 +100,19 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
+                if (connection is NpgsqlConnection postgres && !retry)
+                {
+                    // PostgreSQL: each rotation is one statement, and the whole batch one round trip.
+                    await RotateInOneRoundTripAsync(postgres, (NpgsqlTransaction)transaction, batch, results).ConfigureAwait(false);
+                    await transaction.CommitAsync().ConfigureAwait(false);
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        batch[i].Done.TrySetResult(results[i]);
+                    }
+
+                    return;
+                }
+
                 // Three statements per rotation, each parsed once per batch (parsing costs more than running them).
                 using var markUsed = Prepared(connection, transaction, "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL", "at", "hash");
                 using var touch = Prepared(connection, transaction, "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at", "at", "id");
@@ -139,6 +153,52 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             batch[i].Done.TrySetResult(results[i]);
         }
     }
+
+    /// <summary>
+    /// The rotations of a batch as one <see cref="NpgsqlBatch"/>: per rotation one statement whose data-modifying CTEs
+    /// mark the old token used (only if unused and unrevoked), then touch its session and store the new token only if
+    /// that happened; it returns a row exactly when the rotation won.
+    /// </summary>
+    private static async Task RotateInOneRoundTripAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Rotation> batch, bool[] results)
+    {
+        var statements = new NpgsqlBatch(connection, transaction);
+        await using var _ = statements.ConfigureAwait(false);
+        foreach (var rotation in batch)
+        {
+            var command = new NpgsqlBatchCommand(rotation.Next is null ? MarkUsedAndTouchSql + "SELECT 1 FROM used" : MarkUsedAndTouchSql + InsertIfUsedSql);
+            command.Parameters.AddWithValue("at", rotation.At);
+            command.Parameters.AddWithValue("hash", rotation.UsedHash);
+            command.Parameters.AddWithValue("id", rotation.SessionId);
+            if (rotation.Next is { } next)
+            {
+                command.Parameters.AddWithValue("new_hash", next.TokenHash);
+                command.Parameters.AddWithValue("family", next.FamilyId);
+                command.Parameters.AddWithValue("session", next.SessionId);
+                command.Parameters.AddWithValue("payload", next.Payload);
+                command.Parameters.AddWithValue("expires", next.ExpiresAt);
+            }
+
+            statements.BatchCommands.Add(command);
+        }
+
+        var reader = await statements.ExecuteReaderAsync().ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                results[i] = await reader.ReadAsync().ConfigureAwait(false);
+                await reader.NextResultAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const string MarkUsedAndTouchSql =
+        "WITH used AS (UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL RETURNING session_id), " +
+        "touched AS (UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at AND EXISTS (SELECT 1 FROM used)) ";
+
+    private const string InsertIfUsedSql =
+        "INSERT INTO refresh_tokens (token_hash, family_id, session_id, payload, expires_at, used_at, revoked_at) " +
+        "SELECT @new_hash, @family, @session, @payload, @expires, NULL, NULL FROM used RETURNING 1";
 
     /// <summary>A command of the transaction whose parameters <see cref="ExecuteAsync"/> sets, in this order, on each run.</summary>
     private static DbCommand Prepared(DbConnection connection, DbTransaction transaction, string sql, params string[] names)
