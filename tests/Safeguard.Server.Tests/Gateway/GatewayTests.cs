@@ -193,6 +193,40 @@ public sealed class GatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EachRefusal_HasItsOwnAnswer_AndAuditReason_AndIsNeverForwarded()
+    {
+        var token = await TokenAsync("patient.read");
+        var cases = new (string Name, string Path, string? Token, HttpStatusCode Status, string Challenge, string Code)[]
+        {
+            ("no token", "/fhir/Patient/1", null, HttpStatusCode.Unauthorized, "Bearer realm=\"safeguard\"", SafeguardErrorCodes.TokenMissing),
+            ("a role the token lacks", "/clinical/Patient/1", token, HttpStatusCode.Forbidden, "error=\"insufficient_scope\"", SafeguardErrorCodes.ResourceRoleMissing),
+            ("an acr the sign-in lacks", "/mfa/Patient/1", token, HttpStatusCode.Unauthorized,
+                "error=\"insufficient_user_authentication\", error_description=\"A more recent or stronger sign-in is required\", acr_values=\"http://idmanagement.gov/ns/assurance/aal/2\"",
+                SafeguardErrorCodes.ResourceAcrInsufficient),
+            ("no sign-in time on a max-age route", "/recent/Patient/1", token, HttpStatusCode.Unauthorized, "error=\"insufficient_user_authentication\"", SafeguardErrorCodes.ResourceAuthenticationTooOld),
+            ("an unbound token on a DPoP route", "/dpop/Patient/1", token, HttpStatusCode.Unauthorized, "DPoP algs=\"ES256 ES384 PS256 RS256\", error=\"invalid_token\"", SafeguardErrorCodes.DpopRequired),
+        };
+
+        foreach (var (name, path, presented, status, challenge, code) in cases)
+        {
+            var before = (await _gateway.AuditEventsAsync()).Count(e => e.Type == AuditEventType.PhiAccessDenied);
+            var response = await _gateway.SendAsync(HttpMethod.Get, path, "Bearer", presented);
+            Assert.True(status == response.StatusCode, name + ": " + response.StatusCode);
+            Assert.True(response.Headers.WwwAuthenticate.ToString().Contains(challenge, StringComparison.Ordinal), name + ": " + response.Headers.WwwAuthenticate);
+            Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+            var denied = (await _gateway.EventuallyAsync(e => e.Type == AuditEventType.PhiAccessDenied, before + 1)).Last(e => e.Type == AuditEventType.PhiAccessDenied);
+            Assert.True(code == denied.Reason, name + ": " + denied.Reason);
+            Assert.Equal((int)status, denied.HttpStatus);
+        }
+
+        Assert.Contains("max_age=300", (await _gateway.SendAsync(HttpMethod.Get, "/recent/Patient/2", "Bearer", token)).Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, _gateway.Reached);
+
+        // The gateway's own endpoints are not proxied and need no token.
+        Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(HttpMethod.Get, "/.safeguard/healthz", null, null)).StatusCode);
+    }
+
+    [Fact]
     public async Task DpopMatrix_AProofOfTheBoundKeyPasses_EverythingElseIsRefused()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

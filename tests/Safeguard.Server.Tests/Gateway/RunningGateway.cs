@@ -104,6 +104,18 @@ internal sealed class RunningGateway : IAsyncDisposable
             ["Gateway:Routes:admin:Path"] = "/admin/{**rest}",
             ["Gateway:Routes:admin:Cluster"] = "ehr",
             ["Gateway:Routes:admin:Scopes:0"] = "patient.write",
+            ["Gateway:Routes:clinical:Path"] = "/clinical/{**rest}",
+            ["Gateway:Routes:clinical:Cluster"] = "ehr",
+            ["Gateway:Routes:clinical:Scopes:0"] = "patient.read",
+            ["Gateway:Routes:clinical:Roles:0"] = "clinician",
+            ["Gateway:Routes:mfa:Path"] = "/mfa/{**rest}",
+            ["Gateway:Routes:mfa:Cluster"] = "ehr",
+            ["Gateway:Routes:mfa:Scopes:0"] = "patient.read",
+            ["Gateway:Routes:mfa:Acr:0"] = "http://idmanagement.gov/ns/assurance/aal/2",
+            ["Gateway:Routes:recent:Path"] = "/recent/{**rest}",
+            ["Gateway:Routes:recent:Cluster"] = "ehr",
+            ["Gateway:Routes:recent:Scopes:0"] = "patient.read",
+            ["Gateway:Routes:recent:MaxAge"] = "00:05:00",
             ["Gateway:Clusters:ehr:Destinations:0"] = upstream.Urls.Single(),
         };
         if (upstreamCertificate is not null)
