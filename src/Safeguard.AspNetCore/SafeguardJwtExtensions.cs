@@ -24,16 +24,27 @@ public static class SafeguardJwtExtensions
     public static AuthenticationBuilder AddSafeguardJwt(this AuthenticationBuilder builder, string scheme, Action<SafeguardJwtOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<SafeguardJwtAuthorities>();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeguardJwtOptions>, SafeguardJwtOptionsValidator>());
-        builder.Services.AddOptions<SafeguardJwtOptions>(scheme).ValidateOnStart();
-        builder.Services.AddSingleton(new SafeguardJwtScheme(scheme));
-        if (!builder.Services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SafeguardJwtStartup)))
+        builder.Services.AddSafeguardJwtServices(scheme);
+        return builder.AddScheme<SafeguardJwtOptions, SafeguardJwtHandler>(scheme, configure);
+    }
+
+    /// <summary>
+    /// What a Safeguard JWT scheme needs besides its handler: the clock, the authorities (keys, validator, DPoP state,
+    /// revocation feed), its options validated at start and the start-up that follows its feed from the first moment.
+    /// The gateway uses these without the authentication middleware (its access step runs the same token check).
+    /// </summary>
+    internal static IServiceCollection AddSafeguardJwtServices(this IServiceCollection services, string scheme)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SafeguardJwtAuthorities>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeguardJwtOptions>, SafeguardJwtOptionsValidator>());
+        services.AddOptions<SafeguardJwtOptions>(scheme).ValidateOnStart();
+        services.AddSingleton(new SafeguardJwtScheme(scheme));
+        if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SafeguardJwtStartup)))
         {
-            builder.Services.AddHostedService<SafeguardJwtStartup>();
+            services.AddHostedService<SafeguardJwtStartup>();
         }
 
-        return builder.AddScheme<SafeguardJwtOptions, SafeguardJwtHandler>(scheme, configure);
+        return services;
     }
 }

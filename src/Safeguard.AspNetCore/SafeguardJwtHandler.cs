@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Safeguard.Dpop;
@@ -27,7 +26,6 @@ public sealed partial class SafeguardJwtHandler(
 
     private const string FailureKey = SafeguardResourceAccess.FailureKey;
     private const string DpopSchemeKey = "Safeguard.Jwt.DpopScheme";
-    private const string DpopAlgorithms = "ES256 ES384 PS256 RS256";
 
     /// <summary>The events, typed.</summary>
     private new SafeguardJwtEvents Events => (SafeguardJwtEvents)base.Events!;
@@ -38,76 +36,24 @@ public sealed partial class SafeguardJwtHandler(
     /// <inheritdoc />
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (Request.Query.ContainsKey("access_token"))
-        {
-            return await FailAsync(SafeguardErrorCodes.TokenMalformed, "an access token in the query string").ConfigureAwait(false);
-        }
-
-        if (await TokenInFormAsync().ConfigureAwait(false))
-        {
-            return await FailAsync(SafeguardErrorCodes.TokenMalformed, "an access token in a form body").ConfigureAwait(false);
-        }
-
-        var authorization = Request.Headers.Authorization;
-        if (authorization.Count == 0)
-        {
-            return AuthenticateResult.NoResult();
-        }
-
-        if (authorization.Count != 1 || !TryReadCredentials(authorization[0], out var presentedAsDpop, out var token))
-        {
-            return await FailAsync(SafeguardErrorCodes.TokenMissing, "no single Bearer or DPoP token").ConfigureAwait(false);
-        }
-
-        if (presentedAsDpop)
+        var check = await SafeguardTokenCheck.CheckAsync(Context, authorities.For(Scheme.Name, Options)).ConfigureAwait(false);
+        if (check.PresentedAsDpop)
         {
             Context.Items[DpopSchemeKey] = true;
         }
 
-        var authority = authorities.For(Scheme.Name, Options);
-        await authority.Keys.EnsureCurrentAsync(Context.RequestAborted).ConfigureAwait(false);
-        var result = authority.Validator.Validate(token);
-        if (!result.IsValid && result.ErrorCode == SafeguardErrorCodes.TokenKeyUnknown
-            && await authority.Keys.TryReadForUnknownKeyAsync(Context.RequestAborted).ConfigureAwait(false))
+        if (check.FailureCode is { } code)
         {
-            result = authority.Validator.Validate(token);
+            return await FailAsync(code, check.What!).ConfigureAwait(false);
         }
 
-        if (!result.IsValid)
+        if (check.Feature is not { } feature)
         {
-            return await FailAsync(result.ErrorCode, "token refused").ConfigureAwait(false);
+            return AuthenticateResult.NoResult();
         }
 
-        if (authority.Revocations?.Check(result.Token) is { } revoked)
-        {
-            return await FailAsync(revoked, "revoked, or revocation state unknown").ConfigureAwait(false);
-        }
-
-        // Sender constraints (RFC 9449, RFC 8705): a DPoP-bound token only with a proof of its key, a certificate-bound
-        // one only over a connection with that client certificate.
-        string? dpopThumbprint = null;
-        if (presentedAsDpop)
-        {
-            var (thumbprint, code) = await CheckProofAsync(authority, token, result.Token).ConfigureAwait(false);
-            if (code is not null)
-            {
-                return await FailAsync(code, "DPoP proof refused").ConfigureAwait(false);
-            }
-
-            dpopThumbprint = thumbprint;
-        }
-        else if (result.Token.ConfirmationJwkThumbprint is not null)
-        {
-            return await FailAsync(SafeguardErrorCodes.ResourceDpopBoundAsBearer, "a DPoP-bound token sent as Bearer").ConfigureAwait(false);
-        }
-
-        if (result.Token.ConfirmationCertificateThumbprint is { } bound && !await HasCertificateAsync(bound).ConfigureAwait(false))
-        {
-            return await FailAsync(SafeguardErrorCodes.ResourceCertificateMismatch, "a certificate-bound token without its certificate").ConfigureAwait(false);
-        }
-
-        Context.Features.Set(new SafeguardTokenFeature(result.Token, dpopThumbprint));
-        var validated = new SafeguardJwtValidatedContext(Context, Scheme, Options, result.Token) { Principal = Principal(result.Token, Scheme.Name) };
+        Context.Features.Set(feature);
+        var validated = new SafeguardJwtValidatedContext(Context, Scheme, Options, feature.Token) { Principal = Principal(feature.Token, Scheme.Name) };
         await Events.TokenValidated(validated).ConfigureAwait(false);
         if (validated.Result is not null)
         {
@@ -121,121 +67,18 @@ public sealed partial class SafeguardJwtHandler(
     /// <inheritdoc />
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        Response.StatusCode = 401;
-        Response.Headers.CacheControl = "no-store";
         var failure = Context.Items.TryGetValue(FailureKey, out var code) ? code as string : null;
-        if (Context.Items.ContainsKey(DpopSchemeKey) || failure == SafeguardErrorCodes.DpopRequired)
-        {
-            // RFC 9449 section 7.1: the DPoP challenge, with its own error for a proof (the code stays in the trail).
-            var error = failure == SafeguardErrorCodes.DpopNonceInvalid ? "use_dpop_nonce"
-                : failure?.StartsWith("SG31", StringComparison.Ordinal) == true ? "invalid_dpop_proof"
-                : "invalid_token";
-            if (failure == SafeguardErrorCodes.DpopNonceInvalid)
-            {
-                Response.Headers["DPoP-Nonce"] = authorities.For(Scheme.Name, Options).Dpop.CurrentNonce();
-            }
-
-            Response.Headers.WWWAuthenticate = $"DPoP algs=\"{DpopAlgorithms}\", error=\"{error}\"";
-            return Task.CompletedTask;
-        }
-
-        Response.Headers.WWWAuthenticate = failure is not null
-            ? "Bearer realm=\"safeguard\", error=\"invalid_token\""
-            : "Bearer realm=\"safeguard\"";
+        SafeguardChallenges.Unauthorized(Response, failure, Context.Items.ContainsKey(DpopSchemeKey), authorities.For(Scheme.Name, Options).Dpop);
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Reads <c>Bearer TOKEN</c> or <c>DPoP TOKEN</c> (RFC 6750 section 2.1, RFC 9449 section 7.1): the scheme, case
-    /// insensitive, one or more spaces, then the token68 and nothing after it. What the token holds is the validator's
-    /// business (its strict reader refuses anything that is not a compact JWS).
-    /// </summary>
-    internal static bool TryReadCredentials(string? value, out bool dpop, out string token)
-    {
-        dpop = false;
-        token = string.Empty;
-        if (value is null)
-        {
-            return false;
-        }
-
-        var span = value.AsSpan();
-        var space = span.IndexOf(' ');
-        if (space <= 0)
-        {
-            return false;
-        }
-
-        var scheme = span[..space];
-        dpop = scheme.Equals("DPoP", StringComparison.OrdinalIgnoreCase);
-        if (!dpop && !scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        var rest = span[(space + 1)..].TrimStart(' ');
-        if (rest.IsEmpty || rest.IndexOfAny(' ', '\t', ',') >= 0)
-        {
-            return false;
-        }
-
-        token = rest.Length == value.Length - space - 1 ? value[(space + 1)..] : rest.ToString();
-        return true;
-    }
-
-    /// <summary>
-    /// Checks the request's DPoP proof against this token (RFC 9449 section 7): exactly one <c>DPoP</c> header, every
-    /// proof check with <c>htm</c>, <c>htu</c> as the externally visible URL (scheme and host as forwarded-headers
-    /// middleware from known proxies set them) and <c>ath</c>, the proof's key the token's <c>cnf.jkt</c>, then its
-    /// <c>jti</c> recorded (replay) only once all else passed.
-    /// </summary>
-    private async Task<(string? Thumbprint, string? Code)> CheckProofAsync(SafeguardJwtAuthorities.Authority authority, string token, ValidatedAccessToken validated)
-    {
-        var proofs = Request.Headers["DPoP"];
-        if (proofs.Count != 1)
-        {
-            return (null, SafeguardErrorCodes.DpopProofMissing);
-        }
-
-        var target = new Uri(Request.Scheme + "://" + Request.Host.ToUriComponent() + Request.PathBase.ToUriComponent() + Request.Path.ToUriComponent());
-        var check = authority.Dpop.Verify(proofs[0], Request.Method, target, token);
-        if (!check.Result.Succeeded)
-        {
-            return (null, check.Result.ErrorCode);
-        }
-
-        if (!string.Equals(check.Result.JwkThumbprint, validated.ConfirmationJwkThumbprint, StringComparison.Ordinal))
-        {
-            return (null, SafeguardErrorCodes.DpopKeyInvalid);
-        }
-
-        var consumed = await authority.Dpop.ConsumeAsync(check, Context.RequestAborted).ConfigureAwait(false);
-        return consumed.Succeeded ? (consumed.JwkThumbprint, null) : (null, consumed.ErrorCode);
-    }
-
-    /// <summary>RFC 8705: the connection's client certificate is the one the token is bound to (<c>cnf.x5t#S256</c>).</summary>
-    private async Task<bool> HasCertificateAsync(string thumbprint)
-    {
-        var certificate = Context.Connection.ClientCertificate ?? await Context.Connection.GetClientCertificateAsync(Context.RequestAborted).ConfigureAwait(false);
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        var actual = System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.SHA256.HashData(certificate.RawData));
-        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-            System.Text.Encoding.ASCII.GetBytes(actual), System.Text.Encoding.ASCII.GetBytes(thumbprint));
-    }
+    /// <summary>Reads <c>Bearer TOKEN</c> or <c>DPoP TOKEN</c>: see <see cref="SafeguardTokenCheck.TryReadCredentials"/>.</summary>
+    internal static bool TryReadCredentials(string? value, out bool dpop, out string token) => SafeguardTokenCheck.TryReadCredentials(value, out dpop, out token);
 
     /// <inheritdoc />
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
-        Response.StatusCode = 403;
-        Response.Headers.WWWAuthenticate = properties?.Items.TryGetValue(ScopeItem, out var scope) == true && scope is { Length: > 0 }
-            && !scope.Contains('"', StringComparison.Ordinal)
-            ? $"Bearer realm=\"safeguard\", error=\"insufficient_scope\", scope=\"{scope}\""
-            : "Bearer realm=\"safeguard\", error=\"insufficient_scope\"";
-        Response.Headers.CacheControl = "no-store";
+        SafeguardChallenges.Forbidden(Response, properties?.Items.TryGetValue(ScopeItem, out var scope) == true ? scope : null);
         return Task.CompletedTask;
     }
 
@@ -273,33 +116,6 @@ public sealed partial class SafeguardJwtHandler(
         }
 
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme, "sub", ClaimTypes.Role));
-    }
-
-    /// <summary>
-    /// Whether a form body carries <c>access_token</c> (RFC 6750 section 2.2, refused): looked for only in a small
-    /// url-encoded body (64 KiB at most, its length declared), never by reading a large or multipart upload.
-    /// </summary>
-    private async Task<bool> TokenInFormAsync()
-    {
-        if (Context.Features.Get<IFormFeature>()?.Form is { } alreadyRead)
-        {
-            return alreadyRead.ContainsKey("access_token");
-        }
-
-        if (Request.ContentLength is not (> 0 and <= 64 * 1024)
-            || Request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) != true)
-        {
-            return false;
-        }
-
-        try
-        {
-            return (await Request.ReadFormAsync(Context.RequestAborted).ConfigureAwait(false)).ContainsKey("access_token");
-        }
-        catch (InvalidDataException)
-        {
-            return false; // not a form after all: the endpoint deals with it
-        }
     }
 
     private async Task<AuthenticateResult> FailAsync(string code, string what)

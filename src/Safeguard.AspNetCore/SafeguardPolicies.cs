@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Safeguard.Tokens;
 
 namespace Safeguard.AspNetCore;
 
@@ -132,6 +133,33 @@ public sealed class SafeguardScopeRequirement(IReadOnlyList<string> scopes) : Sa
     /// <inheritdoc />
     public override string ErrorCode => SafeguardErrorCodes.ResourceScopeMissing;
 
+    /// <summary>Whether the verified token grants every scope (the gateway's check, without a principal).</summary>
+    internal bool IsMetBy(ValidatedAccessToken token)
+    {
+        foreach (var scope in Scopes)
+        {
+            if (!Contains(token.Scopes, scope))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal static bool Contains(IReadOnlyList<string> values, string value)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (string.Equals(values[i], value, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <inheritdoc />
     public Task HandleAsync(AuthorizationHandlerContext context)
     {
@@ -154,6 +182,20 @@ public sealed class SafeguardRoleRequirement(IReadOnlyList<string> roles) : Safe
 
     /// <inheritdoc />
     public override string ErrorCode => SafeguardErrorCodes.ResourceRoleMissing;
+
+    /// <summary>Whether the verified token carries one of the roles.</summary>
+    internal bool IsMetBy(ValidatedAccessToken token)
+    {
+        foreach (var role in Roles)
+        {
+            if (SafeguardScopeRequirement.Contains(token.Roles, role))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <inheritdoc />
     public Task HandleAsync(AuthorizationHandlerContext context)
@@ -180,6 +222,10 @@ public sealed class SafeguardAcrRequirement(IReadOnlyList<string> acrValues) : S
     /// <inheritdoc />
     public override string ErrorCode => SafeguardErrorCodes.ResourceAcrInsufficient;
 
+    /// <summary>Whether the verified token's <c>acr</c> is one of the values.</summary>
+    internal bool IsMetBy(ValidatedAccessToken token) =>
+        token.AuthenticationContextClass is { } acr && SafeguardScopeRequirement.Contains(AcrValues, acr);
+
     /// <inheritdoc />
     public Task HandleAsync(AuthorizationHandlerContext context)
     {
@@ -202,6 +248,10 @@ public sealed class SafeguardMaxAgeRequirement(TimeSpan maxAge) : SafeguardRequi
 
     /// <inheritdoc />
     public override string ErrorCode => SafeguardErrorCodes.ResourceAuthenticationTooOld;
+
+    /// <summary>Whether the verified token's <c>auth_time</c> is no older than <see cref="MaxAge"/> at <paramref name="now"/> (a token without one fails).</summary>
+    internal bool IsMetBy(ValidatedAccessToken token, DateTimeOffset now) =>
+        token.AuthenticationTime is { } authTime && now - authTime <= MaxAge;
 
     /// <inheritdoc />
     public Task HandleAsync(AuthorizationHandlerContext context)

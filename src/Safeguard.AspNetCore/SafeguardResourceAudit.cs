@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -166,6 +167,105 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
     public bool RecordBuffered(AuditEvent auditEvent, AuditPriority priority = AuditPriority.Normal) =>
         !_lagging && Writer.IsHealthy && Writer.TryAppend(auditEvent, priority);
 
+    /// <summary>
+    /// Serves an allowed request under its audit mode. <see cref="SafeguardAuditMode.Durable"/>: <paramref name="next"/>
+    /// runs only once the decision is committed, and a small follow-up event (Buffered) records its status and
+    /// duration. <see cref="SafeguardAuditMode.Buffered"/>: it runs at once and one event with its status and duration
+    /// is queued when it ends. When the trail cannot take the event the answer is 503 and <paramref name="next"/> is not
+    /// run.
+    /// </summary>
+    /// <param name="next">The endpoint (or the proxy's forwarding).</param>
+    /// <param name="context">The request, its verified token in <see cref="SafeguardTokenFeature"/>.</param>
+    /// <param name="mode">How its event is written.</param>
+    /// <returns>A task that completes when the request is served or refused.</returns>
+    internal async Task AllowAsync(RequestDelegate next, HttpContext context, SafeguardAuditMode mode)
+    {
+        var decision = SafeguardResourceAccess.Create(context, AuditEventType.PhiAccessAllowed, AuditOutcome.Success, null, null, Chain, _time.GetUtcNow());
+        if (mode == SafeguardAuditMode.Durable)
+        {
+            // Should the decision be committed after the wait gave up, a completion after it says the request was refused.
+            var outcome = await RecordDurableAsync(
+                decision, () => Completion(decision, 503, 0) with { Reason = SafeguardErrorCodes.AuditStoreUnavailable }, context.RequestAborted).ConfigureAwait(false);
+            if (outcome != DurableOutcome.Committed)
+            {
+                await SafeguardChallenges.UnavailableAsync(context).ConfigureAwait(false);
+                return;
+            }
+        }
+        else if (!CanTakeBuffered)
+        {
+            await SafeguardChallenges.UnavailableAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var started = _time.GetTimestamp();
+        var status = 500;
+        try
+        {
+            await next(context).ConfigureAwait(false);
+            status = context.Response.StatusCode;
+        }
+        finally
+        {
+            var duration = (long)_time.GetElapsedTime(started).TotalMilliseconds;
+            var completion = mode == SafeguardAuditMode.Durable
+                ? Completion(decision, status, duration)
+                : decision with { HttpStatus = status, DurationMs = duration };
+            if (!RecordBuffered(completion))
+            {
+                CountLost();
+                LogCompletionLost(_logger, mode, status);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records a refusal with its precise reason. A refusal of a request without a verified token goes through
+    /// <see cref="Refusals"/> (anyone can send those: the first of a kind per window is an event, the rest a summary).
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="reason">The <c>SGxxxx</c> reason.</param>
+    /// <param name="status">The status the answer carries.</param>
+    /// <returns>True to answer the refusal; false when the trail could not take it and 503 was answered instead.</returns>
+    internal async ValueTask<bool> DenyAsync(HttpContext context, string? reason, int status)
+    {
+        var denied = SafeguardResourceAccess.Create(context, AuditEventType.PhiAccessDenied, AuditOutcome.Denied, reason, status, Chain, _time.GetUtcNow());
+        if (context.Features.Get<SafeguardTokenFeature>() is null)
+        {
+            Refusals.Record(denied, ReasonCode(reason));
+            return true;
+        }
+
+        if (RecordBuffered(denied))
+        {
+            return true;
+        }
+
+        await SafeguardChallenges.UnavailableAsync(context).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>The small follow-up of a Durable decision: the decision it completes (its correlation id) holds who and what.</summary>
+    private AuditEvent Completion(AuditEvent decision, int status, long duration)
+    {
+        var now = _time.GetUtcNow();
+        return new AuditEvent
+        {
+            EventId = AuditEventIds.New(now),
+            Time = now,
+            Type = AuditEventType.PhiAccessCompleted,
+            Outcome = status < 400 ? AuditOutcome.Success : AuditOutcome.Error,
+            NodeId = decision.NodeId,
+            CorrelationId = decision.EventId,
+            HttpStatus = status,
+            DurationMs = duration,
+        };
+    }
+
+    /// <summary>The SGxxxx code a reason starts with, or the whole reason.</summary>
+    private static string ReasonCode(string? reason) =>
+        reason is null ? string.Empty : reason.IndexOf(' ', StringComparison.Ordinal) is > 0 and var space ? reason[..space] : reason;
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -202,6 +302,9 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
             LogLagging(_logger, Writer.QueuedEvents, _options.BufferedCommitBound);
         }
     }
+
+    [LoggerMessage(EventId = LogEvents.ResourceAuditEventLost, Level = LogLevel.Error, Message = "The audit event of a completed {Mode} request (status {Status}) could not be queued: the trail stopped taking events while it ran.")]
+    private static partial void LogCompletionLost(ILogger logger, SafeguardAuditMode mode, int status);
 
     [LoggerMessage(EventId = LogEvents.ResourceAuditUnavailable, Level = LogLevel.Error, Message = "The resource audit trail cannot take an event ({Code}); the request is refused with 503.")]
     private static partial void LogUnavailable(ILogger logger, string code);

@@ -79,6 +79,9 @@ public static class LogEvents
     /// <summary>A completed resource request's audit event could not be queued (the trail stopped taking events while it ran).</summary>
     public const int ResourceAuditEventLost = 7011;
 
+    /// <summary>The gateway refused a request (its token, or a route requirement); the reason code is in the audit trail too.</summary>
+    public const int GatewayRequestRefused = 7012;
+
     /// <summary>A resource cannot follow its authority's revocation feed (retrying).</summary>
     public const int RevocationFeedUnreachable = 7009;
 

@@ -11,15 +11,14 @@ using Yarp.ReverseProxy.Transforms;
 namespace Safeguard.Gateway;
 
 /// <summary>
-/// Builds the gateway: Kestrel on TLS only (Safeguard's TLS policy), <c>AddSafeguardJwt</c> against the authority, one
-/// authorization policy per route from its scopes, roles, acr, sign-in age and DPoP requirement, the resource audit
-/// trail (an event for every request, Durable or Buffered, 503 when it cannot take one), and YARP routes and clusters
-/// from <see cref="GatewayOptions"/> with the header rules of <see cref="GatewayHeaders"/>.
+/// Builds the gateway: Kestrel on TLS only (Safeguard's TLS policy), <c>AddSafeguardJwt</c>'s token check against the
+/// authority, each route's scopes, roles, acr, sign-in age and DPoP requirement checked by <see cref="GatewayAccess"/>
+/// at the head of YARP's proxy pipeline, the resource audit trail (an event for every request, Durable or Buffered, 503
+/// when it cannot take one), and YARP routes and clusters from <see cref="GatewayOptions"/> with the header rules of
+/// <see cref="GatewayHeaders"/>.
 /// </summary>
 public static class SafeguardGateway
 {
-    private const string PolicyPrefix = "safeguard-route-";
-
     /// <summary>Builds the gateway from configuration (its <c>Gateway</c> section); options are validated before anything listens.</summary>
     /// <param name="configuration">The configuration (gateway.json, environment, command line).</param>
     /// <param name="configure">Changes the builder before it is built (tests, hosts that add logging), or null.</param>
@@ -42,6 +41,15 @@ public static class SafeguardGateway
         // Per-request lines belong in the audit trail, not the operational log (unless Logging:LogLevel says otherwise).
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Safeguard.AspNetCore.SafeguardJwtHandler", LogLevel.Warning);
+        builder.Logging.AddFilter("Safeguard.Gateway.GatewayAccess", LogLevel.Warning);
+
+        // Hosting's own category only logs per-request lines (filtered above), yet while it is enabled at all every
+        // request gets an Activity for its log scope and the forwarded request a child Activity with trace headers.
+        if (configuration["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] is null)
+        {
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
+
         builder.Services.AddSingleton(Options.Create(options));
         var folder = SafeguardDataFolder.At(options.DataPath).EnsureCreated();
         var host = new Uri(options.Listen[0]).Host is "0.0.0.0" or "[::]" or "*" or "+" ? "localhost" : new Uri(options.Listen[0]).Host;
@@ -61,7 +69,11 @@ public static class SafeguardGateway
             }
         });
 
-        builder.Services.AddAuthentication(SafeguardJwtDefaults.AuthenticationScheme).AddSafeguardJwt(jwt =>
+        // The Safeguard JWT scheme's services (the authority's keys, validator, DPoP state and revocation feed, its options
+        // validated at start) without the authentication and authorization middleware: the access step (GatewayAccess)
+        // runs the same token check. Registering AddAuthentication would make WebApplication add that middleware too.
+        builder.Services.AddSafeguardJwtServices(SafeguardJwtDefaults.AuthenticationScheme);
+        builder.Services.Configure<SafeguardJwtOptions>(SafeguardJwtDefaults.AuthenticationScheme, jwt =>
         {
             jwt.Authority = options.Authority;
             jwt.Audience = options.Audience;
@@ -78,34 +90,6 @@ public static class SafeguardGateway
                 };
             }
         });
-
-        var authorization = builder.Services.AddAuthorizationBuilder();
-        foreach (var (id, route) in options.Routes)
-        {
-            authorization.AddPolicy(PolicyPrefix + id, policy =>
-            {
-                policy.AddAuthenticationSchemes(SafeguardJwtDefaults.AuthenticationScheme).RequireScopes([.. route.Scopes]);
-                if (route.Roles.Count > 0)
-                {
-                    policy.RequireSafeguardRole([.. route.Roles]);
-                }
-
-                if (route.Acr.Count > 0)
-                {
-                    policy.RequireAcr([.. route.Acr]);
-                }
-
-                if (route.MaxAge is { } age)
-                {
-                    policy.RequireAuthenticatedWithin(age);
-                }
-
-                if (route.RequireDpop)
-                {
-                    policy.RequireDpopBoundToken();
-                }
-            });
-        }
 
         builder.Services.AddSafeguardAudit(audit =>
         {
@@ -144,11 +128,10 @@ public static class SafeguardGateway
             });
         builder.Services.AddHealthChecks().AddSafeguardJwt("ready");
         builder.Services.AddSingleton<IForwarderHttpClientFactory>(sp => new PinnedForwarderHttpClientFactory(options));
+        builder.Services.AddSingleton<GatewayAccess>();
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
 
         // The gateway's own health: live, and ready while its revocation feed is current (never proxied).
         app.MapHealthChecks("/.safeguard/healthz", new HealthCheckOptions { Predicate = _ => false });
@@ -158,18 +141,27 @@ public static class SafeguardGateway
             app.MapGet(GatewayIdentityAssertion.JwksPath, () => Results.Text(assertions.Jwks, "application/jwk-set+json"));
         }
 
-        app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
+        // The access step comes first in the proxy pipeline: nothing reaches load balancing or forwarding without it.
+        var access = app.Services.GetRequiredService<GatewayAccess>();
+        app.MapReverseProxy(pipeline =>
         {
-            if (options.Routes.TryGetValue(route.RouteId, out var configured))
-            {
-                endpoint.WithMetadata(new SafeguardAuditAttribute
+            pipeline.Use(access.InvokeAsync);
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.UsePassiveHealthChecks();
+        }).ConfigureEndpoints((endpoint, route) =>
+        {
+            var configured = options.Routes[route.RouteId];
+            var mode = configured.Audit ?? options.Audit.DefaultMode;
+            endpoint.WithMetadata(
+                new GatewayRouteAccess(new SafeguardRouteRequirements([.. configured.Scopes], [.. configured.Roles], [.. configured.Acr], configured.MaxAge, configured.RequireDpop), mode),
+                new SafeguardAuditAttribute
                 {
-                    Mode = configured.Audit ?? options.Audit.DefaultMode,
+                    Mode = mode,
                     Fhir = configured.Fhir,
                     FhirBase = configured.FhirBase,
                     Patient = configured.Patient is { } patient ? GatewayOptionsValidator.ParsePatient(patient) : null,
                 });
-            }
         });
         return app;
     }
@@ -181,7 +173,6 @@ public static class SafeguardGateway
             RouteId = pair.Key,
             ClusterId = pair.Value.Cluster,
             Order = pair.Value.Order,
-            AuthorizationPolicy = PolicyPrefix + pair.Key,
             Match = new RouteMatch { Path = pair.Value.Path, Methods = pair.Value.Methods.Count > 0 ? [.. pair.Value.Methods] : null },
         }),
     ];

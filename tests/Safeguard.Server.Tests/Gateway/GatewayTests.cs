@@ -224,6 +224,10 @@ public sealed class GatewayTests : IAsyncLifetime
 
         // The gateway's own endpoints are not proxied and need no token.
         Assert.Equal(HttpStatusCode.OK, (await _gateway.SendAsync(HttpMethod.Get, "/.safeguard/healthz", null, null)).StatusCode);
+
+        // Its access step does the checking alone: with authentication services registered, WebApplication would add
+        // the authentication middleware too, and a token would be checked (and a DPoP proof consumed) twice.
+        Assert.Null(_gateway.App.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>());
     }
 
     [Fact]
