@@ -186,6 +186,9 @@ internal static class SafeguardTokenCheck
             return false;
         }
 
+        // Buffered (64 KiB at most, in memory) and rewound, so the endpoint, or the gateway's upstream, still receives
+        // every byte: reading the form alone consumes the body.
+        request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: 64 * 1024);
         try
         {
             return (await request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false)).ContainsKey("access_token");
@@ -193,6 +196,10 @@ internal static class SafeguardTokenCheck
         catch (InvalidDataException)
         {
             return false; // not a form after all: the endpoint deals with it
+        }
+        finally
+        {
+            request.Body.Position = 0;
         }
     }
 

@@ -193,6 +193,30 @@ public sealed class GatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFormPost_ReachesTheUpstreamWhole_AfterTheGatewayLookedForATokenInIt()
+    {
+        // FHIR search by POST is a url-encoded form: the gateway reads it to refuse a token in the body (RFC 6750
+        // section 2.2) and must still forward every byte of it.
+        const string Form = "name=smith&birthdate=ge1970-01-01&_count=10";
+        using var message = new HttpRequestMessage(HttpMethod.Post, "/fhir/Patient/_search") { Content = new StringContent(Form, Encoding.UTF8, "application/x-www-form-urlencoded") };
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync("patient.read"));
+        var response = await _gateway.Http.SendAsync(message);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Form, Assert.Single(_gateway.UpstreamBodies));
+        var allowed = (await _gateway.EventuallyAsync(e => e.Type == AuditEventType.PhiAccessAllowed, 1)).Single(e => e.Type == AuditEventType.PhiAccessAllowed);
+        Assert.Equal(("Patient", AuditAction.Search), (allowed.ResourceType, allowed.Action));
+
+        // A token in the form is still refused, and nothing is forwarded.
+        using var smuggled = new HttpRequestMessage(HttpMethod.Post, "/fhir/Patient/_search")
+        {
+            Content = new StringContent("access_token=" + await TokenAsync("patient.read"), Encoding.UTF8, "application/x-www-form-urlencoded"),
+        };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _gateway.Http.SendAsync(smuggled)).StatusCode);
+        Assert.Equal(1, _gateway.Reached);
+    }
+
+    [Fact]
     public async Task EachRefusal_HasItsOwnAnswer_AndAuditReason_AndIsNeverForwarded()
     {
         var token = await TokenAsync("patient.read");

@@ -47,6 +47,9 @@ internal sealed class RunningGateway : IAsyncDisposable
     /// <summary>The headers of each request that reached the upstream, in order.</summary>
     public ConcurrentQueue<Dictionary<string, string>> UpstreamRequests { get; } = new();
 
+    /// <summary>The body of each request the upstream received, in order.</summary>
+    public ConcurrentQueue<string> UpstreamBodies { get; } = new();
+
     /// <summary>The upstream's certificate when it serves https (its SHA-256, for a cluster pin).</summary>
     public string? UpstreamCertificateSha256 { get; private set; }
 
@@ -73,7 +76,8 @@ internal sealed class RunningGateway : IAsyncDisposable
         var upstream = upstreamBuilder.Build();
         upstream.Run(async context =>
         {
-            created!.UpstreamRequests.Enqueue(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
+            created!.UpstreamBodies.Enqueue(await new StreamReader(context.Request.Body).ReadToEndAsync());
+            created.UpstreamRequests.Enqueue(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
             context.Response.StatusCode = context.Request.Path.StartsWithSegments("/fhir/teapot", StringComparison.Ordinal) ? 418 : 200;
             await context.Response.WriteAsync("upstream:" + context.Request.Path);
         });
