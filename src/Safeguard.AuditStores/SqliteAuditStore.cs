@@ -71,6 +71,7 @@ public sealed class SqliteAuditStore : IAuditStore, IDisposable
     /// <param name="path">The database file.</param>
     public SqliteAuditStore(string path)
     {
+        SqliteLibrary.EnsureConfigured();
         ArgumentException.ThrowIfNullOrEmpty(path);
         _path = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));

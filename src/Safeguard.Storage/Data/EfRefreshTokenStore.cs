@@ -267,6 +267,28 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
     public async Task<RefreshTokenUse?> FindForUseAsync(string tokenHash, CancellationToken cancellationToken)
     {
         // One statement, one read transaction: a refresh reads nothing else (see SafeguardDatabase.OpenConnectionAsync).
+        // On SQLite the statement stays prepared on a kept connection: parsing the join cost more than running it.
+        if (database.PreparedConnections is { } prepared)
+        {
+            var lease = prepared.Rent();
+            RefreshTokenUse? found;
+            try
+            {
+                var command = lease.Command(FindForUseSql, "hash");
+                command.Parameters[0].Value = tokenHash;
+                using var reader = command.ExecuteReader();
+                found = reader.Read() ? ReadUse(reader, tokenHash) : null;
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+
+            prepared.Return(lease);
+            return found;
+        }
+
         var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -274,26 +296,27 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                var token = ToToken(new RefreshTokenEntity
-                {
-                    TokenHash = tokenHash,
-                    Payload = reader.GetString(0),
-                    UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
-                    RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                });
-                const int session = 3;
-                const int user = session + 14;
-                return new RefreshTokenUse(
-                    token,
-                    reader.IsDBNull(session) ? null : EfSessionStore.Read(reader, session),
-                    reader.IsDBNull(user) ? null : EfUserStore.Read(reader, user));
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadUse(reader, tokenHash) : null;
             }
         }
+    }
+
+    /// <summary>The token, its session and the session's user from the current row of <see cref="FindForUseSql"/>.</summary>
+    private static RefreshTokenUse ReadUse(DbDataReader reader, string tokenHash)
+    {
+        var token = ToToken(new RefreshTokenEntity
+        {
+            TokenHash = tokenHash,
+            Payload = reader.GetString(0),
+            UsedAt = reader.IsDBNull(1) ? null : reader.GetInt64(1),
+            RevokedAt = reader.IsDBNull(2) ? null : reader.GetInt64(2),
+        });
+        const int session = 3;
+        const int user = session + 14;
+        return new RefreshTokenUse(
+            token,
+            reader.IsDBNull(session) ? null : EfSessionStore.Read(reader, session),
+            reader.IsDBNull(user) ? null : EfUserStore.Read(reader, user));
     }
 
     private static readonly string FindForUseSql =

@@ -18,6 +18,7 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
 {
     private readonly DbContextOptions _contextOptions;
     private readonly NpgsqlDataSource? _dataSource;
+    private readonly SqlitePreparedConnections? _prepared;
 
     private SafeguardDatabase(DatabaseOptions options, string connectionString, string? auditPath)
     {
@@ -37,6 +38,7 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
                 .UseSqlite(connectionString)
                 .AddInterceptors(SqlitePragmas.Instance)
                 .Options;
+            _prepared = new SqlitePreparedConnections(connectionString, SqlitePragmas.Apply, keep: Math.Max(4, 2 * Environment.ProcessorCount));
         }
     }
 
@@ -79,6 +81,7 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
         }
 
         folder.EnsureCreated();
+        SqliteLibrary.EnsureConfigured();
         var builder = new SqliteConnectionStringBuilder(options.ConnectionString ?? string.Empty);
         var auditPath = folder.AuditDatabase;
         if (string.IsNullOrEmpty(builder.DataSource))
@@ -292,7 +295,14 @@ public sealed class SafeguardDatabase : IStateStore, ILeaderLock, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _dataSource?.Dispose();
+    public void Dispose()
+    {
+        _dataSource?.Dispose();
+        _prepared?.Dispose();
+    }
+
+    /// <summary>SQLite only: open connections whose commands stay prepared, for a statement run on every request; null on PostgreSQL.</summary>
+    internal SqlitePreparedConnections? PreparedConnections => _prepared;
 
     /// <summary>
     /// The advisory lock number of a name: key rotation keeps the number it has always had ("SGKEYS"), so nodes of
