@@ -94,6 +94,18 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
     private async Task CommitAsync(List<Rotation> batch, bool retry)
     {
         var results = new bool[batch.Count];
+        if (database.PreparedConnections is { } prepared)
+        {
+            // SQLite: on a kept connection whose three statements stay prepared from batch to batch.
+            await CommitOnSqliteAsync(prepared, batch, retry, results).ConfigureAwait(false);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Done.TrySetResult(results[i]);
+            }
+
+            return;
+        }
+
         var connection = await database.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -104,44 +116,15 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
                 {
                     // PostgreSQL: each rotation is one statement, and the whole batch one round trip.
                     await RotateInOneRoundTripAsync(postgres, (NpgsqlTransaction)transaction, batch, results).ConfigureAwait(false);
-                    await transaction.CommitAsync().ConfigureAwait(false);
-                    for (var i = 0; i < batch.Count; i++)
-                    {
-                        batch[i].Done.TrySetResult(results[i]);
-                    }
-
-                    return;
                 }
-
-                // Three statements per rotation, each parsed once per batch (parsing costs more than running them).
-                using var markUsed = Prepared(connection, transaction, "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL", "at", "hash");
-                using var touch = Prepared(connection, transaction, "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at", "at", "id");
-                using var insert = Prepared(connection, transaction, InsertSql, "hash", "family", "session", "payload", "expires");
-                for (var i = 0; i < batch.Count; i++)
+                else
                 {
-                    var rotation = batch[i];
-                    if (retry && rotation.Next is { } stored)
-                    {
-                        using var exists = SafeguardDatabase.Command(connection, "SELECT 1 FROM refresh_tokens WHERE token_hash = @hash", ("hash", stored.TokenHash));
-                        exists.Transaction = transaction;
-                        if (await exists.ExecuteScalarAsync().ConfigureAwait(false) is not null)
-                        {
-                            results[i] = true;
-                            continue;
-                        }
-                    }
-
-                    results[i] = await ExecuteAsync(markUsed, rotation.At, rotation.UsedHash).ConfigureAwait(false) == 1;
-                    if (!results[i])
-                    {
-                        continue;
-                    }
-
-                    await ExecuteAsync(touch, rotation.At, rotation.SessionId).ConfigureAwait(false);
-                    if (rotation.Next is { } next)
-                    {
-                        await ExecuteAsync(insert, next.TokenHash, next.FamilyId, next.SessionId, next.Payload, next.ExpiresAt).ConfigureAwait(false);
-                    }
+                    // Three statements per rotation, each parsed once per batch.
+                    using var markUsed = Prepared(connection, transaction, MarkUsedSql, "at", "hash");
+                    using var touch = Prepared(connection, transaction, TouchSql, "at", "id");
+                    using var insert = Prepared(connection, transaction, InsertSql, "hash", "family", "session", "payload", "expires");
+                    using var exists = Prepared(connection, transaction, ExistsSql, "hash");
+                    await RotateEachAsync(batch, retry, results, markUsed, touch, insert, exists).ConfigureAwait(false);
                 }
 
                 await transaction.CommitAsync().ConfigureAwait(false);
@@ -153,6 +136,71 @@ public sealed class EfRefreshTokenStore : IRefreshTokenStore, IAsyncDisposable
             batch[i].Done.TrySetResult(results[i]);
         }
     }
+
+    /// <summary>The batch in one transaction on a kept SQLite connection; the connection is closed, not kept, after a failure.</summary>
+    private static async Task CommitOnSqliteAsync(SqlitePreparedConnections prepared, List<Rotation> batch, bool retry, bool[] results)
+    {
+        var lease = prepared.Rent();
+        try
+        {
+            var transaction = lease.Connection.BeginTransaction();
+            await using (transaction.ConfigureAwait(false))
+            {
+                var markUsed = lease.Command(MarkUsedSql, "at", "hash");
+                var touch = lease.Command(TouchSql, "at", "id");
+                var insert = lease.Command(InsertSql, "hash", "family", "session", "payload", "expires");
+                var exists = lease.Command(ExistsSql, "hash");
+                markUsed.Transaction = touch.Transaction = insert.Transaction = exists.Transaction = transaction;
+                await RotateEachAsync(batch, retry, results, markUsed, touch, insert, exists).ConfigureAwait(false);
+                await transaction.CommitAsync().ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+
+        prepared.Return(lease);
+    }
+
+    /// <summary>
+    /// Each rotation of the batch, inside the caller's transaction: mark the old token used (only if unused and
+    /// unrevoked), then touch its session and store the new token only if that happened. On a
+    /// <paramref name="retry"/>, a rotation whose new token is already stored did commit before and counts as done.
+    /// </summary>
+    private static async Task RotateEachAsync(List<Rotation> batch, bool retry, bool[] results, DbCommand markUsed, DbCommand touch, DbCommand insert, DbCommand exists)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var rotation = batch[i];
+            if (retry && rotation.Next is { } stored)
+            {
+                exists.Parameters[0].Value = stored.TokenHash;
+                if (await exists.ExecuteScalarAsync().ConfigureAwait(false) is not null)
+                {
+                    results[i] = true;
+                    continue;
+                }
+            }
+
+            results[i] = await ExecuteAsync(markUsed, rotation.At, rotation.UsedHash).ConfigureAwait(false) == 1;
+            if (!results[i])
+            {
+                continue;
+            }
+
+            await ExecuteAsync(touch, rotation.At, rotation.SessionId).ConfigureAwait(false);
+            if (rotation.Next is { } next)
+            {
+                await ExecuteAsync(insert, next.TokenHash, next.FamilyId, next.SessionId, next.Payload, next.ExpiresAt).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const string MarkUsedSql = "UPDATE refresh_tokens SET used_at = @at WHERE token_hash = @hash AND used_at IS NULL AND revoked_at IS NULL";
+    private const string TouchSql = "UPDATE sessions SET last_seen_at = @at WHERE id = @id AND ended_at IS NULL AND last_seen_at < @at";
+    private const string ExistsSql = "SELECT 1 FROM refresh_tokens WHERE token_hash = @hash";
 
     /// <summary>
     /// The rotations of a batch as one <see cref="NpgsqlBatch"/>: per rotation one statement whose data-modifying CTEs

@@ -73,6 +73,9 @@ internal sealed class SqlitePreparedConnections(string connectionString, Action<
     {
         private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
+        /// <summary>The connection (for a transaction: set each command's <c>Transaction</c> to it).</summary>
+        public SqliteConnection Connection => connection;
+
         /// <summary>The command for <paramref name="sql"/>, its parameters named <paramref name="parameters"/> in order (set their values before running it).</summary>
         /// <param name="sql">The statement.</param>
         /// <param name="parameters">Its parameter names, without the <c>@</c>.</param>
