@@ -13,7 +13,8 @@ namespace Safeguard.Storage.Data;
 /// </summary>
 internal sealed class SqlitePreparedConnections(string connectionString, Action<SqliteConnection> configure, int keep) : IDisposable
 {
-    private readonly ConcurrentBag<Lease> _idle = [];
+    private readonly ConcurrentStack<Lease> _idle = new();
+    private int _idleCount;
     private volatile bool _disposed;
 
     /// <summary>An idle connection, or a new one.</summary>
@@ -21,8 +22,9 @@ internal sealed class SqlitePreparedConnections(string connectionString, Action<
     public Lease Rent()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_idle.TryTake(out var lease))
+        if (_idle.TryPop(out var lease))
         {
+            Interlocked.Decrement(ref _idleCount);
             return lease;
         }
 
@@ -44,14 +46,20 @@ internal sealed class SqlitePreparedConnections(string connectionString, Action<
     /// <param name="lease">The lease.</param>
     public void Return(Lease lease)
     {
-        if (_disposed || _idle.Count >= keep)
+        // A counter, not the collection's Count: this runs on every request.
+        if (_disposed || Interlocked.Increment(ref _idleCount) > keep)
         {
+            if (!_disposed)
+            {
+                Interlocked.Decrement(ref _idleCount);
+            }
+
             lease.Dispose();
             return;
         }
 
-        _idle.Add(lease);
-        if (_disposed && _idle.TryTake(out var late))
+        _idle.Push(lease);
+        if (_disposed && _idle.TryPop(out var late))
         {
             late.Dispose();
         }
@@ -61,7 +69,7 @@ internal sealed class SqlitePreparedConnections(string connectionString, Action<
     public void Dispose()
     {
         _disposed = true;
-        while (_idle.TryTake(out var lease))
+        while (_idle.TryPop(out var lease))
         {
             lease.Dispose();
         }
