@@ -51,12 +51,21 @@ public sealed partial class SafeguardResourceAudit : IHostedService, IAsyncDispo
         {
             ChainId = _options.ChainId ?? folder.DefaultAuditChain(),
             QueueCapacity = _options.QueueCapacity,
+            UnawaitedCommitDelay = UnawaitedCommitDelayFor(_options.BufferedCommitBound),
             CheckpointDirectory = _options.CheckpointDirectory,
         };
         _sink = CheckpointDestinations.Of(auditOptions, folder).CreateSink();
         Writer = new AuditWriter(_store, _keys, _sink, Options.Create(auditOptions), time, loggers.CreateLogger<AuditWriter>());
         Refusals = new RefusalAggregator(Writer, _options.RefusalSummaryWindow, time, loggers.CreateLogger<RefusalAggregator>());
     }
+
+    /// <summary>
+    /// How long the writer holds Buffered events for one commit to cover more of them: a fiftieth of the Buffered bound,
+    /// at most 20 ms, so a busy trail commits about fifty times a second instead of once per fsync, and a kill loses at
+    /// most that much more. Durable decisions (awaited) are never held.
+    /// </summary>
+    internal static TimeSpan UnawaitedCommitDelayFor(TimeSpan bufferedCommitBound) =>
+        bufferedCommitBound / 50 < TimeSpan.FromMilliseconds(20) ? bufferedCommitBound / 50 : TimeSpan.FromMilliseconds(20);
 
     /// <summary>Refusals of requests without a verified token: one event per kind and window, the rest summarised.</summary>
     public RefusalAggregator Refusals { get; }

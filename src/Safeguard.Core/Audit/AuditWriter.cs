@@ -42,6 +42,12 @@ public sealed partial class AuditWriter : IAsyncDisposable
     private Head _committedHead;
     private int _epoch;
 
+    // Events someone awaits that are queued and not yet drained. While there are none, a commit may wait for more
+    // (UnawaitedCommitDelay); the first awaited event ends the wait through _holdWake.
+    private int _awaitedQueued;
+    private TaskCompletionSource? _holdWake;
+    private long _lastSealStarted;
+
     private int _consecutiveFailures;
     private volatile bool _healthy = true;
     private volatile bool _running;
@@ -197,7 +203,18 @@ public sealed partial class AuditWriter : IAsyncDisposable
         }
 
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Pending(auditEvent, done), throwWhenRefused: true);
+        Interlocked.Increment(ref _awaitedQueued);
+        try
+        {
+            Enqueue(new Pending(auditEvent, done), throwWhenRefused: true);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _awaitedQueued);
+            throw;
+        }
+
+        Volatile.Read(ref _holdWake)?.TrySetResult();
         return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -258,6 +275,7 @@ public sealed partial class AuditWriter : IAsyncDisposable
 
         _running = false;
         _queue.Writer.TryComplete();
+        Volatile.Read(ref _holdWake)?.TrySetResult();
         if (_sealing is not null)
         {
             await _sealing.ConfigureAwait(false);
@@ -358,6 +376,8 @@ public sealed partial class AuditWriter : IAsyncDisposable
                 // then goes into the next single batch (one transaction, one fsync), instead of the first arrival
                 // being sealed alone into a batch of one while the rest waits for a third commit.
                 await _sealed.Writer.WaitToWriteAsync().ConfigureAwait(false);
+                await HoldUnawaitedAsync(reader).ConfigureAwait(false);
+                _lastSealStarted = _time.GetTimestamp();
                 var batch = Drain(reader);
                 if (batch.Count > 0 || CheckpointDue())
                 {
@@ -424,12 +444,50 @@ public sealed partial class AuditWriter : IAsyncDisposable
             batch.Add(retried);
         }
 
+        var awaited = 0;
         while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var pending))
         {
             batch.Add(pending);
+            awaited += pending.Done is null ? 0 : 1;
         }
 
+        Interlocked.Add(ref _awaitedQueued, -awaited);
         return batch;
+    }
+
+    /// <summary>
+    /// While only events nobody awaits are queued, waits until <see cref="AuditOptions.UnawaitedCommitDelay"/> after the
+    /// previous batch was taken, so that one commit takes what arrives meanwhile. An awaited event or a stop ends the wait
+    /// at once; events put back for retry, or a batch already full, are not held.
+    /// </summary>
+    private async Task HoldUnawaitedAsync(ChannelReader<Pending> reader)
+    {
+        var hold = _options.UnawaitedCommitDelay - _time.GetElapsedTime(_lastSealStarted);
+        if (_options.UnawaitedCommitDelay <= TimeSpan.Zero || hold <= TimeSpan.Zero || !_retry.IsEmpty)
+        {
+            return;
+        }
+
+        var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A full fence: the check below must not be read before the wake is visible to AppendAsync.
+        Interlocked.Exchange(ref _holdWake, wake);
+        try
+        {
+            // Checked after the wake is published, so an awaited event enqueued meanwhile is never held.
+            if (Volatile.Read(ref _awaitedQueued) == 0 && _running && reader.Count < _options.MaxBatchSize)
+            {
+                using var timer = new CancellationTokenSource();
+                var delay = Task.Delay(hold, _time, timer.Token);
+                if (await Task.WhenAny(wake.Task, delay).ConfigureAwait(false) != delay)
+                {
+                    await timer.CancelAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _holdWake, null);
+        }
     }
 
     private async Task WaitForCommitsAsync()

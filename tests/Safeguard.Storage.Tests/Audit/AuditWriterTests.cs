@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Safeguard.Audit;
 
 namespace Safeguard.Storage.Tests.Audit;
@@ -258,6 +259,93 @@ public sealed class AuditWriterTests
         using var parsed = System.Text.Json.JsonDocument.Parse(text);
         var names = parsed.RootElement.EnumerateObject().Select(p => p.Name).ToList();
         Assert.Equal(names.Order(StringComparer.Ordinal), names);
+    }
+
+    [Fact]
+    public async Task UnawaitedEvents_AreHeldForOneCommit_UntilTheDelayAfterThePreviousOne()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        await using var writer = HoldingWriter(trail, time, TimeSpan.FromMilliseconds(100));
+        await writer.StartAsync(CancellationToken.None);
+        Assert.Equal(1, await writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None));
+
+        for (var i = 2; i <= 6; i++)
+        {
+            Assert.True(writer.TryAppend(AuditTrailFixture.Event(i)));
+        }
+
+        // The clock stands still: nothing is committed however long this waits.
+        await Task.Delay(300);
+        Assert.Equal(1, await HeadAsync(trail));
+
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        await WaitForHeadAsync(trail, 6);
+        Assert.Equal(0, writer.QueuedEvents);
+    }
+
+    [Fact]
+    public async Task AnAwaitedEvent_IsNeverHeld_AndTakesTheHeldOnesWithIt()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        await using var writer = HoldingWriter(trail, time, TimeSpan.FromSeconds(1));
+        await writer.StartAsync(CancellationToken.None);
+        await writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        Assert.True(writer.TryAppend(AuditTrailFixture.Event(2)));
+        Assert.True(writer.TryAppend(AuditTrailFixture.Event(3)));
+        await Task.Delay(200);
+        Assert.Equal(1, await HeadAsync(trail));
+
+        // With the clock still stopped, an awaited event is committed at once, the held ones before it.
+        var sequence = await writer.AppendAsync(AuditTrailFixture.Event(4), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(4, sequence);
+        Assert.Equal(4, await HeadAsync(trail));
+    }
+
+    [Fact]
+    public async Task Stop_CommitsHeldEvents_WithoutWaitingOutTheDelay()
+    {
+        await using var trail = await AuditTrailFixture.StartAsync(checkpointEvery: 1000);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        var writer = HoldingWriter(trail, time, TimeSpan.FromSeconds(1));
+        await writer.StartAsync(CancellationToken.None);
+        await writer.AppendAsync(AuditTrailFixture.Event(1), CancellationToken.None);
+        Assert.True(writer.TryAppend(AuditTrailFixture.Event(2)));
+        Assert.True(writer.TryAppend(AuditTrailFixture.Event(3)));
+
+        await writer.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(4, await HeadAsync(trail)); // 1-3 and the final checkpoint's marker
+        Assert.True((await trail.VerifyAsync()).IsIntact);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1001)]
+    public void UnawaitedCommitDelay_OutsideZeroToOneSecond_IsRefused(int milliseconds)
+    {
+        var result = new AuditOptionsValidator().Validate(null, new AuditOptions { ChainId = "node-a", UnawaitedCommitDelay = TimeSpan.FromMilliseconds(milliseconds) });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Safeguard:Audit:UnawaitedCommitDelay", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    private static AuditWriter HoldingWriter(AuditTrailFixture trail, TimeProvider time, TimeSpan delay) =>
+        new(trail.Store, trail.Keys, trail.Sink, Options.Create(new AuditOptions { ChainId = "node-h", CheckpointEveryEvents = 1000, UnawaitedCommitDelay = delay }),
+            time, NullLogger<AuditWriter>.Instance);
+
+    private static async Task<long> HeadAsync(AuditTrailFixture trail) =>
+        (await trail.Store.GetHeadAsync("node-h", CancellationToken.None))?.Sequence ?? 0;
+
+    private static async Task WaitForHeadAsync(AuditTrailFixture trail, long sequence)
+    {
+        for (var i = 0; i < 300 && await HeadAsync(trail) < sequence; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(sequence, await HeadAsync(trail));
     }
 
     private static string[] DirectoryCheckpointLines(AuditTrailFixture trail) =>
