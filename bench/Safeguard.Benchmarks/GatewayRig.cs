@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Safeguard.Keys;
 
@@ -129,7 +130,9 @@ internal static class GatewayRig
         await File.WriteAllTextAsync(Path.Combine(output, "rig.env"),
             $"UPSTREAM={upstream.Urls.Single()}\nAUTHORITY={issuer}\nAUTHORITY_SHA256={sha}\n").ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(output, "rig.url"), issuer).ConfigureAwait(false);
-        await Task.Delay(Timeout.Infinite).ConfigureAwait(false);
+
+        // Until SIGTERM (or Ctrl+C): the hosts take the signal, so a bare wait would keep the process alive after it.
+        await upstream.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
     }
 
@@ -169,7 +172,7 @@ internal static class GatewayRig
         app.MapReverseProxy();
         await app.StartAsync().ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(output, name + ".url"), app.Urls.Single()).ConfigureAwait(false);
-        await Task.Delay(Timeout.Infinite).ConfigureAwait(false); // until killed
+        await app.WaitForShutdownAsync().ConfigureAwait(false); // until SIGTERM
         return 0;
     }
 
